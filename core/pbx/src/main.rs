@@ -1,0 +1,3 @@
+//! The waihu binary.
+#![forbid(unsafe_code)]
+fn main() {}
