@@ -15,7 +15,13 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods)]
 
+pub mod auth;
+pub mod dialog;
+pub mod endpoint;
+pub mod guard;
 pub mod message;
+pub mod registrar;
+pub mod transaction;
 
 use std::net::SocketAddr;
 
