@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytes::Bytes;
 
 pub use parse::{Limits, Malformed, ParseError, parse, parse_with_limits};
-pub use uri::parse_uri;
+pub use uri::{parse_contacts, parse_name_addr, parse_name_addr_list, parse_uri};
 
 /// The RFC 3261 magic cookie that starts every compliant branch parameter.
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
@@ -524,6 +524,15 @@ impl Request {
     /// The topmost Via (a parsed request always has one).
     pub fn top_via(&self) -> &Via {
         &self.via[0]
+    }
+
+    /// Every Contact of the request, in order (validated when parsed).
+    pub fn contacts(&self) -> Result<Vec<Contact>, ParseError> {
+        let mut out = Vec::new();
+        for v in self.headers.get_all(&HeaderName::Contact) {
+            out.extend(parse_contacts(v)?);
+        }
+        Ok(out)
     }
 
     /// Serialises the request; Content-Length is computed from the body.
