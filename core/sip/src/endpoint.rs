@@ -10,12 +10,37 @@
 //!     sleep_until(endpoint.poll_timeout());
 //! }
 //! ```
+//!
+//! A request goes through the checks of RFC 3261 section 8.2 in order:
+//! source admission (rate limit, ban) before any parsing; the parser's own
+//! 4xx/5xx for malformed messages; the transaction layer (retransmissions
+//! absorbed, CANCEL matched); method (501/405), Require (420) and content
+//! (415/406) inspection; then digest authentication, so a malformed or
+//! unsupported request gets its 4xx and never a challenge. Only then are
+//! OPTIONS and REGISTER answered here, and everything else handed to the
+//! application as an [`Event::Request`].
 
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::message::{Request, Response};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{AuthError, Authenticator, DigestConfig};
+use crate::guard::{Admission, Guard, GuardConfig};
+use crate::message::{
+    self, HeaderName, Host, Limits, Message, Method, Request, Response, Uri,
+};
+use crate::registrar::{Registrar, RegistrarConfig, RegistrarError};
+use crate::transaction::{Incoming, ServerKey, Timers, TransactionEvent, Transactions};
 use crate::{Peer, Transmit};
+
+/// Methods this endpoint accepts, for `Allow`.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+/// Body types accepted, for `Accept`.
+pub const ACCEPT: &str = "application/sdp";
+/// SIP extensions (option tags) understood; a `Require` of anything else gets 420.
+pub const SUPPORTED: &[&str] = &[];
 
 /// An agent (or any user) allowed to register and place calls.
 #[derive(Clone, Debug)]
@@ -49,9 +74,33 @@ pub struct EndpointConfig {
     pub burst_per_ip: u32,
 }
 
+impl EndpointConfig {
+    /// A configuration for tests and examples: one domain, the given users,
+    /// RFC default timers and generous limits.
+    pub fn new(domain: &str, users: Vec<User>) -> EndpointConfig {
+        EndpointConfig {
+            domain: domain.to_owned(),
+            realm: domain.to_owned(),
+            users,
+            server_name: concat!("waihu/", env!("CARGO_PKG_VERSION")).to_owned(),
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            max_transactions: 10_000,
+            max_registrations: 10_000,
+            nonce_lifetime: Duration::from_secs(300),
+            max_auth_failures: 10,
+            failure_window: Duration::from_secs(60),
+            ban_duration: Duration::from_secs(600),
+            rate_per_ip: 200,
+            burst_per_ip: 400,
+        }
+    }
+}
+
 /// A server transaction handed to the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ServerTxId(pub(crate) u64);
+pub struct ServerTxId(pub(crate) ServerKey);
 
 /// What happened, for the application.
 #[derive(Clone, Debug)]
@@ -61,14 +110,22 @@ pub enum Event {
     /// authenticated. The application must answer it with [`Endpoint::respond`].
     Request {
         id: ServerTxId,
-        request: Request,
+        request: Box<Request>,
         peer: Peer,
         user: String,
     },
     /// An authentication attempt failed.
-    AuthFailed { ip: IpAddr, username: Option<String> },
+    AuthFailed {
+        ip: IpAddr,
+        username: Option<String>,
+    },
     /// An IP was banned after too many failures.
     Banned { ip: IpAddr, until: Instant },
+    /// A contact was bound to, refreshed for, or removed from an address of record.
+    Registration {
+        aor: String,
+        contacts: usize,
+    },
 }
 
 /// Counters for metrics.
@@ -87,51 +144,466 @@ pub struct Stats {
 
 #[derive(Debug)]
 pub struct Endpoint {
-    _private: (),
+    domain: String,
+    server: String,
+    users: HashMap<String, String>,
+    limits: Limits,
+    guard: Guard,
+    auth: Authenticator,
+    transactions: Transactions,
+    registrar: Registrar,
+    secret: [u8; 32],
+    tag_counter: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    table_full_logged: bool,
 }
 
 impl Endpoint {
     pub fn new(config: EndpointConfig, now: Instant, secret: [u8; 32]) -> Endpoint {
-        let _ = (config, now, secret);
-        todo!()
+        let timers = Timers {
+            t1: config.t1,
+            t2: config.t2,
+            t4: config.t4,
+        };
+        let max_per_aor = 10;
+        Endpoint {
+            domain: config.domain,
+            server: config.server_name,
+            users: config
+                .users
+                .into_iter()
+                .map(|u| (u.id, u.password))
+                .collect(),
+            limits: Limits::default(),
+            guard: Guard::new(GuardConfig {
+                rate_per_sec: config.rate_per_ip,
+                burst: config.burst_per_ip,
+                max_failures: config.max_auth_failures,
+                failure_window: config.failure_window,
+                ban: config.ban_duration,
+                max_tracked: 65_536,
+            }),
+            auth: Authenticator::new(
+                DigestConfig {
+                    realm: config.realm,
+                    nonce_lifetime: config.nonce_lifetime,
+                    max_nonces: 65_536,
+                },
+                now,
+                secret,
+            ),
+            transactions: Transactions::new(timers, config.max_transactions),
+            registrar: Registrar::new(RegistrarConfig {
+                max_bindings: config.max_registrations,
+                max_per_aor,
+                min_expires: 60,
+                max_expires: 3600,
+                default_expires: 3600,
+            }),
+            secret,
+            tag_counter: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            table_full_logged: false,
+        }
     }
 
     /// Whether a TCP connection from `ip` may be accepted at all.
     pub fn admit_connection(&mut self, now: Instant, ip: IpAddr) -> bool {
-        let _ = (now, ip);
-        todo!()
+        self.admit(now, ip)
+    }
+
+    fn admit(&mut self, now: Instant, ip: IpAddr) -> bool {
+        match self.guard.admit(now, ip) {
+            Admission::Allowed => true,
+            Admission::RateLimited | Admission::Banned { .. } => {
+                self.stats.rate_limited += 1;
+                false
+            }
+        }
     }
 
     /// One datagram, or one frame cut from a stream by `message::frame::next_frame`.
     pub fn handle_input(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
-        let _ = (now, peer, bytes);
-        todo!()
+        self.stats.messages_in += 1;
+        if !self.admit(now, peer.addr.ip()) {
+            return;
+        }
+        match message::parse_with_limits(bytes, &self.limits) {
+            Err(malformed) => {
+                self.stats.malformed += 1;
+                let tag = self.new_tag();
+                if let Some(reply) = malformed.reply(&self.server, &tag) {
+                    self.send(peer, reply);
+                }
+            }
+            Ok(Message::Response(response)) => {
+                // waihu originates no requests yet; the transaction layer
+                // absorbs retransmissions and drops strays (bcast, unreason).
+                let _ = self.transactions.on_response(now, response, peer);
+            }
+            Ok(Message::Request(request)) => self.on_request(now, request, peer),
+        }
+        self.drain_transactions();
+    }
+
+    fn on_request(&mut self, now: Instant, request: Request, peer: Peer) {
+        match self.transactions.on_request(now, request, peer) {
+            Incoming::New(key, request) => {
+                self.stats.transactions_started += 1;
+                self.on_new_request(now, key, request, peer);
+            }
+            Incoming::Absorbed | Incoming::Ack(_) => {}
+            Incoming::Cancel {
+                key,
+                cancel,
+                invite,
+            } => {
+                let status = if invite.is_some() { 200 } else { 481 };
+                self.reply(now, key, &cancel, status);
+                if let Some(invite) = invite {
+                    // The INVITE may already have its final answer; then this is a no-op.
+                    let response = self.transactions.request_of(invite).map(|r| {
+                        let mut resp = Response::to_request(r, 487);
+                        resp.headers.push(HeaderName::Server, self.server.clone());
+                        resp
+                    });
+                    if let Some(resp) = response {
+                        self.respond_key(now, invite, resp);
+                    }
+                }
+            }
+            Incoming::Full(request) => {
+                if !self.table_full_logged {
+                    self.table_full_logged = true;
+                    tracing::warn!(
+                        bound = self.transactions.capacity(),
+                        "transaction table full: answering 503 until it drains"
+                    );
+                }
+                if request.method != Method::Ack {
+                    let mut resp = Response::to_request(&request, 503);
+                    resp.headers.push(HeaderName::RetryAfter, "5");
+                    self.stateless(peer, resp);
+                }
+            }
+        }
+    }
+
+    fn on_new_request(&mut self, now: Instant, key: ServerKey, request: Request, peer: Peer) {
+        if request.method == Method::Ack {
+            return;
+        }
+        if let Some(status) = inspect(&request) {
+            let mut resp = Response::to_request(&request, status);
+            match status {
+                405 | 501 => resp.headers.push(HeaderName::Allow, ALLOW),
+                415 => resp.headers.push(HeaderName::Accept, ACCEPT),
+                420 => {
+                    let unsupported: Vec<&str> = unsupported_requires(&request).collect();
+                    resp.headers
+                        .push(HeaderName::Unsupported, unsupported.join(", "));
+                }
+                _ => {}
+            }
+            self.respond_key(now, key, resp);
+            return;
+        }
+        let Some(user) = self.authenticate(now, key, &request, peer) else {
+            return;
+        };
+        match request.method {
+            Method::Options => {
+                let mut resp = Response::to_request(&request, 200);
+                resp.headers.push(HeaderName::Allow, ALLOW);
+                resp.headers.push(HeaderName::Accept, ACCEPT);
+                resp.headers
+                    .push(HeaderName::Other("Accept-Encoding".into()), "identity");
+                self.respond_key(now, key, resp);
+            }
+            Method::Register => self.register(now, key, &request, peer, &user),
+            _ => self.events.push_back(Event::Request {
+                id: ServerTxId(key),
+                request: Box::new(request),
+                peer,
+                user,
+            }),
+        }
+    }
+
+    /// Digest authentication; answers the request itself and returns `None`
+    /// when it does not pass.
+    fn authenticate(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: &Request,
+        peer: Peer,
+    ) -> Option<String> {
+        let users = &self.users;
+        let outcome = self
+            .auth
+            .verify_request(now, request, |name| users.get(name).cloned());
+        let error = match outcome {
+            Ok(v) => {
+                // RFC 7616 section 3.4: the digest-uri must be the Request-URI.
+                if message::parse_uri(&v.uri).ok().as_ref() == Some(&request.uri) {
+                    return Some(v.username);
+                }
+                self.reply(now, key, request, 400);
+                return None;
+            }
+            Err(e) => e,
+        };
+        if error.is_failure() {
+            self.stats.auth_failures += 1;
+            let ip = peer.addr.ip();
+            self.events.push_back(Event::AuthFailed {
+                ip,
+                username: authorization_username(request),
+            });
+            if let Some(until) = self.guard.auth_failed(now, ip) {
+                self.stats.bans += 1;
+                self.events.push_back(Event::Banned { ip, until });
+            }
+        }
+        let stale = matches!(error, AuthError::Stale | AuthError::Replay);
+        let mut resp = Response::to_request(request, 401);
+        for challenge in self.auth.challenge(now, stale) {
+            resp.headers.push(HeaderName::WwwAuthenticate, challenge);
+        }
+        self.respond_key(now, key, resp);
+        None
+    }
+
+    fn register(&mut self, now: Instant, key: ServerKey, request: &Request, peer: Peer, user: &str) {
+        // Only the authenticated user may change its own bindings, and only
+        // in our domain.
+        let to_user = request
+            .to
+            .uri
+            .as_sip()
+            .and_then(|u| u.user_unescaped());
+        if to_user.as_deref() != Some(user) || !self.is_local(&request.to.uri) {
+            self.reply(now, key, request, 403);
+            return;
+        }
+        let aor = format!("{user}@{}", self.domain);
+        match self.registrar.register(now, &aor, request, peer) {
+            Ok(registration) => {
+                let mut resp = Response::to_request(request, 200);
+                for binding in &registration.bindings {
+                    resp.headers.push(HeaderName::Contact, binding.contact_header());
+                }
+                self.events.push_back(Event::Registration {
+                    aor,
+                    contacts: registration.bindings.len(),
+                });
+                self.respond_key(now, key, resp);
+            }
+            Err(e) => {
+                let mut resp = Response::to_request(request, e.status());
+                if let RegistrarError::IntervalTooBrief { min } = e {
+                    resp.headers.push(HeaderName::MinExpires, min.to_string());
+                }
+                self.respond_key(now, key, resp);
+            }
+        }
+    }
+
+    /// Whether a To/Request-URI names this registrar's domain (or an address literal).
+    fn is_local(&self, uri: &Uri) -> bool {
+        match uri.as_sip().map(|u| &u.host) {
+            Some(Host::Name(n)) => n.eq_ignore_ascii_case(&self.domain),
+            Some(Host::V4(_) | Host::V6(_)) => true,
+            None => false,
+        }
+    }
+
+    fn reply(&mut self, now: Instant, key: ServerKey, request: &Request, status: u16) {
+        let resp = Response::to_request(request, status);
+        self.respond_key(now, key, resp);
+    }
+
+    /// Sends a response through its server transaction, with a To tag and
+    /// our Server header.
+    fn respond_key(&mut self, now: Instant, key: ServerKey, mut response: Response) {
+        if response.status > 100 && response.to.tag().is_none() {
+            let tag = self.new_tag();
+            response.to.set_tag(&tag);
+        }
+        if response.headers.get(&HeaderName::Server).is_none() {
+            response.headers.push(HeaderName::Server, self.server.clone());
+        }
+        // Unknown or finished transactions (a late answer) are dropped: the
+        // peer has stopped listening for it.
+        let _ = self.transactions.respond(now, key, response);
+        self.drain_transactions();
+    }
+
+    fn stateless(&mut self, peer: Peer, mut response: Response) {
+        if response.to.tag().is_none() {
+            let tag = self.new_tag();
+            response.to.set_tag(&tag);
+        }
+        response.headers.push(HeaderName::Server, self.server.clone());
+        self.send(peer, response.to_bytes());
+    }
+
+    fn send(&mut self, peer: Peer, bytes: Vec<u8>) {
+        self.transmits.push_back(Transmit { peer, bytes });
+    }
+
+    /// A To tag: unguessable to others (derived from the secret), unique here.
+    fn new_tag(&mut self) -> String {
+        self.tag_counter += 1;
+        let mut h = Sha256::new();
+        h.update(self.secret);
+        h.update(self.tag_counter.to_be_bytes());
+        hex::encode(&h.finalize()[..8])
+    }
+
+    fn drain_transactions(&mut self) {
+        while let Some(t) = self.transactions.poll_transmit() {
+            self.transmits.push_back(t);
+        }
+        while let Some(event) = self.transactions.poll_event() {
+            // Timeouts of server transactions need no action here yet; the
+            // application learns of its own through later issues' dialogs.
+            let _: TransactionEvent = event;
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        self.transactions.handle_timeout(now);
+        let expired = self.registrar.expire(now);
+        for binding in expired {
+            self.events.push_back(Event::Registration {
+                aor: binding.aor().to_owned(),
+                contacts: 0,
+            });
+        }
+        self.drain_transactions();
     }
 
     /// Answers a request handed out in [`Event::Request`].
     pub fn respond(&mut self, now: Instant, id: ServerTxId, response: Response) {
-        let _ = (now, id, response);
-        todo!()
+        self.respond_key(now, id.0, response);
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        todo!()
+        let t = self.transmits.pop_front()?;
+        self.stats.messages_out += 1;
+        Some(t)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        todo!()
+        self.events.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        match (
+            self.transactions.poll_timeout(),
+            self.registrar.poll_timeout(),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn stats(&self) -> Stats {
-        todo!()
+        Stats {
+            transactions_active: self.transactions.len() as u64,
+            registrations: self.registrar.len() as u64,
+            ..self.stats.clone()
+        }
     }
+
+    /// The registered contacts of a user of this domain.
+    pub fn contacts(&self, now: Instant, user: &str) -> Vec<String> {
+        let aor = format!("{user}@{}", self.domain);
+        self.registrar
+            .lookup(now, &aor)
+            .into_iter()
+            .map(|b| b.contact_header())
+            .collect()
+    }
+
+    /// Whether `user` is a configured user.
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+}
+
+fn unsupported_requires(request: &Request) -> impl Iterator<Item = &str> {
+    request
+        .headers
+        .tokens(&HeaderName::Require)
+        .filter(|t| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+}
+
+/// RFC 3261 sections 8.2.1-8.2.3, before authentication: the status a
+/// request must get whatever its credentials, if any.
+fn inspect(request: &Request) -> Option<u16> {
+    match &request.method {
+        Method::Extension(_) => return Some(501),
+        Method::Invite
+        | Method::Ack
+        | Method::Cancel
+        | Method::Bye
+        | Method::Options
+        | Method::Register => {}
+        _ => return Some(405),
+    }
+    if request.method != Method::Cancel && unsupported_requires(request).next().is_some() {
+        return Some(420);
+    }
+    if request
+        .headers
+        .get(&HeaderName::ContentEncoding)
+        .is_some_and(|e| !e.eq_ignore_ascii_case("identity"))
+    {
+        return Some(415);
+    }
+    if request.method == Method::Invite {
+        if !request.body.is_empty() {
+            let ct = request.headers.get(&HeaderName::ContentType).unwrap_or("");
+            if !media_type_is(ct, "application/sdp") {
+                return Some(415);
+            }
+        }
+        // We answer INVITEs with SDP: a caller that accepts none cannot understand us.
+        let mut accepts = request.headers.get_all(&HeaderName::Accept).peekable();
+        if accepts.peek().is_some()
+            && !accepts.any(|a| a.split(',').any(|t| media_type_is(t, "application/sdp")))
+        {
+            return Some(406);
+        }
+    }
+    if request.method == Method::Register {
+        // unksm2: an address of record must be a SIP URI.
+        if request.to.uri.as_sip().is_none() {
+            return Some(400);
+        }
+    }
+    None
+}
+
+fn media_type_is(value: &str, wanted: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(wanted))
+}
+
+/// The username claimed in the Authorization header, for logs.
+fn authorization_username(request: &Request) -> Option<String> {
+    let value = request.headers.get(&HeaderName::Authorization)?;
+    let start = value.find("username=")? + "username=".len();
+    let rest = value[start..].trim_start_matches('"');
+    let end = rest.find(['"', ',']).unwrap_or(rest.len());
+    Some(rest[..end].chars().take(64).collect())
 }

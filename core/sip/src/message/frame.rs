@@ -63,7 +63,7 @@ pub fn next_frame(
         return Err(FramingError::HeaderTooLarge(max_header));
     }
     let head = &buf[..head_end];
-    if head.iter().any(|&b| b == 0) {
+    if head.contains(&0) {
         return Err(FramingError::Binary);
     }
     let len = content_length(head)?;

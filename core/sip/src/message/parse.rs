@@ -129,8 +129,11 @@ impl Malformed {
     }
 
     /// The status to answer with, or `None` when the message must be dropped.
+    /// A request without any Via cannot be answered (RFC 3261 section 18.2.2).
     pub fn status(&self) -> Option<u16> {
-        self.head.as_ref()?;
+        if self.head.as_ref()?.via.is_empty() {
+            return None;
+        }
         self.error.status()
     }
 
@@ -139,9 +142,6 @@ impl Malformed {
     pub fn reply(&self, server: &str, to_tag: &str) -> Option<Vec<u8>> {
         let status = self.status()?;
         let head = self.head.as_ref()?;
-        if head.via.is_empty() {
-            return None;
-        }
         let mut out = format!("SIP/2.0 {status} {}\r\n", super::reason_phrase(status));
         for v in &head.via {
             out.push_str(&format!("Via: {v}\r\n"));
@@ -204,10 +204,16 @@ fn split_head(bytes: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Unfolded header lines of the head (after the start line).
+/// Header lines as `(name, unfolded value)`.
+type RawHeaders<'a> = Vec<(&'a str, String)>;
+
+/// With `lenient`, lines that are not headers are skipped instead of refused
+/// (used only to find what an error response must copy).
 fn header_lines<'a>(
     head: &'a str,
     limits: &Limits,
-) -> Result<(&'a str, Vec<(&'a str, String)>), ParseError> {
+    lenient: bool,
+) -> Result<(&'a str, RawHeaders<'a>), ParseError> {
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let start = lines.next().ok_or(ParseError::NotSip)?;
     let mut out: Vec<(&str, String)> = Vec::new();
@@ -234,9 +240,17 @@ fn header_lines<'a>(
         if out.len() >= limits.max_headers {
             return Err(ParseError::TooLarge);
         }
-        let colon = line.find(':').ok_or(ParseError::BadHeader("line without ':'"))?;
+        let Some(colon) = line.find(':') else {
+            if lenient {
+                continue;
+            }
+            return Err(ParseError::BadHeader("line without ':'"));
+        };
         let name = line[..colon].trim_end_matches([' ', '\t']);
         if !is_token(name) {
+            if lenient {
+                continue;
+            }
             return Err(ParseError::BadHeader("bad header name"));
         }
         out.push((name, line[colon + 1..].trim().to_owned()));
@@ -433,7 +447,7 @@ fn typed_headers(raw: Vec<(&str, String)>) -> Result<Typed, ParseError> {
 /// head (only on the error path, so the good path copies nothing twice).
 fn reply_head(head: &str, limits: &Limits) -> ReplyHead {
     let mut out = ReplyHead::default();
-    let Ok((_, raw)) = header_lines(head, limits) else {
+    let Ok((_, raw)) = header_lines(head, limits, true) else {
         return out;
     };
     for (name, value) in raw {
@@ -466,8 +480,8 @@ pub fn parse_with_limits(bytes: &[u8], limits: &Limits) -> Result<Message, Malfo
     let (head_end, body_start) = split_head(bytes).unwrap_or((bytes.len(), bytes.len()));
     let head =
         std::str::from_utf8(&bytes[..head_end]).map_err(|_| Malformed::drop(ParseError::NotUtf8))?;
-    let (start_line_str, raw) = header_lines(head, limits).map_err(Malformed::drop)?;
-    let start = start_line(start_line_str);
+    let first_line = head.split('\n').next().unwrap_or_default();
+    let start = start_line(first_line.strip_suffix('\r').unwrap_or(first_line));
     let is_request = !matches!(
         start,
         Ok(StartLine::Response { .. }) | Err(ParseError::BadResponse(_))
@@ -483,6 +497,7 @@ pub fn parse_with_limits(bytes: &[u8], limits: &Limits) -> Result<Message, Malfo
         }
     };
     let start = start.map_err(refuse)?;
+    let (_, raw) = header_lines(head, limits, false).map_err(refuse)?;
     let request_uri = match &start {
         StartLine::Request { version, uri, .. } => {
             check_version(version).map_err(refuse)?;
