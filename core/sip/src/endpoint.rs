@@ -325,12 +325,19 @@ impl Endpoint {
                 self.respond_key(now, key, resp);
             }
             Method::Register => self.register(now, key, &request, peer, &user),
-            _ => self.events.push_back(Event::Request {
+            _ => {
+                if request.method == Method::Invite {
+                    // The application may take a while (routing, a script):
+                    // stop the caller's retransmissions now (RFC 3261 17.2.1).
+                    self.reply(now, key, &request, 100);
+                }
+                self.events.push_back(Event::Request {
                 id: ServerTxId(key),
-                request: Box::new(request),
-                peer,
-                user,
-            }),
+                    request: Box::new(request),
+                    peer,
+                    user,
+                });
+            }
         }
     }
 

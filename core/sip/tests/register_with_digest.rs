@@ -175,7 +175,9 @@ fn authenticated_invite_goes_to_the_application() {
     let r = h.one(p, &request("INVITE", &ruri, "i1", "1001", "555", 1, &[]));
     assert_eq!(r.status, 401);
     let auth = authorization(&challenge(&r, "MD5"), "1001", "s3cret", "INVITE", &ruri, 1);
-    assert!(h.send(p, &request("INVITE", &ruri, "i2", "1001", "555", 2, &[auth])).is_empty());
+    let trying = h.send(p, &request("INVITE", &ruri, "i2", "1001", "555", 2, &[auth]));
+    assert_eq!(trying.iter().map(|r| r.status).collect::<Vec<_>>(), [100]);
+    assert!(trying[0].to.tag().is_none(), "100 Trying carries no To tag");
     let Some(Event::Request { id, request, user, .. }) = h.events.pop() else { panic!("{:?}", h.events) };
     assert_eq!(user, "1001");
     let resp = waihu_sip::message::Response::to_request(&request, 404);
