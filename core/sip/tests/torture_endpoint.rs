@@ -10,7 +10,7 @@ use client::{Harness, authorization, challenge, peer};
 use waihu_sip::message::{Contact, HeaderName, Message, Response, parse};
 
 fn load(set: &str, file: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sip-torture").join(set).join(file);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sip-torture").join(set).join(file);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

@@ -87,7 +87,7 @@ const RFC5118: &[(&str, Outcome)] = &[
 ];
 
 fn torture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sip-torture")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sip-torture")
 }
 
 fn load(set: &str, name: &str) -> Vec<u8> {
