@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::auth::{AuthError, Authenticator, DigestConfig};
+use crate::auth::{Algorithm, AuthError, Authenticator, DigestConfig};
 use crate::guard::{Admission, Guard, GuardConfig};
 use crate::message::{
     self, HeaderName, Host, Limits, Message, Method, Request, Response, Uri,
@@ -65,6 +65,10 @@ pub struct EndpointConfig {
     pub max_transactions: usize,
     pub max_registrations: usize,
     pub nonce_lifetime: Duration,
+    /// Digest algorithms challenged with, most preferred first.
+    pub digest_algorithms: Vec<Algorithm>,
+    /// Size bounds for parsing a message.
+    pub message_limits: Limits,
     /// Auth failures from one IP within `failure_window` that get it banned.
     pub max_auth_failures: u32,
     pub failure_window: Duration,
@@ -89,6 +93,11 @@ impl EndpointConfig {
             max_transactions: 10_000,
             max_registrations: 10_000,
             nonce_lifetime: Duration::from_secs(300),
+            // MD5 first: many deployed phones (and sipp) answer only the
+            // first challenge and know only MD5. Put SHA-256 first where
+            // every phone supports RFC 8760.
+            digest_algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+            message_limits: Limits::default(),
             max_auth_failures: 10,
             failure_window: Duration::from_secs(60),
             ban_duration: Duration::from_secs(600),
@@ -176,7 +185,7 @@ impl Endpoint {
                 .into_iter()
                 .map(|u| (u.id, u.password))
                 .collect(),
-            limits: Limits::default(),
+            limits: config.message_limits,
             guard: Guard::new(GuardConfig {
                 rate_per_sec: config.rate_per_ip,
                 burst: config.burst_per_ip,
@@ -190,6 +199,7 @@ impl Endpoint {
                     realm: config.realm,
                     nonce_lifetime: config.nonce_lifetime,
                     max_nonces: 65_536,
+                    algorithms: config.digest_algorithms,
                 },
                 now,
                 secret,

@@ -18,6 +18,8 @@
 pub mod auth;
 pub mod dialog;
 pub mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod message;
 pub mod registrar;

@@ -29,19 +29,37 @@ fn registered(h: &mut Harness, alg: &str, contact: &str, seq: u32) -> Vec<String
     r.headers.get_all(&HeaderName::Contact).map(str::to_owned).collect()
 }
 
+fn offered(r: &waihu_sip::message::Response) -> Vec<String> {
+    r.headers
+        .get_all(&HeaderName::WwwAuthenticate)
+        .map(|c| param(c, "algorithm").expect("algorithm").to_owned())
+        .collect()
+}
+
 #[test]
-fn challenge_offers_sha256_then_md5_with_qop_auth() {
+fn challenge_offers_md5_then_sha256_with_qop_auth() {
     let mut h = harness();
     let r = h.one(peer(1), &register("x", 1, &[]));
     assert_eq!(r.status, 401);
-    let algs: Vec<_> = r
-        .headers
-        .get_all(&HeaderName::WwwAuthenticate)
-        .map(|c| param(c, "algorithm").expect("algorithm").to_owned())
-        .collect();
-    assert_eq!(algs, ["SHA-256", "MD5"]);
+    assert_eq!(offered(&r), ["MD5", "SHA-256"]);
     assert!(r.headers.get_all(&HeaderName::WwwAuthenticate).all(|c| param(c, "qop") == Some("auth")));
     assert!(r.to.tag().is_some(), "a 401 carries a To tag");
+}
+
+#[test]
+fn configured_algorithms_set_the_order_and_refuse_the_rest() {
+    let mut h = Harness::new(DOMAIN, &[("1001", "s3cret")], |c| {
+        c.digest_algorithms = vec![waihu_sip::auth::Algorithm::Sha256];
+    });
+    let p = peer(1);
+    let r = h.one(p, &register("a", 1, &[]));
+    assert_eq!(offered(&r), ["SHA-256"]);
+    // MD5 credentials, although correct, are not accepted any more.
+    let md5 = challenge(&r, "SHA-256").replace("SHA-256", "MD5");
+    let auth = authorization(&md5, "1001", "s3cret", "REGISTER", &format!("sip:{DOMAIN}"), 1);
+    let r = h.one(p, &register("b", 2, &["Contact: <sip:1001@192.0.2.1>".into(), auth]));
+    assert_eq!(r.status, 401);
+    assert_eq!(h.ep.stats().registrations, 0);
 }
 
 #[test]

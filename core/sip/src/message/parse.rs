@@ -258,8 +258,13 @@ fn header_lines<'a>(
     Ok((start, out))
 }
 
+/// Byte-wise, so a multi-byte character near the start cannot split a slice.
+fn starts_with_sip_slash(s: &str) -> bool {
+    s.as_bytes().get(..4).is_some_and(|b| b.eq_ignore_ascii_case(b"SIP/"))
+}
+
 fn start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_sip_slash(line) {
         let mut parts = line.splitn(3, ' ');
         let version = parts.next().unwrap_or_default();
         let code = parts.next().ok_or(ParseError::BadResponse("no status"))?;
@@ -297,8 +302,7 @@ fn check_version(version: &str) -> Result<(), ParseError> {
         return Ok(());
     }
     // SIP/x.y with digits is a version we do not speak; anything else is garbage.
-    let is_sip_version = version.len() > 4
-        && version[..4].eq_ignore_ascii_case("SIP/")
+    let is_sip_version = starts_with_sip_slash(version)
         && version[4..]
             .split_once('.')
             .is_some_and(|(a, b)| {

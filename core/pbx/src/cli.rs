@@ -1,0 +1,55 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// waihu: a PBX for outbound call centres.
+#[derive(Debug, Parser)]
+#[command(name = "waihu", version, about)]
+pub struct Cli {
+    /// Log filter, e.g. `info`, `debug` or `waihu=debug,info`. Overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the PBX until SIGINT or SIGTERM.
+    Run {
+        /// The YAML configuration; without it, the built-in defaults (with demo agents).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration: print every problem, or a summary if it is valid.
+    Check {
+        /// The YAML configuration; without it, the built-in defaults.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_and_check_take_a_config() {
+        let cli = Cli::parse_from(["waihu", "run", "--config", "w.yaml", "--log-level", "debug"]);
+        assert!(
+            matches!(cli.command, Command::Run { config: Some(ref p) } if p.as_os_str() == "w.yaml")
+        );
+        assert_eq!(cli.log_level.as_deref(), Some("debug"));
+        let cli = Cli::parse_from(["waihu", "--log-level", "warn", "check"]);
+        assert!(matches!(cli.command, Command::Check { config: None }));
+    }
+}

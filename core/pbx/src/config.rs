@@ -1,0 +1,478 @@
+//! The YAML configuration.
+//!
+//! Two steps, so that a user sees every mistake at once:
+//! 1. [`parse`] turns text into [`ConfigFile`], the shape of the file. Unknown
+//!    keys and wrong types stop here, with file, line, column and key path
+//!    (`waihu.yaml:12:3: sip.listen[1]: ...`).
+//! 2. [`ConfigFile::validate`] checks every value and returns [`Settings`],
+//!    the typed configuration the runtime uses, or the list of *all* problems.
+//!
+//! With no file, waihu runs on [`DEFAULTS_YAML`], embedded in the binary.
+
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use waihu_sip::Transport;
+use waihu_sip::endpoint::{EndpointConfig, User};
+
+pub use validate::{Problem, Warning};
+
+/// The configuration used when no file is given.
+pub const DEFAULTS_YAML: &str = include_str!("defaults.yaml");
+
+/// How the embedded defaults are named in messages.
+pub const DEFAULTS_NAME: &str = "<embedded defaults>";
+
+/// The whole file. Required keys are `Option` so that validation can report
+/// all missing ones together instead of serde stopping at the first.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub sip: SipSection,
+    #[serde(default)]
+    pub agents: Vec<AgentEntry>,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub security: SecuritySection,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// `udp:0.0.0.0:5060`, `tcp:[::]:5060`...
+    pub listen: Option<Vec<String>>,
+    pub domain: Option<String>,
+    pub realm: Option<String>,
+    #[serde(default)]
+    pub timers: Timers,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// RFC 3261 timer base values.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timers {
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_transactions: usize,
+    pub max_registrations: usize,
+    pub max_tcp_connections: usize,
+    /// The largest message accepted (a datagram, or header block plus body on TCP).
+    pub max_message_bytes: usize,
+    /// The largest header block accepted on TCP before the blank line.
+    pub max_header_bytes: usize,
+    /// A TCP connection that sends nothing (not even a keep-alive) for this long is closed.
+    pub tcp_idle_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_transactions: 10_000,
+            max_registrations: 10_000,
+            max_tcp_connections: 1024,
+            max_message_bytes: 65_535,
+            max_header_bytes: 16_384,
+            tcp_idle_secs: 600,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    #[serde(deserialize_with = "agent_id")]
+    pub id: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Defaults to `127.0.0.1:8080` when absent.
+    pub listen: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    pub auth_failures: AuthFailures,
+    pub rate_limit: RateLimit,
+    pub nonce_lifetime_secs: u64,
+    /// Digest algorithms challenged with, most preferred first.
+    pub digest_algorithms: Vec<DigestAlgorithm>,
+}
+
+/// A digest algorithm as spelled in the config (and in SIP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum DigestAlgorithm {
+    #[serde(rename = "MD5")]
+    Md5,
+    #[serde(rename = "SHA-256")]
+    Sha256,
+}
+
+impl From<DigestAlgorithm> for waihu_sip::auth::Algorithm {
+    fn from(a: DigestAlgorithm) -> Self {
+        match a {
+            DigestAlgorithm::Md5 => waihu_sip::auth::Algorithm::Md5,
+            DigestAlgorithm::Sha256 => waihu_sip::auth::Algorithm::Sha256,
+        }
+    }
+}
+
+impl Default for SecuritySection {
+    fn default() -> SecuritySection {
+        SecuritySection {
+            auth_failures: AuthFailures::default(),
+            rate_limit: RateLimit::default(),
+            nonce_lifetime_secs: 300,
+            digest_algorithms: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthFailures {
+    pub max: u32,
+    pub window_secs: u64,
+    pub ban_secs: u64,
+}
+
+impl Default for AuthFailures {
+    fn default() -> AuthFailures {
+        AuthFailures {
+            max: 10,
+            window_secs: 60,
+            ban_secs: 600,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    pub per_ip_per_sec: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> RateLimit {
+        RateLimit {
+            per_ip_per_sec: 50,
+            burst: 100,
+        }
+    }
+}
+
+/// Agent ids must be YAML strings: an unquoted `0101` would silently become 101.
+fn agent_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct IdVisitor;
+    impl Visitor<'_> for IdVisitor {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Err(E::custom(format_args!(
+                "agent ids are strings: write \"{v}\" in quotes, so that leading zeros are kept"
+            )))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            self.visit_u64(v.unsigned_abs())
+        }
+    }
+    deserializer.deserialize_any(IdVisitor)
+}
+
+/// A configured SIP listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Listener {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = match self.transport {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        };
+        write!(f, "{t}:{}", self.addr)
+    }
+}
+
+/// An agent who may register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Agent {
+    pub id: String,
+    pub password: String,
+    pub name: Option<String>,
+}
+
+/// The checked configuration the runtime uses.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where it came from: a file name, or [`DEFAULTS_NAME`].
+    pub source: String,
+    pub listeners: Vec<Listener>,
+    pub domain: String,
+    pub realm: String,
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+    pub limits: Limits,
+    pub tcp_idle: Duration,
+    pub agents: Vec<Agent>,
+    pub http_listen: SocketAddr,
+    pub max_auth_failures: u32,
+    pub failure_window: Duration,
+    pub ban_duration: Duration,
+    pub rate_per_ip: u32,
+    pub burst_per_ip: u32,
+    pub nonce_lifetime: Duration,
+    pub digest_algorithms: Vec<DigestAlgorithm>,
+    /// Things that work but deserve a log line (demo passwords, short passwords...).
+    pub warnings: Vec<Warning>,
+}
+
+impl Settings {
+    /// What the SIP endpoint is built from.
+    pub fn endpoint_config(&self) -> EndpointConfig {
+        EndpointConfig {
+            domain: self.domain.clone(),
+            realm: self.realm.clone(),
+            users: self
+                .agents
+                .iter()
+                .map(|a| User {
+                    id: a.id.clone(),
+                    password: a.password.clone(),
+                })
+                .collect(),
+            server_name: format!("waihu/{}", env!("CARGO_PKG_VERSION")),
+            t1: self.t1,
+            t2: self.t2,
+            t4: self.t4,
+            max_transactions: self.limits.max_transactions,
+            max_registrations: self.limits.max_registrations,
+            nonce_lifetime: self.nonce_lifetime,
+            digest_algorithms: self.digest_algorithms.iter().map(|&a| a.into()).collect(),
+            message_limits: waihu_sip::message::Limits {
+                max_message: self.limits.max_message_bytes,
+                ..waihu_sip::message::Limits::default()
+            },
+            max_auth_failures: self.max_auth_failures,
+            failure_window: self.failure_window,
+            ban_duration: self.ban_duration,
+            rate_per_ip: self.rate_per_ip,
+            burst_per_ip: self.burst_per_ip,
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
+    /// Every problem found, in file order.
+    #[error("{file}: {} problem(s) found:\n{}", problems.len(), ProblemList { file, problems })]
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// One line per problem, each naming the file: what `waihu check` prints.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            ConfigError::Invalid { file, problems } => {
+                problems.iter().map(|p| format!("{file}: {p}")).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+struct ProblemList<'a> {
+    file: &'a str,
+    problems: &'a [Problem],
+}
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "  {}: {p}", self.file)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file that is not YAML of the expected shape: an unknown key, a wrong
+/// type, broken indentation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SyntaxError {
+    pub file: String,
+    /// 1-based, when the YAML parser knows it.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The key path, `sip.listen[1]`; for an unknown key, the mapping it is
+    /// in. Empty at the top level.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Parses YAML text into the file's shape. `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<ConfigFile, SyntaxError> {
+    // An empty file (or one with only comments) is an empty mapping: the
+    // validator then lists everything that is missing.
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Ok(ConfigFile::default());
+    }
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let inner = e.into_inner();
+        let location = inner.location();
+        let message = bare_message(&inner, &path);
+        // serde_path_to_error ends the path with the unknown key itself;
+        // name the mapping it was found in, as the message names the key.
+        let path = if message.starts_with("unknown field `") {
+            parent(&path).to_owned()
+        } else {
+            path
+        };
+        SyntaxError {
+            file: file.to_owned(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message,
+            path,
+        }
+    })
+}
+
+/// serde_yaml's message without the key path and position it adds itself,
+/// since [`SyntaxError`] prints both in front. serde_yaml's own path is
+/// `path`, or (for an unknown field) `path` without its last key.
+fn bare_message(error: &serde_yaml::Error, path: &str) -> String {
+    let mut message = error.to_string();
+    if let Some(l) = error.location() {
+        // Also inside a message: "did not find expected ',' at line 3 column 4, while ...".
+        message = message.replacen(
+            &format!(" at line {} column {}", l.line(), l.column()),
+            "",
+            1,
+        );
+    }
+    for prefix in [path, parent(path)] {
+        if prefix.is_empty() {
+            continue;
+        }
+        if let Some(stripped) = message.strip_prefix(&format!("{prefix}: ")) {
+            return stripped.to_owned();
+        }
+    }
+    message
+}
+
+/// `sip.limits` for `sip.limits.max_tcp_connections`, `agents` for `agents[0]`, empty at the top.
+fn parent(path: &str) -> &str {
+    path.rfind(['.', '[']).map_or("", |i| &path[..i])
+}
+
+/// Reads, parses and validates `path`, or the embedded defaults when `None`.
+pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+    let (name, text) = match path {
+        Some(p) => {
+            let name = p.display().to_string();
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                file: name.clone(),
+                source,
+            })?;
+            (name, text)
+        }
+        None => (DEFAULTS_NAME.to_owned(), DEFAULTS_YAML.to_owned()),
+    };
+    from_str(&name, &text)
+}
+
+/// Parses and validates YAML text; `name` is used in messages.
+pub fn from_str(name: &str, text: &str) -> Result<Settings, ConfigError> {
+    let file = parse(name, text)?;
+    file.validate(name)
+        .map_err(|problems| ConfigError::Invalid {
+            file: name.to_owned(),
+            problems,
+        })
+}
+
+/// The (id, password) pairs shipped in [`DEFAULTS_YAML`].
+pub(crate) fn demo_credentials() -> Vec<(String, String)> {
+    parse(DEFAULTS_NAME, DEFAULTS_YAML)
+        .map(|f| f.agents.into_iter().map(|a| (a.id, a.password)).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

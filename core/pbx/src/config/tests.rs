@@ -1,0 +1,336 @@
+use std::net::SocketAddr;
+
+use super::validate::{ListenError, ProblemKind, parse_listen};
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../../waihu.example.yaml");
+
+fn problems(text: &str) -> Vec<Problem> {
+    match from_str("t.yaml", text) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected validation problems, got {other:?}"),
+    }
+}
+
+fn keys(problems: &[Problem]) -> Vec<&str> {
+    problems.iter().map(|p| p.key.as_str()).collect()
+}
+
+fn syntax(text: &str) -> SyntaxError {
+    match from_str("waihu.yaml", text) {
+        Err(ConfigError::Syntax(e)) => e,
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
+const MINIMAL: &str = "\
+sip:
+  listen: [udp:127.0.0.1:5060]
+  domain: example.com
+  realm: example.com
+agents:
+  - id: \"2001\"
+    password: a-long-password
+";
+
+#[test]
+fn example_file_parses_and_validates() {
+    let s = from_str("waihu.example.yaml", EXAMPLE).expect("example is valid");
+    assert_eq!(s.listeners.len(), 4);
+    assert_eq!(s.domain, "pbx.example.com");
+    assert_eq!(s.agents.len(), 2);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn embedded_defaults_are_valid_and_flag_demo_passwords() {
+    let s = load(None).expect("defaults are valid");
+    assert_eq!(s.source, DEFAULTS_NAME);
+    let listen: Vec<String> = s.listeners.iter().map(ToString::to_string).collect();
+    assert_eq!(listen, ["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"]);
+    assert_eq!(
+        s.http_listen,
+        "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        (s.domain.as_str(), s.realm.as_str()),
+        ("waihu.local", "waihu.local")
+    );
+    let ids: Vec<&str> = s.agents.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["1001", "1002"]);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::DemoPasswords { agents } if agents == &["1001", "1002"]))
+    );
+}
+
+/// The Rust defaults (used for keys a file leaves out) and the embedded
+/// YAML must not drift apart.
+#[test]
+fn embedded_defaults_match_rust_defaults() {
+    let f = parse(DEFAULTS_NAME, DEFAULTS_YAML).unwrap();
+    assert_eq!(f.sip.timers, Timers::default());
+    assert_eq!(f.sip.limits, Limits::default());
+    assert_eq!(f.security, SecuritySection::default());
+    let without_http = from_str("t.yaml", MINIMAL).unwrap();
+    assert_eq!(f.http.listen, Some(without_http.http_listen.to_string()));
+}
+
+#[test]
+fn minimal_file_takes_defaults() {
+    let s = from_str("t.yaml", MINIMAL).unwrap();
+    assert_eq!(s.t1, Duration::from_millis(500));
+    assert_eq!(s.limits, Limits::default());
+    assert_eq!(s.nonce_lifetime, Duration::from_secs(300));
+    assert!(s.warnings.is_empty());
+    let ep = s.endpoint_config();
+    assert_eq!(ep.users.len(), 1);
+    assert_eq!(ep.users[0].id, "2001");
+    assert!(ep.server_name.starts_with("waihu/"));
+}
+
+#[test]
+fn unknown_key_names_key_line_and_column() {
+    let text = "\
+sip:
+  listen:
+    - udp:0.0.0.0:5060
+  domain: example.com
+  realm: example.com
+agents:
+  - id: \"1\"
+    password: long-enough
+  - id: \"2\"
+    pasword: oops
+";
+    let e = syntax(text);
+    assert_eq!((e.line, e.column), (Some(10), Some(5)));
+    assert_eq!(e.path, "agents[1]");
+    assert!(
+        e.message
+            .starts_with("unknown field `pasword`, expected one of"),
+        "{}",
+        e.message
+    );
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("waihu.yaml:10:5: agents[1]: unknown field `pasword`, expected one of `id`, `password`, `name`"),
+        "{shown}"
+    );
+    assert!(!shown.contains(" at line "), "{shown}");
+}
+
+#[test]
+fn unknown_nested_key_is_reported_with_its_path() {
+    let e = syntax("sip:\n  limits:\n    max_tcp_conections: 5\n");
+    assert_eq!(e.path, "sip.limits");
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.to_string().starts_with(
+            "waihu.yaml:3:5: sip.limits: unknown field `max_tcp_conections`, expected one of"
+        ),
+        "{e}"
+    );
+    let e = syntax("sip: {}\nhttps: {}\n");
+    assert_eq!(e.line, Some(2));
+    assert_eq!(e.path, "");
+    assert!(
+        e.to_string()
+            .starts_with("waihu.yaml:2:1: unknown field `https`, expected one of `sip`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_type_is_reported_with_its_path() {
+    let e = syntax("sip:\n  timers:\n    t1_ms: fast\n");
+    assert_eq!(e.path, "sip.timers.t1_ms");
+    assert_eq!(e.line, Some(3));
+}
+
+#[test]
+fn unquoted_numeric_agent_id_is_refused_with_a_hint() {
+    let e = syntax("agents:\n  - id: 1001\n    password: x\n");
+    assert_eq!(e.path, "agents[0].id");
+    assert_eq!((e.line, e.column), (Some(2), Some(9)));
+    assert!(
+        e.message.contains("write \"1001\" in quotes"),
+        "{}",
+        e.message
+    );
+    // serde_yaml reads a leading zero as a string: nothing is lost.
+    let f = parse("t.yaml", "agents:\n  - id: 0101\n    password: x\n").unwrap();
+    assert_eq!(f.agents[0].id, "0101");
+}
+
+#[test]
+fn empty_file_reports_every_missing_key() {
+    let p = problems("# nothing here\n");
+    assert_eq!(keys(&p), ["sip.listen", "sip.domain", "sip.realm"]);
+    assert_eq!(p[0].kind, ProblemKind::NoListeners);
+    assert_eq!(p[1].kind, ProblemKind::Missing);
+}
+
+#[test]
+fn every_validation_error_is_reported() {
+    let text = "\
+sip:
+  listen:
+    - udp:0.0.0.0:5060
+    - tls:0.0.0.0:5061
+    - udp:0.0.0.0:5060
+    - tcp:::5060
+  domain: \"bad domain\"
+  realm: asterisk
+  timers: { t1_ms: 500, t2_ms: 100 }
+  limits: { max_header_bytes: 100000, max_message_bytes: 65535 }
+agents:
+  - id: \"1001\"
+    password: \"\"
+  - id: \"1001\"
+    password: \"1001\"
+  - id: \"bad id\"
+    password: something-long
+http:
+  listen: localhost:8080
+security:
+  rate_limit: { per_ip_per_sec: 0 }
+";
+    let p = problems(text);
+    assert_eq!(
+        keys(&p),
+        [
+            "sip.listen[1]",
+            "sip.listen[2]",
+            "sip.listen[3]",
+            "sip.domain",
+            "sip.realm",
+            "sip.timers.t2_ms",
+            "sip.limits.max_message_bytes",
+            "agents[0].password",
+            "agents[1].id",
+            "agents[1].password",
+            "agents[2].id",
+            "http.listen",
+            "security.rate_limit.per_ip_per_sec",
+        ],
+        "{p:#?}"
+    );
+    assert!(
+        matches!(p[0].kind, ProblemKind::Listen(ListenError::UnknownTransport(ref t)) if t == "tls")
+    );
+    assert!(
+        matches!(p[1].kind, ProblemKind::DuplicateListen { ref first, .. } if first == "sip.listen[0]")
+    );
+    assert_eq!(
+        p[8].kind,
+        ProblemKind::DuplicateAgent {
+            id: "1001".into(),
+            first: 0
+        }
+    );
+    assert_eq!(p[9].kind, ProblemKind::PasswordIsId);
+    let lines = from_str("t.yaml", text).unwrap_err().lines();
+    assert_eq!(lines.len(), p.len());
+    assert!(
+        lines[4].starts_with("t.yaml: sip.realm: \"asterisk\" is too generic"),
+        "{}",
+        lines[4]
+    );
+}
+
+#[test]
+fn no_listeners_is_an_error() {
+    let text = MINIMAL.replace("[udp:127.0.0.1:5060]", "[]");
+    assert_eq!(problems(&text)[0].kind, ProblemKind::NoListeners);
+}
+
+#[test]
+fn http_may_not_share_a_sip_tcp_socket() {
+    let text = format!("{MINIMAL}http:\n  listen: 127.0.0.1:5060\n");
+    assert!(
+        from_str("t.yaml", &text).is_ok(),
+        "udp and http tcp can share a port"
+    );
+    let text = text.replace("[udp:127.0.0.1:5060]", "[tcp:127.0.0.1:5060]");
+    let p = problems(&text);
+    assert_eq!(keys(&p), ["http.listen"]);
+}
+
+#[test]
+fn short_password_is_a_warning_not_an_error() {
+    let text = MINIMAL.replace("a-long-password", "abc");
+    let s = from_str("t.yaml", &text).unwrap();
+    assert_eq!(
+        s.warnings,
+        [Warning::ShortPassword {
+            agent: "2001".into(),
+            len: 3
+        }]
+    );
+}
+
+#[test]
+fn listen_strings_parse() {
+    let l = parse_listen("udp:0.0.0.0:5060").unwrap();
+    assert_eq!(l.transport, Transport::Udp);
+    assert_eq!(l.addr, "0.0.0.0:5060".parse::<SocketAddr>().unwrap());
+    let l = parse_listen("tcp:[::]:5070").unwrap();
+    assert_eq!(l.transport, Transport::Tcp);
+    assert_eq!(l.addr, "[::]:5070".parse::<SocketAddr>().unwrap());
+    let l = parse_listen("TCP:[2001:db8::1]:5060").unwrap();
+    assert_eq!(l.to_string(), "tcp:[2001:db8::1]:5060");
+    assert_eq!(
+        parse_listen("udp:[fe80::1%2]:5060").map(|l| l.addr.is_ipv6()),
+        Ok(true)
+    );
+}
+
+#[test]
+fn bad_listen_strings_are_refused() {
+    assert!(matches!(
+        parse_listen("0.0.0.0:5060"),
+        Err(ListenError::NoTransport(_))
+    ));
+    assert!(matches!(
+        parse_listen("[::]:5060"),
+        Err(ListenError::NoTransport(_))
+    ));
+    assert!(matches!(
+        parse_listen("5060"),
+        Err(ListenError::NoTransport(_))
+    ));
+    assert_eq!(
+        parse_listen("tls:0.0.0.0:5061"),
+        Err(ListenError::UnknownTransport("tls".into()))
+    );
+    for bad in [
+        "udp:::5060",
+        "udp:0.0.0.0",
+        "udp:example.com:5060",
+        "tcp:1.2.3.4:70000",
+        "udp:",
+    ] {
+        assert!(
+            matches!(parse_listen(bad), Err(ListenError::BadAddress { .. })),
+            "{bad}: {:?}",
+            parse_listen(bad)
+        );
+    }
+}
+
+#[test]
+fn digest_algorithms_default_to_md5_first_and_are_validated() {
+    let s = from_str("t.yaml", MINIMAL).expect("valid");
+    assert_eq!(s.digest_algorithms, [DigestAlgorithm::Md5, DigestAlgorithm::Sha256]);
+    let only_sha = format!("{MINIMAL}security:\n  digest_algorithms: [\"SHA-256\"]\n");
+    let s = from_str("t.yaml", &only_sha).expect("valid");
+    assert_eq!(s.digest_algorithms, [DigestAlgorithm::Sha256]);
+    let p = problems(&format!("{MINIMAL}security:\n  digest_algorithms: [\"MD5\", \"MD5\"]\n"));
+    assert_eq!(keys(&p), ["security.digest_algorithms[1]"]);
+    let p = problems(&format!("{MINIMAL}security:\n  digest_algorithms: []\n"));
+    assert_eq!(keys(&p), ["security.digest_algorithms"]);
+    let e = syntax(&format!("{MINIMAL}security:\n  digest_algorithms: [\"SHA-512\"]\n"));
+    assert!(e.to_string().contains("security.digest_algorithms"), "{e}");
+}

@@ -1,0 +1,529 @@
+//! Checking every value of a parsed file, collecting every problem.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use waihu_sip::Transport;
+
+use super::{Agent, AgentEntry, ConfigFile, Limits, Listener, SecuritySection, Settings};
+
+/// Used when `http.listen` is absent.
+const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+
+/// Passwords shorter than this work, with a warning.
+const MIN_PASSWORD_LEN: usize = 8;
+
+/// Realms that say nothing about which credentials to use (RFC 7616
+/// section 3.3 wants the realm to name the host or domain).
+const GENERIC_REALMS: &[&str] = &["realm", "sip", "default", "asterisk", "localhost", "test"];
+
+/// One thing wrong with the configuration, at a key path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// `sip.listen[1]`, `agents[0].password`...
+    pub key: String,
+    pub kind: ProblemKind,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.kind)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    #[error("missing")]
+    Missing,
+    #[error("must not be empty")]
+    Empty,
+    #[error("no listeners: give at least one of udp:ADDR:PORT or tcp:ADDR:PORT")]
+    NoListeners,
+    #[error("{0}")]
+    Listen(#[from] ListenError),
+    #[error("{value:?} is listed twice (also at {first})")]
+    DuplicateListen { value: String, first: String },
+    #[error("{value:?} is not an IP address and port ({reason})")]
+    BadSocketAddr { value: String, reason: String },
+    #[error("{value:?} is also a SIP TCP listener")]
+    PortClash { value: String },
+    #[error("{value:?} is not a host name or IP address")]
+    BadHost { value: String },
+    #[error("{value:?} may not contain quotes, backslashes or control characters")]
+    BadRealm { value: String },
+    #[error(
+        "{value:?} is too generic: use the domain (RFC 7616 wants the realm to name the host or domain)"
+    )]
+    GenericRealm { value: String },
+    #[error("{value:?} is longer than {max} characters")]
+    TooLong { value: String, max: usize },
+    #[error("duplicate agent id {id:?} (first at agents[{first}])")]
+    DuplicateAgent { id: String, first: usize },
+    #[error("{id:?} is not a valid SIP user part (letters, digits and -_.!~*'()&=+$,;?/ only)")]
+    BadAgentId { id: String },
+    #[error("the password equals the agent id")]
+    PasswordIsId,
+    #[error("algorithm listed twice")]
+    DuplicateAlgorithm,
+    #[error("{value} is out of range ({min}..={max})")]
+    OutOfRange { value: u64, min: u64, max: u64 },
+    #[error("{value} is below {key} ({other})")]
+    LessThan {
+        value: u64,
+        key: &'static str,
+        other: u64,
+    },
+}
+
+/// Why a `sip.listen` string is not `transport:address:port`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    #[error("{0:?} has no transport: write udp:ADDR:PORT or tcp:ADDR:PORT")]
+    NoTransport(String),
+    #[error("unknown transport {0:?}: udp or tcp")]
+    UnknownTransport(String),
+    #[error(
+        "{value:?} is not an IP address and port ({reason}); IPv6 goes in brackets: udp:[::]:5060"
+    )]
+    BadAddress { value: String, reason: String },
+}
+
+/// Parses `udp:0.0.0.0:5060`, `tcp:[::1]:5070`.
+pub fn parse_listen(s: &str) -> Result<Listener, ListenError> {
+    let Some((transport, addr)) = s.split_once(':') else {
+        return Err(ListenError::NoTransport(s.to_owned()));
+    };
+    let transport = match transport.to_ascii_lowercase().as_str() {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        _ if transport.contains(['.', '[']) || transport.parse::<u16>().is_ok() => {
+            return Err(ListenError::NoTransport(s.to_owned()));
+        }
+        _ => return Err(ListenError::UnknownTransport(transport.to_owned())),
+    };
+    let addr = addr
+        .parse::<SocketAddr>()
+        .map_err(|e| ListenError::BadAddress {
+            value: addr.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(Listener { transport, addr })
+}
+
+/// A configuration that works but that the operator should hear about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// Agents still use the passwords published in the embedded defaults.
+    DemoPasswords {
+        agents: Vec<String>,
+    },
+    ShortPassword {
+        agent: String,
+        len: usize,
+    },
+    NoAgents,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::DemoPasswords { agents } => write!(
+                f,
+                "DEMO PASSWORDS IN USE for agent(s) {}: anyone who has read waihu's \
+                 defaults can register as them. Run with --config and your own passwords.",
+                agents.join(", ")
+            ),
+            Warning::ShortPassword { agent, len } => write!(
+                f,
+                "agent {agent:?} has a {len}-character password; use at least {MIN_PASSWORD_LEN}"
+            ),
+            Warning::NoAgents => f.write_str("no agents configured: nobody can register"),
+        }
+    }
+}
+
+/// Collects problems while walking the file.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn report(&mut self, key: impl Into<String>, kind: ProblemKind) {
+        self.problems.push(Problem {
+            key: key.into(),
+            kind,
+        });
+    }
+
+    fn range(&mut self, key: &str, value: u64, min: u64, max: u64) -> u64 {
+        if !(min..=max).contains(&value) {
+            self.report(key, ProblemKind::OutOfRange { value, min, max });
+        }
+        value
+    }
+
+    fn required<'a>(&mut self, key: &str, value: &'a Option<String>) -> Option<&'a str> {
+        match value.as_deref().map(str::trim) {
+            None => {
+                self.report(key, ProblemKind::Missing);
+                None
+            }
+            Some("") => {
+                self.report(key, ProblemKind::Empty);
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Checks every value; returns the settings, or every problem found.
+    pub fn validate(&self, source: &str) -> Result<Settings, Vec<Problem>> {
+        let mut c = Checker::default();
+        let listeners = check_listeners(&mut c, self.sip.listen.as_deref());
+        let domain = c
+            .required("sip.domain", &self.sip.domain)
+            .map(str::to_owned);
+        if let Some(d) = &domain {
+            if !is_host(d) {
+                c.report("sip.domain", ProblemKind::BadHost { value: d.clone() });
+            }
+        }
+        let realm = c.required("sip.realm", &self.sip.realm).map(str::to_owned);
+        if let Some(r) = &realm {
+            check_realm(&mut c, r);
+        }
+        let timers = &self.sip.timers;
+        let t1 = c.range("sip.timers.t1_ms", timers.t1_ms, 50, 10_000);
+        let t2 = c.range("sip.timers.t2_ms", timers.t2_ms, 50, 60_000);
+        let t4 = c.range("sip.timers.t4_ms", timers.t4_ms, 50, 60_000);
+        if t2 < t1 {
+            c.report(
+                "sip.timers.t2_ms",
+                ProblemKind::LessThan {
+                    value: t2,
+                    key: "sip.timers.t1_ms",
+                    other: t1,
+                },
+            );
+        }
+        check_limits(&mut c, &self.sip.limits);
+        let agents = check_agents(&mut c, &self.agents);
+        let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
+        check_security(&mut c, &self.security);
+
+        if !c.problems.is_empty() {
+            return Err(c.problems);
+        }
+        let (Some(domain), Some(realm), Some(http_listen)) = (domain, realm, http_listen) else {
+            unreachable!("a missing value is always reported as a problem");
+        };
+        let sec = &self.security;
+        Ok(Settings {
+            source: source.to_owned(),
+            listeners,
+            domain,
+            realm,
+            t1: Duration::from_millis(t1),
+            t2: Duration::from_millis(t2),
+            t4: Duration::from_millis(t4),
+            limits: self.sip.limits.clone(),
+            tcp_idle: Duration::from_secs(self.sip.limits.tcp_idle_secs),
+            warnings: warnings(&agents),
+            agents,
+            http_listen,
+            max_auth_failures: sec.auth_failures.max,
+            failure_window: Duration::from_secs(sec.auth_failures.window_secs),
+            ban_duration: Duration::from_secs(sec.auth_failures.ban_secs),
+            rate_per_ip: sec.rate_limit.per_ip_per_sec,
+            burst_per_ip: sec.rate_limit.burst,
+            nonce_lifetime: Duration::from_secs(sec.nonce_lifetime_secs),
+            digest_algorithms: sec.digest_algorithms.clone(),
+        })
+    }
+}
+
+fn check_listeners(c: &mut Checker, listen: Option<&[String]>) -> Vec<Listener> {
+    let Some(listen) = listen else {
+        c.report("sip.listen", ProblemKind::NoListeners);
+        return Vec::new();
+    };
+    if listen.is_empty() {
+        c.report("sip.listen", ProblemKind::NoListeners);
+    }
+    let mut seen: HashMap<Listener, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, s) in listen.iter().enumerate() {
+        let key = format!("sip.listen[{i}]");
+        match parse_listen(s.trim()) {
+            Err(e) => c.report(key, e.into()),
+            Ok(l) => {
+                if let Some(first) = seen.get(&l) {
+                    let first = format!("sip.listen[{first}]");
+                    c.report(
+                        key,
+                        ProblemKind::DuplicateListen {
+                            value: s.clone(),
+                            first,
+                        },
+                    );
+                } else {
+                    seen.insert(l, i);
+                    out.push(l);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A DNS name or an IP literal (IPv6 with or without brackets).
+fn is_host(s: &str) -> bool {
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn check_realm(c: &mut Checker, realm: &str) {
+    const MAX: usize = 128;
+    if realm.len() > MAX {
+        c.report(
+            "sip.realm",
+            ProblemKind::TooLong {
+                value: realm.to_owned(),
+                max: MAX,
+            },
+        );
+    }
+    // The realm goes inside a quoted-string in WWW-Authenticate.
+    if realm
+        .chars()
+        .any(|ch| ch == '"' || ch == '\\' || ch.is_control())
+    {
+        c.report(
+            "sip.realm",
+            ProblemKind::BadRealm {
+                value: realm.to_owned(),
+            },
+        );
+    } else if GENERIC_REALMS.iter().any(|g| realm.eq_ignore_ascii_case(g)) {
+        c.report(
+            "sip.realm",
+            ProblemKind::GenericRealm {
+                value: realm.to_owned(),
+            },
+        );
+    }
+}
+
+fn check_limits(c: &mut Checker, l: &Limits) {
+    const MIB: u64 = 1 << 20;
+    c.range(
+        "sip.limits.max_transactions",
+        l.max_transactions as u64,
+        1,
+        10_000_000,
+    );
+    c.range(
+        "sip.limits.max_registrations",
+        l.max_registrations as u64,
+        1,
+        10_000_000,
+    );
+    c.range(
+        "sip.limits.max_tcp_connections",
+        l.max_tcp_connections as u64,
+        1,
+        1_000_000,
+    );
+    let message = c.range(
+        "sip.limits.max_message_bytes",
+        l.max_message_bytes as u64,
+        512,
+        4 * MIB,
+    );
+    let header = c.range(
+        "sip.limits.max_header_bytes",
+        l.max_header_bytes as u64,
+        512,
+        4 * MIB,
+    );
+    if message < header {
+        c.report(
+            "sip.limits.max_message_bytes",
+            ProblemKind::LessThan {
+                value: message,
+                key: "sip.limits.max_header_bytes",
+                other: header,
+            },
+        );
+    }
+    c.range("sip.limits.tcp_idle_secs", l.tcp_idle_secs, 5, 86_400);
+}
+
+/// SIP user-part characters (RFC 3261 `unreserved` and `user-unreserved`).
+fn is_user_part(id: &str) -> bool {
+    id.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b))
+}
+
+fn check_agents(c: &mut Checker, entries: &[AgentEntry]) -> Vec<Agent> {
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let mut agents = Vec::with_capacity(entries.len());
+    for (i, a) in entries.iter().enumerate() {
+        let id = a.id.trim();
+        if id.is_empty() {
+            c.report(format!("agents[{i}].id"), ProblemKind::Empty);
+        } else if !is_user_part(id) {
+            c.report(
+                format!("agents[{i}].id"),
+                ProblemKind::BadAgentId { id: id.to_owned() },
+            );
+        } else if let Some(&first) = first_seen.get(id) {
+            c.report(
+                format!("agents[{i}].id"),
+                ProblemKind::DuplicateAgent {
+                    id: id.to_owned(),
+                    first,
+                },
+            );
+        } else {
+            first_seen.insert(id, i);
+        }
+        if a.password.is_empty() {
+            c.report(format!("agents[{i}].password"), ProblemKind::Empty);
+        } else if !id.is_empty() && a.password == id {
+            c.report(format!("agents[{i}].password"), ProblemKind::PasswordIsId);
+        }
+        agents.push(Agent {
+            id: id.to_owned(),
+            password: a.password.clone(),
+            name: a.name.clone().filter(|n| !n.trim().is_empty()),
+        });
+    }
+    agents
+}
+
+fn check_http(c: &mut Checker, listen: Option<&str>, sip: &[Listener]) -> Option<SocketAddr> {
+    let value = listen.unwrap_or(DEFAULT_HTTP_LISTEN).trim();
+    match value.parse::<SocketAddr>() {
+        Err(e) => {
+            c.report(
+                "http.listen",
+                ProblemKind::BadSocketAddr {
+                    value: value.to_owned(),
+                    reason: e.to_string(),
+                },
+            );
+            None
+        }
+        Ok(addr) => {
+            let clash = sip
+                .iter()
+                .any(|l| l.transport == Transport::Tcp && l.addr == addr && addr.port() != 0);
+            if clash {
+                c.report(
+                    "http.listen",
+                    ProblemKind::PortClash {
+                        value: value.to_owned(),
+                    },
+                );
+            }
+            Some(addr)
+        }
+    }
+}
+
+fn check_security(c: &mut Checker, s: &SecuritySection) {
+    let f = &s.auth_failures;
+    c.range("security.auth_failures.max", u64::from(f.max), 1, 1_000_000);
+    c.range(
+        "security.auth_failures.window_secs",
+        f.window_secs,
+        1,
+        86_400,
+    );
+    c.range(
+        "security.auth_failures.ban_secs",
+        f.ban_secs,
+        1,
+        30 * 86_400,
+    );
+    let r = &s.rate_limit;
+    c.range(
+        "security.rate_limit.per_ip_per_sec",
+        u64::from(r.per_ip_per_sec),
+        1,
+        1_000_000,
+    );
+    c.range(
+        "security.rate_limit.burst",
+        u64::from(r.burst),
+        1,
+        10_000_000,
+    );
+    c.range(
+        "security.nonce_lifetime_secs",
+        s.nonce_lifetime_secs,
+        10,
+        86_400,
+    );
+    let algs = &s.digest_algorithms;
+    if algs.is_empty() {
+        c.report("security.digest_algorithms", ProblemKind::Empty);
+    }
+    for (i, a) in algs.iter().enumerate() {
+        if algs[..i].contains(a) {
+            c.report(
+                format!("security.digest_algorithms[{i}]"),
+                ProblemKind::DuplicateAlgorithm,
+            );
+        }
+    }
+}
+
+fn warnings(agents: &[Agent]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if agents.is_empty() {
+        out.push(Warning::NoAgents);
+    }
+    let demo = super::demo_credentials();
+    let using_demo: Vec<String> = agents
+        .iter()
+        .filter(|a| demo.iter().any(|(_, p)| *p == a.password))
+        .map(|a| a.id.clone())
+        .collect();
+    if !using_demo.is_empty() {
+        out.push(Warning::DemoPasswords { agents: using_demo });
+    }
+    for a in agents {
+        let len = a.password.chars().count();
+        if len > 0 && len < MIN_PASSWORD_LEN {
+            out.push(Warning::ShortPassword {
+                agent: a.id.clone(),
+                len,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,269 @@
+//! The HTTP API: health and metrics for now.
+//!
+//! The SIP driver publishes a [`Snapshot`] after every turn; handlers read
+//! the latest one and never touch the endpoint.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::shutdown::Shutdown;
+use crate::sip::Snapshot;
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    snapshots: watch::Receiver<Snapshot>,
+    started: Instant,
+    registry: Arc<Registry>,
+}
+
+impl AppState {
+    pub fn new(snapshots: watch::Receiver<Snapshot>, started: Instant) -> AppState {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(SipCollector {
+            snapshots: snapshots.clone(),
+        }));
+        AppState {
+            snapshots,
+            started,
+            registry: Arc::new(registry),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves until shutdown, then lets requests in flight finish.
+pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdown) {
+    let local = listener.local_addr().ok();
+    let stop = async move { shutdown.recv().await };
+    if let Err(e) = axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(?local, error = %e, "http server failed");
+    }
+    tracing::debug!(?local, "http server stopped");
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let registered = state.snapshots.borrow().sip.registrations;
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "registered_contacts": registered,
+    }))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, OPENMETRICS)], body).into_response(),
+        Err(fmt::Error) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn not_found(uri: Uri) -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not found", "path": uri.path() })),
+    )
+}
+
+/// Turns the latest snapshot into metrics at scrape time.
+#[derive(Debug)]
+struct SipCollector {
+    snapshots: watch::Receiver<Snapshot>,
+}
+
+impl Collector for SipCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let s = self.snapshots.borrow().clone();
+        let e = &mut encoder;
+        // Counters get `_total` appended by the encoder.
+        counter(
+            e,
+            "waihu_sip_messages_in",
+            "SIP messages received",
+            s.sip.messages_in,
+        )?;
+        counter(
+            e,
+            "waihu_sip_messages_out",
+            "SIP messages sent",
+            s.sip.messages_out,
+        )?;
+        counter(
+            e,
+            "waihu_sip_malformed",
+            "Messages that failed to parse",
+            s.sip.malformed,
+        )?;
+        counter(
+            e,
+            "waihu_sip_rate_limited",
+            "Messages dropped by the per-IP rate limit",
+            s.sip.rate_limited,
+        )?;
+        counter(
+            e,
+            "waihu_sip_transactions",
+            "Server transactions started",
+            s.sip.transactions_started,
+        )?;
+        gauge(
+            e,
+            "waihu_sip_transactions_active",
+            "Server transactions in progress",
+            s.sip.transactions_active,
+        )?;
+        gauge(
+            e,
+            "waihu_sip_registrations",
+            "Registered contacts",
+            s.sip.registrations,
+        )?;
+        counter(
+            e,
+            "waihu_sip_auth_failures",
+            "Failed digest authentications",
+            s.sip.auth_failures,
+        )?;
+        counter(
+            e,
+            "waihu_sip_bans",
+            "IPs banned for repeated auth failures",
+            s.sip.bans,
+        )?;
+        gauge(
+            e,
+            "waihu_tcp_connections",
+            "Open SIP TCP connections",
+            s.tcp_connections as u64,
+        )?;
+        Ok(())
+    }
+}
+
+fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(e.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(e.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn state() -> (watch::Sender<Snapshot>, AppState) {
+        let (tx, rx) = watch::channel(Snapshot::default());
+        (tx, AppState::new(rx, Instant::now()))
+    }
+
+    async fn get(state: &AppState, path: &str) -> (StatusCode, String, String) {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn health_reports_version_and_contacts() {
+        let (tx, state) = state();
+        tx.send_modify(|s| s.sip.registrations = 3);
+        let (status, content_type, body) = get(&state, "/api/v1/health").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(v["registered_contacts"], 3);
+        assert!(v["uptime_secs"].is_u64());
+    }
+
+    #[tokio::test]
+    async fn metrics_follow_the_latest_snapshot() {
+        let (tx, state) = state();
+        tx.send_modify(|s| {
+            s.sip.messages_in = 7;
+            s.sip.transactions_active = 2;
+            s.tcp_connections = 4;
+        });
+        let (status, content_type, body) = get(&state, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("application/openmetrics-text"));
+        for line in [
+            "waihu_sip_messages_in_total 7",
+            "waihu_sip_messages_out_total 0",
+            "waihu_sip_malformed_total 0",
+            "waihu_sip_rate_limited_total 0",
+            "waihu_sip_transactions_total 0",
+            "waihu_sip_transactions_active 2",
+            "waihu_sip_registrations 0",
+            "waihu_sip_auth_failures_total 0",
+            "waihu_sip_bans_total 0",
+            "waihu_tcp_connections 4",
+            "# TYPE waihu_sip_messages_in counter",
+            "# TYPE waihu_tcp_connections gauge",
+        ] {
+            assert!(
+                body.lines().any(|l| l == line),
+                "{line:?} missing from\n{body}"
+            );
+        }
+        tx.send_modify(|s| s.sip.messages_in = 8);
+        let (_, _, body) = get(&state, "/metrics").await;
+        assert!(body.contains("waihu_sip_messages_in_total 8"));
+    }
+
+    #[tokio::test]
+    async fn anything_else_is_a_json_404() {
+        let (_tx, state) = state();
+        let (status, content_type, body) = get(&state, "/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(content_type, "application/json");
+        assert!(body.contains("\"not found\""), "{body}");
+    }
+}

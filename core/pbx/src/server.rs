@@ -1,0 +1,144 @@
+//! `waihu run`: bind everything, run until a signal, shut down in order.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+use waihu_sip::endpoint::Endpoint;
+
+use crate::config::{DEFAULTS_NAME, Settings, Warning};
+use crate::http::{self, AppState};
+use crate::shutdown::Coordinator;
+use crate::sip::{self, Snapshot};
+
+/// How long shutdown may take before the process exits anyway.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    announce(&settings);
+    let started = Instant::now();
+
+    // The endpoint keys nonces and tags with this; it never leaves the process.
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|e| anyhow!("no randomness for the endpoint secret: {e}"))?;
+    let now = tokio::time::Instant::now().into_std();
+    let endpoint = Endpoint::new(settings.endpoint_config(), now, secret);
+
+    let http_listener = TcpListener::bind(settings.http_listen)
+        .await
+        .with_context(|| format!("cannot listen on http.listen {}", settings.http_listen))?;
+    let http_addr = http_listener.local_addr()?;
+
+    let coordinator = Coordinator::new();
+    let (snapshots_tx, snapshots_rx) = watch::channel(Snapshot::default());
+    let running = sip::start(&settings, endpoint, &coordinator, snapshots_tx)?;
+    for listener in &running.bound {
+        info!(%listener, "sip listening");
+    }
+    let state = AppState::new(snapshots_rx, started);
+    tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
+    info!(%http_addr, "http listening (/api/v1/health, /metrics)");
+    info!(version = env!("CARGO_PKG_VERSION"), "waihu started");
+
+    let outcome = wait_for_stop(running.driver).await;
+    info!("shutting down: no new connections; flushing");
+    if tokio::time::timeout(SHUTDOWN_LIMIT, coordinator.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(limit = ?SHUTDOWN_LIMIT, "shutdown took too long; exiting anyway");
+    }
+    info!("stopped");
+    outcome
+}
+
+/// Logs where the configuration came from and everything worth a warning.
+fn announce(settings: &Settings) {
+    if settings.source == DEFAULTS_NAME {
+        info!("no --config given: running on the embedded defaults");
+    } else {
+        info!(config = %settings.source, "configuration loaded");
+    }
+    for warning in &settings.warnings {
+        match warning {
+            Warning::DemoPasswords { .. } => {
+                let bar = "!".repeat(72);
+                warn!("{bar}");
+                warn!("{warning}");
+                warn!("{bar}");
+            }
+            other => warn!("{other}"),
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM (Ok) or for the SIP driver to end on its own (Err).
+async fn wait_for_stop(mut driver: JoinHandle<()>) -> anyhow::Result<()> {
+    let mut signals = Signals::new()?;
+    loop {
+        tokio::select! {
+            signal = signals.next() => match signal? {
+                Signal::Stop(name) => {
+                    info!(signal = name, "stop requested");
+                    return Ok(());
+                }
+                Signal::Hangup => info!(signal = "SIGHUP", "nothing to reload yet; ignored"),
+            },
+            r = &mut driver => {
+                return Err(match r {
+                    Ok(()) => anyhow!("the SIP driver stopped unexpectedly"),
+                    Err(e) => anyhow!("the SIP driver failed: {e}"),
+                });
+            }
+        }
+    }
+}
+
+enum Signal {
+    Stop(&'static str),
+    Hangup,
+}
+
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+        })
+    }
+
+    async fn next(&mut self) -> anyhow::Result<Signal> {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map(|()| Signal::Stop("SIGINT")).context("SIGINT handler"),
+            _ = self.term.recv() => Ok(Signal::Stop("SIGTERM")),
+            _ = self.hup.recv() => Ok(Signal::Hangup),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) -> anyhow::Result<Signal> {
+        tokio::signal::ctrl_c().await.context("Ctrl-C handler")?;
+        Ok(Signal::Stop("Ctrl-C"))
+    }
+}

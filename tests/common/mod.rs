@@ -1,0 +1,351 @@
+//! The harness for tests that run the real `waihu` binary.
+//!
+//! [`Server::start`] picks free loopback ports, writes a configuration file,
+//! spawns the binary with its output in a log file and waits until the
+//! health endpoint answers. Tests end with [`Server::stop`], which sends
+//! SIGTERM and asserts a clean exit: graceful shutdown is under test too.
+//! If a test fails first, `Drop` kills the process and prints its log.
+//!
+//! - [`sip`]: a raw SIP client over UDP and TCP, and the digest computation;
+//! - [`sipp`]: runs the `sipp` scenarios of `tests/sipp/`.
+#![allow(dead_code)] // Each test binary uses its own part of the harness.
+
+pub mod sip;
+pub mod sipp;
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The SIP domain and digest realm every test server uses.
+pub const DOMAIN: &str = "waihu.test";
+
+/// How long the binary may take to answer its health endpoint.
+const STARTUP: Duration = Duration::from_secs(20);
+/// How long a SIGTERM may take to end the process (the server's own limit is 10 s).
+const SHUTDOWN: Duration = Duration::from_secs(15);
+
+/// A configured agent.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub id: &'static str,
+    pub password: &'static str,
+}
+
+/// Agent 1001, present in every default configuration.
+pub const ALICE: Agent = Agent {
+    id: "1001",
+    password: "alice-long-secret-1001",
+};
+/// Agent 1002, present in every default configuration.
+pub const BOB: Agent = Agent {
+    id: "1002",
+    password: "bob-long-secret-1002",
+};
+
+/// What a test wants different from the defaults. Everything else (ports,
+/// domain, realm) is the harness's business.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub agents: Vec<Agent>,
+    /// `sip.timers`: T1, T2, T4 in milliseconds.
+    pub timers_ms: (u64, u64, u64),
+    /// `security.auth_failures`: max, window_secs, ban_secs.
+    pub auth_failures: (u32, u64, u64),
+    /// `security.rate_limit`: per_ip_per_sec, burst.
+    pub rate_limit: (u32, u32),
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            agents: vec![ALICE, BOB],
+            timers_ms: (500, 4000, 5000),
+            auth_failures: (10, 60, 600),
+            rate_limit: (1000, 2000),
+        }
+    }
+}
+
+impl Config {
+    fn to_yaml(&self, udp: SocketAddr, tcp: SocketAddr, http: SocketAddr) -> String {
+        let mut y = String::new();
+        let (t1, t2, t4) = self.timers_ms;
+        let (max, window, ban) = self.auth_failures;
+        let (rate, burst) = self.rate_limit;
+        let _ = write!(
+            y,
+            "sip:\n  listen:\n    - \"udp:{udp}\"\n    - \"tcp:{tcp}\"\n  domain: {DOMAIN}\n  realm: {DOMAIN}\n  \
+             timers:\n    t1_ms: {t1}\n    t2_ms: {t2}\n    t4_ms: {t4}\n\
+             agents:\n"
+        );
+        for a in &self.agents {
+            let _ = writeln!(y, "  - id: \"{}\"\n    password: \"{}\"", a.id, a.password);
+        }
+        let _ = write!(
+            y,
+            "http:\n  listen: \"{http}\"\n\
+             security:\n  auth_failures:\n    max: {max}\n    window_secs: {window}\n    ban_secs: {ban}\n  \
+             rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n"
+        );
+        y
+    }
+}
+
+/// A unique name for files and Call-IDs, across test threads and processes.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+/// `n` distinct ports nobody listens on right now: bound on 127.0.0.1 with
+/// port 0 (all held until the last is chosen, so none repeats) and
+/// released. Each is free for both UDP and TCP, so one number serves either.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let mut held = Vec::new();
+    let mut tries = 0;
+    while held.len() < n {
+        tries += 1;
+        assert!(tries < 100 + n, "no {n} ports free for both UDP and TCP on 127.0.0.1");
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP socket on 127.0.0.1");
+        let port = udp.local_addr().expect("local address").port();
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push((port, udp, tcp));
+        }
+    }
+    held.into_iter().map(|(port, _, _)| port).collect()
+}
+
+/// One port free for UDP and TCP.
+pub fn free_port() -> u16 {
+    free_ports(1)[0]
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A running `waihu run`.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    pub http: SocketAddr,
+    /// The test's scratch directory: config, server log, sipp logs.
+    pub dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the binary and waits until `/api/v1/health` answers. A port
+    /// taken between choosing and binding it (another test was quicker) is
+    /// retried with new ports; any other early exit fails the test.
+    pub fn start(config: &Config) -> Server {
+        let mut last_log = String::new();
+        for _attempt in 0..3 {
+            let dir = std::env::temp_dir().join(unique("waihu-it"));
+            std::fs::create_dir_all(&dir).expect("creating the test directory");
+            let ports = free_ports(3);
+            let (udp, tcp, http) = (loopback(ports[0]), loopback(ports[1]), loopback(ports[2]));
+            let config_path = dir.join("waihu.yaml");
+            std::fs::write(&config_path, config.to_yaml(udp, tcp, http)).expect("writing the config");
+            let log = dir.join("waihu.log");
+            let out = std::fs::File::create(&log).expect("creating the log file");
+            let err = out.try_clone().expect("cloning the log file handle");
+            let child = Command::new(env!("CARGO_BIN_EXE_waihu"))
+                .args(["--log-level", "debug", "run", "--config"])
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .expect("spawning the waihu binary");
+            let mut server = Server {
+                child: Some(child),
+                udp,
+                tcp,
+                http,
+                dir,
+                log,
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(Exit::AddrInUse) => {
+                    last_log = server.log();
+                    server.child = None;
+                }
+                Err(Exit::Other(why)) => panic!("waihu did not start: {why}"),
+            }
+        }
+        panic!("waihu could not bind its ports in 3 attempts; last log:\n{last_log}");
+    }
+
+    fn wait_ready(&mut self) -> Result<(), Exit> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Some(status) = self.child_mut().try_wait().expect("waiting for waihu") {
+                let log = self.log();
+                if log.contains("Address already in use") || log.contains("address already in use") {
+                    return Err(Exit::AddrInUse);
+                }
+                return Err(Exit::Other(format!("it exited with {status}; log:\n{log}")));
+            }
+            if matches!(http_get(self.http, "/api/v1/health"), Ok((200, _))) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Exit::Other(format!(
+                    "health endpoint not answering after {STARTUP:?}; log:\n{}",
+                    self.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn child_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("the server process is gone")
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("<no log: {e}>"))
+    }
+
+    /// The SIP address for a transport.
+    pub fn sip_addr(&self, transport: sip::Transport) -> SocketAddr {
+        match transport {
+            sip::Transport::Udp => self.udp,
+            sip::Transport::Tcp => self.tcp,
+        }
+    }
+
+    /// `GET /api/v1/health`, parsed.
+    pub fn health(&self) -> serde_json::Value {
+        let (status, body) = http_get(self.http, "/api/v1/health").expect("GET /api/v1/health");
+        assert_eq!(status, 200, "GET /api/v1/health: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("health is not JSON ({e}): {body}"))
+    }
+
+    pub fn registered_contacts(&self) -> u64 {
+        let health = self.health();
+        health["registered_contacts"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no registered_contacts in {health}"))
+    }
+
+    /// `GET /metrics` as text.
+    pub fn metrics(&self) -> String {
+        let (status, body) = http_get(self.http, "/metrics").expect("GET /metrics");
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        body
+    }
+
+    /// One sample of an unlabelled metric, e.g. `waihu_sip_bans_total`.
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics();
+        metric_value(&text, name).unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+    }
+
+    /// Polls `condition` until it holds; fails the test with `what` after `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut condition: impl FnMut(&Server) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !condition(self) {
+            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then asserts the process exits with status 0 in time.
+    pub fn stop(mut self) {
+        let status = self.terminate();
+        assert!(
+            status.success(),
+            "waihu did not shut down cleanly on SIGTERM: {status}; log:\n{}",
+            self.log()
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server was already stopped");
+        let pid = child.id().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().expect("running kill");
+        assert!(kill.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + SHUTDOWN;
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for waihu") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("waihu still running {SHUTDOWN:?} after SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            if std::thread::panicking() {
+                eprintln!(
+                    "----- waihu log ({}) -----\n{}\n----- end of waihu log -----",
+                    self.log.display(),
+                    self.log()
+                );
+            }
+        }
+    }
+}
+
+enum Exit {
+    AddrInUse,
+    Other(String),
+}
+
+/// A plain HTTP/1.0 GET: the status and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no end of headers in {text:?}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    Ok((status, body.to_owned()))
+}
+
+/// The value of `name` (no labels) in Prometheus/OpenMetrics text.
+pub fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (n, v) = line.split_once(' ')?;
+        (n == name).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// `tests/<rel>` in the repository.
+pub fn tests_dir(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests").join(rel)
+}

@@ -1,0 +1,125 @@
+//! Runs `sipp` (the Debian package `sip-tester`) with a scenario of
+//! `tests/sipp/` against a test server.
+//!
+//! sipp 3.6.1 answers only MD5 challenges and takes the first
+//! `WWW-Authenticate` it sees, while waihu offers SHA-256 first (RFC 8760
+//! section 2.4), so sipp's own `[authentication]` cannot log in. The test
+//! computes the `Authorization` value itself (see [`super::sip::Challenge`])
+//! and hands it to sipp with `-key auth ...`; the scenarios write `[auth]`.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+
+use super::sip::Transport;
+use super::{free_ports, tests_dir, Server, DOMAIN};
+
+/// A sipp run to make.
+#[derive(Debug)]
+pub struct Sipp<'a> {
+    scenario: &'a str,
+    transport: Transport,
+    service: String,
+    keys: Vec<(String, String)>,
+    local_port: Option<u16>,
+    timeout_secs: u32,
+}
+
+/// How it went.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: ExitStatus,
+    /// `-trace_err`: every unexpected message and failure.
+    pub errors: String,
+    /// `-trace_msg`: every message sent and received.
+    pub messages: String,
+}
+
+impl Outcome {
+    /// Asserts that every call succeeded (exit status 0).
+    pub fn assert_success(&self, what: &str) {
+        assert!(
+            self.status.success(),
+            "sipp {what}: {}\n--- sipp errors ---\n{}\n--- sipp messages ---\n{}",
+            self.status,
+            self.errors,
+            self.messages
+        );
+    }
+}
+
+impl<'a> Sipp<'a> {
+    /// `scenario` is a file name in `tests/sipp/`; `service` is the user part of the Request-URI.
+    pub fn new(scenario: &'a str, transport: Transport, service: &str) -> Sipp<'a> {
+        Sipp {
+            scenario,
+            transport,
+            service: service.to_owned(),
+            keys: vec![("domain".to_owned(), DOMAIN.to_owned())],
+            local_port: None,
+            timeout_secs: 10,
+        }
+    }
+
+    /// `-key name value`: `[name]` in the scenario.
+    pub fn key(mut self, name: &str, value: &str) -> Sipp<'a> {
+        self.keys.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The local SIP port (it appears in `Contact`); a free one otherwise.
+    pub fn local_port(mut self, port: u16) -> Sipp<'a> {
+        self.local_port = Some(port);
+        self
+    }
+
+    /// Runs one call to completion (or sipp's global timeout).
+    pub fn run(&self, server: &Server) -> Outcome {
+        let scenario = tests_dir("sipp").join(self.scenario);
+        assert!(scenario.is_file(), "no scenario {}", scenario.display());
+        let ports = free_ports(2);
+        let local = self.local_port.unwrap_or(ports[0]);
+        let name = super::unique(self.scenario.trim_end_matches(".xml"));
+        let file = |suffix: &str| -> PathBuf { server.dir.join(format!("{name}.{suffix}")) };
+        let (errors, messages, screen) = (file("errors.log"), file("messages.log"), file("screen.log"));
+        let target = server.sip_addr(self.transport);
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(&server.dir)
+            .arg("-sf")
+            .arg(&scenario)
+            .args(["-i", "127.0.0.1", "-p", &local.to_string()])
+            .args(["-cp", &ports[1].to_string()])
+            .args(["-t", if self.transport == Transport::Udp { "u1" } else { "t1" }])
+            .args(["-m", "1", "-s", &self.service])
+            .args(["-timeout", &format!("{}s", self.timeout_secs), "-timeout_error"])
+            .args(["-nostdin", "-trace_err", "-trace_msg", "-trace_screen"])
+            .arg("-error_file")
+            .arg(&errors)
+            .arg("-message_file")
+            .arg(&messages)
+            .arg("-screen_file")
+            .arg(&screen);
+        for (k, v) in &self.keys {
+            cmd.args(["-key", k, v]);
+        }
+        cmd.arg(target.to_string());
+        let out = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run sipp ({e}): install it with `apt-get install -y sip-tester`")
+            });
+        let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        let mut errors = read(&errors);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.trim().is_empty() {
+            errors = format!("{errors}\n(stderr) {stderr}");
+        }
+        Outcome {
+            status: out.status,
+            errors,
+            messages: read(&messages),
+        }
+    }
+}
