@@ -7,25 +7,21 @@ mod common;
 
 use std::time::Duration;
 
-use common::sip::{fetch_challenge, Peer, Read, Request, Response, Transport};
+use common::sip::{Peer, Read, Request, Response, Transport};
 use common::sipp::Sipp;
-use common::{free_port, Config, Server, ALICE, DOMAIN};
+use common::{ALICE, BOB, Config, DOMAIN, Server, free_port};
 
 /// How long an answer may take before the server counts as silent.
 const SILENCE: Duration = Duration::from_secs(2);
 
 fn register_and_unregister(transport: Transport) {
     let server = Server::start(&Config::default());
-    let register_uri = format!("sip:{DOMAIN}");
     // The same local port for both runs: the same Contact, so the
     // unregistration removes exactly the binding made first.
     let port = free_port();
 
-    // SHA-256 is offered first, and a client that knows it answers with it.
-    let challenge = fetch_challenge(server.sip_addr(transport), transport, "SHA-256");
-    let auth = challenge.authorize(ALICE.id, ALICE.password, "REGISTER", &register_uri, 1);
     Sipp::new("register.xml", transport, ALICE.id)
-        .key("auth", &format!("Authorization: {auth}"))
+        .credentials(ALICE.id, ALICE.password, &format!("sip:{DOMAIN}"))
         .local_port(port)
         .run(&server)
         .assert_success("register.xml");
@@ -34,10 +30,8 @@ fn register_and_unregister(transport: Transport) {
     });
     assert_eq!(server.metric("waihu_sip_registrations"), 1.0);
 
-    let challenge = fetch_challenge(server.sip_addr(transport), transport, "MD5");
-    let auth = challenge.authorize(ALICE.id, ALICE.password, "REGISTER", &register_uri, 1);
     Sipp::new("unregister.xml", transport, ALICE.id)
-        .key("auth", &format!("Authorization: {auth}"))
+        .credentials(ALICE.id, ALICE.password, &format!("sip:{DOMAIN}"))
         .local_port(port)
         .run(&server)
         .assert_success("unregister.xml");
@@ -60,10 +54,8 @@ fn register_with_digest_succeeds_tcp() {
 
 fn options_answered_with_allow(transport: Transport) {
     let server = Server::start(&Config::default());
-    let challenge = fetch_challenge(server.sip_addr(transport), transport, "MD5");
-    let auth = challenge.authorize(ALICE.id, ALICE.password, "OPTIONS", &format!("sip:{DOMAIN}"), 1);
     Sipp::new("options.xml", transport, ALICE.id)
-        .key("auth", &format!("Authorization: {auth}"))
+        .credentials(ALICE.id, ALICE.password, &format!("sip:{DOMAIN}"))
         .run(&server)
         .assert_success("options.xml");
     server.stop();
@@ -81,26 +73,21 @@ fn options_answered_with_allow_tcp() {
 
 fn invite_to_unknown_user_is_404_after_auth(transport: Transport) {
     let server = Server::start(&Config::default());
+    // Not an agent: BOB is 1002, ALICE 1001.
     let callee = "9999";
-    let challenge = fetch_challenge(server.sip_addr(transport), transport, "MD5");
-    let auth = challenge.authorize(
-        ALICE.id,
-        ALICE.password,
-        "INVITE",
-        &format!("sip:{callee}@{DOMAIN}"),
-        1,
-    );
     Sipp::new("invite_unknown.xml", transport, callee)
-        .key("auth", &format!("Authorization: {auth}"))
+        .credentials(ALICE.id, ALICE.password, &format!("sip:{callee}@{DOMAIN}"))
         .run(&server)
         .assert_success("invite_unknown.xml");
     if transport == Transport::Tcp {
         // Over TCP a server transaction ends as soon as it is finished
         // (timers I and J are zero), but an INVITE one only once its ACK
         // has matched; unmatched, it would wait for timer H (64*T1 = 32 s).
-        server.wait_for("every transaction to end (ACKs matched)", Duration::from_secs(3), |s| {
-            s.metric("waihu_sip_transactions_active") == 0.0
-        });
+        server.wait_for(
+            "every transaction to end (ACKs matched)",
+            Duration::from_secs(3),
+            |s| s.metric("waihu_sip_transactions_active") == 0.0,
+        );
     }
     server.stop();
 }
@@ -115,10 +102,16 @@ fn invite_to_unknown_user_is_404_after_auth_tcp() {
     invite_to_unknown_user_is_404_after_auth(Transport::Tcp);
 }
 
-/// A 401's shape with the per-challenge nonce taken out: header names in
-/// order, and each challenge's parameters but the nonce.
-fn challenge_shape(r: &Response) -> (String, Vec<String>, Vec<Vec<(String, String)>>) {
-    let names = r.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+/// A 401's shape with the per-challenge nonce taken out: status line,
+/// header names in order, and each challenge's parameters but the nonce.
+type Shape = (String, Vec<String>, Vec<Vec<(String, String)>>);
+
+fn challenge_shape(r: &Response) -> Shape {
+    let names = r
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
     let challenges = r
         .challenges()
         .into_iter()
@@ -137,6 +130,26 @@ fn wrong_password_is_challenged_then_banned() {
     let mut peer = Peer::connect(Transport::Udp, server.udp);
     let local = peer.local();
 
+    // A control: this client's SHA-256 digest is right, so the failures
+    // below come from the passwords alone. Successes are not failures.
+    let register = Request::register(BOB.id, local, Transport::Udp);
+    let first = peer
+        .exchange(&register)
+        .expect("no answer to a REGISTER without credentials");
+    assert_eq!(first.status, 401, "REGISTER without credentials:\n{first}");
+    let ok = peer
+        .exchange_authorized(
+            &register.next(),
+            &first.challenge("SHA-256"),
+            BOB.id,
+            BOB.password,
+        )
+        .expect("no answer to a REGISTER with the right SHA-256 credentials");
+    assert_eq!(
+        ok.status, 200,
+        "REGISTER with the right SHA-256 credentials:\n{ok}"
+    );
+
     // Known user, wrong password; unknown user; known user again. Each
     // attempt answers the challenge of the response before it.
     let attempts = [
@@ -147,16 +160,34 @@ fn wrong_password_is_challenged_then_banned() {
     let mut shapes = Vec::new();
     for (i, (user, password)) in attempts.iter().enumerate() {
         let register = Request::register(user, local, Transport::Udp);
-        let first = peer.exchange(&register).expect("no answer to a REGISTER without credentials");
+        let first = peer
+            .exchange(&register)
+            .expect("no answer to a REGISTER without credentials");
         assert_eq!(first.status, 401, "REGISTER without credentials:\n{first}");
         let challenge = first.challenge("SHA-256");
         let answer = peer
             .exchange_authorized(&register.next(), &challenge, user, password)
-            .unwrap_or_else(|| panic!("attempt {}: no answer to wrong credentials for {user}", i + 1));
-        assert_eq!(answer.status, 401, "attempt {}: wrong credentials for {user}:\n{answer}", i + 1);
+            .unwrap_or_else(|| {
+                panic!(
+                    "attempt {}: no answer to wrong credentials for {user}",
+                    i + 1
+                )
+            });
+        assert_eq!(
+            answer.status,
+            401,
+            "attempt {}: wrong credentials for {user}:\n{answer}",
+            i + 1
+        );
         let fresh = answer.challenge("SHA-256");
-        assert_ne!(fresh.nonce, challenge.nonce, "the failed attempt must get a fresh nonce");
-        assert!(!fresh.stale, "a wrong password is not a stale nonce:\n{answer}");
+        assert_ne!(
+            fresh.nonce, challenge.nonce,
+            "the failed attempt must get a fresh nonce"
+        );
+        assert!(
+            !fresh.stale,
+            "a wrong password is not a stale nonce:\n{answer}"
+        );
         shapes.push((*user, challenge_shape(&answer)));
     }
     // An unknown user must not be told apart from a wrong password.
@@ -165,9 +196,13 @@ fn wrong_password_is_challenged_then_banned() {
         "the 401 for user {} (wrong password) and for unknown user {} differ",
         shapes[0].0, shapes[1].0
     );
-    assert_eq!(server.metric("waihu_sip_auth_failures_total"), f64::from(MAX));
+    assert_eq!(
+        server.metric("waihu_sip_auth_failures_total"),
+        f64::from(MAX)
+    );
     assert_eq!(server.metric("waihu_sip_bans_total"), 1.0);
-    assert_eq!(server.registered_contacts(), 0);
+    // Only the control's binding: no wrong password ever registered.
+    assert_eq!(server.registered_contacts(), 1);
 
     // Banned: nothing from 127.0.0.1 is answered any more, on any transport.
     let options = Request::new("OPTIONS", &format!("sip:{DOMAIN}"));

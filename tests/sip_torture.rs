@@ -1,6 +1,6 @@
 //! The torture messages of RFC 4475 and RFC 5118, sent byte for byte to the
 //! real `waihu` binary over UDP and over TCP (a fresh connection each), and
-//! the answers held to `shared/sip-torture/EXPECTED.md`.
+//! the answers held to `tests/sip-torture/EXPECTED.md`.
 //!
 //! After every message an OPTIONS without credentials must be answered 401
 //! over the same transport: the server is still alive and serving. At the
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::sip::{Peer, Read, Request, Response, Transport};
-use common::{Config, Server, DOMAIN};
+use common::{Config, DOMAIN, Server};
 
 /// What a message must get.
 #[derive(Clone, Copy, Debug)]
@@ -57,7 +57,7 @@ impl fmt::Display for Expect {
 }
 
 struct Case {
-    /// Relative to `shared/sip-torture`.
+    /// Relative to `tests/sip-torture`.
     file: &'static str,
     udp: Expect,
     tcp: Expect,
@@ -116,7 +116,11 @@ const CASES: &[Case] = &[
     // it as 0) a challenge followed by the body as garbage.
     Case {
         tcp_extra: true,
-        ..split("rfc4475/inv2543.dat", PROCESSED, AnyOf(&[Status(&[400, 401]), Closed]))
+        ..split(
+            "rfc4475/inv2543.dat",
+            PROCESSED,
+            AnyOf(&[Status(&[400, 401]), Closed]),
+        )
     },
     // RFC 4475 3.1.2: invalid messages.
     both("rfc4475/badinv01.dat", Status(&[400])),
@@ -180,10 +184,10 @@ const ANSWER: Duration = Duration::from_secs(2);
 const QUIET: Duration = Duration::from_secs(1);
 
 fn torture_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sip-torture");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sip-torture");
     assert!(
         dir.join("EXPECTED.md").is_file(),
-        "the torture messages are missing: expected shared/sip-torture beside the repository, at {}",
+        "the torture messages are missing: expected them in tests/sip-torture, at {}",
         dir.display()
     );
     dir
@@ -204,15 +208,22 @@ fn load_cases() -> Vec<(&'static Case, Vec<u8>)> {
     let in_table: HashSet<String> = CASES.iter().map(|c| c.file.to_owned()).collect();
     let mut missing: Vec<_> = on_disk.difference(&in_table).collect();
     missing.sort();
-    assert!(missing.is_empty(), "torture files with no expectation in the table: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "torture files with no expectation in the table: {missing:?}"
+    );
     let mut gone: Vec<_> = in_table.difference(&on_disk).collect();
     gone.sort();
-    assert!(gone.is_empty(), "expectations for files that do not exist: {gone:?}");
+    assert!(
+        gone.is_empty(),
+        "expectations for files that do not exist: {gone:?}"
+    );
     CASES
         .iter()
         .map(|c| {
             let path = dir.join(c.file);
-            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
             (c, bytes)
         })
         .collect()
@@ -281,7 +292,10 @@ impl Invariants {
             401 => {
                 let challenges = r.challenges();
                 for algorithm in ["SHA-256", "MD5"] {
-                    if !challenges.iter().any(|c| c.algorithm.eq_ignore_ascii_case(algorithm)) {
+                    if !challenges
+                        .iter()
+                        .any(|c| c.algorithm.eq_ignore_ascii_case(algorithm))
+                    {
                         fail(format!("401 without a {algorithm} challenge"));
                     }
                 }
@@ -289,7 +303,11 @@ impl Invariants {
                     if c.realm != DOMAIN {
                         fail(format!("challenge realm {:?}", c.realm));
                     }
-                    if !c.qop.as_deref().is_some_and(|q| q.split(',').any(|t| t.trim() == "auth")) {
+                    if !c
+                        .qop
+                        .as_deref()
+                        .is_some_and(|q| q.split(',').any(|t| t.trim() == "auth"))
+                    {
                         fail("challenge without qop=auth".to_owned());
                     }
                 }
@@ -297,7 +315,9 @@ impl Invariants {
                 let nonces: HashSet<&str> = challenges.iter().map(|c| c.nonce.as_str()).collect();
                 for nonce in nonces {
                     if !self.nonces.insert(nonce.to_owned()) {
-                        fail(format!("nonce {nonce} was already issued: not a fresh challenge"));
+                        fail(format!(
+                            "nonce {nonce} was already issued: not a fresh challenge"
+                        ));
                     }
                 }
             }
@@ -309,7 +329,11 @@ impl Invariants {
                     }
                 }
             }
-            415 if !r.tokens("Accept").iter().any(|t| t.starts_with("application/sdp")) => {
+            415 if !r
+                .tokens("Accept")
+                .iter()
+                .any(|t| t.starts_with("application/sdp")) =>
+            {
                 fail("415 without Accept: application/sdp".to_owned());
             }
             420 if r.tokens("Unsupported").is_empty() => fail("420 without Unsupported".to_owned()),
@@ -340,7 +364,10 @@ fn ack_for(request: &[u8], r: &Response) -> Option<Vec<u8>> {
         return None;
     }
     let first_line = request.split(|&b| b == b'\n').next()?;
-    let uri = String::from_utf8_lossy(first_line).split_whitespace().nth(1)?.to_owned();
+    let uri = String::from_utf8_lossy(first_line)
+        .split_whitespace()
+        .nth(1)?
+        .to_owned();
     Some(
         format!(
             "ACK {uri} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\n\
@@ -382,7 +409,11 @@ fn transaction_key(bytes: &[u8]) -> Option<(String, String, String)> {
         (name.eq_ignore_ascii_case("via") || name.eq_ignore_ascii_case("v")).then_some(value)
     })?;
     let mut parts = via.split(',').next()?.split(';');
-    let sent_by = parts.next()?.split_whitespace().last()?.to_ascii_lowercase();
+    let sent_by = parts
+        .next()?
+        .split_whitespace()
+        .last()?
+        .to_ascii_lowercase();
     let branch = parts.find_map(|p| p.trim().strip_prefix("branch="))?;
     branch
         .starts_with("z9hG4bK")
@@ -418,7 +449,9 @@ fn probe(peer: &mut Peer, after: &str, inv: &mut Invariants, failures: &mut Vec<
                 return;
             }
             Read::Silent => {
-                failures.push(format!("OPTIONS after {after}: no answer: is the server still alive?"));
+                failures.push(format!(
+                    "OPTIONS after {after}: no answer: is the server still alive?"
+                ));
                 return;
             }
         }
@@ -455,9 +488,11 @@ fn torture(transport: Transport) {
         if transport == Transport::Udp {
             if let Some(key) = transaction_key(bytes) {
                 if !keys.insert(key) {
-                    server.wait_for("the transactions of earlier messages to end", Duration::from_secs(10), |s| {
-                        s.metric("waihu_sip_transactions_active") == 0.0
-                    });
+                    server.wait_for(
+                        "the transactions of earlier messages to end",
+                        Duration::from_secs(10),
+                        |s| s.metric("waihu_sip_transactions_active") == 0.0,
+                    );
                 }
             }
         }
@@ -506,7 +541,11 @@ fn torture(transport: Transport) {
 
     // Responses go back to the sender only: all the server sent arrived here.
     let sent = server.metric("waihu_sip_messages_out_total");
-    let received = udp.received() + connections.iter().map(|(_, _, p)| p.received()).sum::<u64>();
+    let received = udp.received()
+        + connections
+            .iter()
+            .map(|(_, _, p)| p.received())
+            .sum::<u64>();
     if sent != received as f64 {
         failures.push(format!(
             "{transport}: the server sent {sent} messages but {received} arrived back at the senders"
@@ -514,7 +553,9 @@ fn torture(transport: Transport) {
     }
     let malformed = server.metric("waihu_sip_malformed_total");
     if malformed <= 0.0 {
-        failures.push(format!("{transport}: waihu_sip_malformed_total is {malformed}, expected > 0"));
+        failures.push(format!(
+            "{transport}: waihu_sip_malformed_total is {malformed}, expected > 0"
+        ));
     }
     assert_eq!(server.health()["status"], "ok");
     assert!(

@@ -58,6 +58,9 @@ pub struct Config {
     pub auth_failures: (u32, u64, u64),
     /// `security.rate_limit`: per_ip_per_sec, burst.
     pub rate_limit: (u32, u32),
+    /// `security.digest_algorithms`, most preferred first. MD5 leads by
+    /// default: sipp 3.6.1 answers only the first challenge, and only MD5.
+    pub digest_algorithms: &'static [&'static str],
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             timers_ms: (500, 4000, 5000),
             auth_failures: (10, 60, 600),
             rate_limit: (1000, 2000),
+            digest_algorithms: &["MD5", "SHA-256"],
         }
     }
 }
@@ -90,7 +94,9 @@ impl Config {
             y,
             "http:\n  listen: \"{http}\"\n\
              security:\n  auth_failures:\n    max: {max}\n    window_secs: {window}\n    ban_secs: {ban}\n  \
-             rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n"
+             rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n  \
+             digest_algorithms: [{}]\n",
+            self.digest_algorithms.join(", ")
         );
         y
     }
@@ -115,7 +121,10 @@ pub fn free_ports(n: usize) -> Vec<u16> {
     let mut tries = 0;
     while held.len() < n {
         tries += 1;
-        assert!(tries < 100 + n, "no {n} ports free for both UDP and TCP on 127.0.0.1");
+        assert!(
+            tries < 100 + n,
+            "no {n} ports free for both UDP and TCP on 127.0.0.1"
+        );
         let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP socket on 127.0.0.1");
         let port = udp.local_addr().expect("local address").port();
         if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
@@ -158,7 +167,8 @@ impl Server {
             let ports = free_ports(3);
             let (udp, tcp, http) = (loopback(ports[0]), loopback(ports[1]), loopback(ports[2]));
             let config_path = dir.join("waihu.yaml");
-            std::fs::write(&config_path, config.to_yaml(udp, tcp, http)).expect("writing the config");
+            std::fs::write(&config_path, config.to_yaml(udp, tcp, http))
+                .expect("writing the config");
             let log = dir.join("waihu.log");
             let out = std::fs::File::create(&log).expect("creating the log file");
             let err = out.try_clone().expect("cloning the log file handle");
@@ -195,7 +205,8 @@ impl Server {
         loop {
             if let Some(status) = self.child_mut().try_wait().expect("waiting for waihu") {
                 let log = self.log();
-                if log.contains("Address already in use") || log.contains("address already in use") {
+                if log.contains("Address already in use") || log.contains("address already in use")
+                {
                     return Err(Exit::AddrInUse);
                 }
                 return Err(Exit::Other(format!("it exited with {status}; log:\n{log}")));
@@ -258,10 +269,18 @@ impl Server {
     }
 
     /// Polls `condition` until it holds; fails the test with `what` after `timeout`.
-    pub fn wait_for(&self, what: &str, timeout: Duration, mut condition: impl FnMut(&Server) -> bool) {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut condition: impl FnMut(&Server) -> bool,
+    ) {
         let deadline = Instant::now() + timeout;
         while !condition(self) {
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -280,7 +299,10 @@ impl Server {
     fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("the server was already stopped");
         let pid = child.id().to_string();
-        let kill = Command::new("kill").args(["-TERM", &pid]).status().expect("running kill");
+        let kill = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("running kill");
         assert!(kill.success(), "kill -TERM {pid} failed");
         let deadline = Instant::now() + SHUTDOWN;
         loop {
@@ -290,7 +312,10 @@ impl Server {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("waihu still running {SHUTDOWN:?} after SIGTERM; log:\n{}", self.log());
+                panic!(
+                    "waihu still running {SHUTDOWN:?} after SIGTERM; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -322,7 +347,10 @@ enum Exit {
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -347,5 +375,7 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
 
 /// `tests/<rel>` in the repository.
 pub fn tests_dir(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests")
+        .join(rel)
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use super::{unique, DOMAIN};
+use super::{DOMAIN, unique};
 
 /// How long a request waits for its final response.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -73,7 +73,10 @@ impl Request {
         r.to = format!("<sip:{user}@{DOMAIN}>");
         r.header(
             "Contact",
-            &format!("<sip:{user}@{local};transport={}>", transport.via_token().to_lowercase()),
+            &format!(
+                "<sip:{user}@{local};transport={}>",
+                transport.via_token().to_lowercase()
+            ),
         )
         .header("Expires", "600")
     }
@@ -113,7 +116,11 @@ impl Request {
         for (name, value) in &self.headers {
             m.push_str(&format!("{name}: {value}\r\n"));
         }
-        m.push_str(&format!("Content-Length: {}\r\n\r\n{}", self.body.len(), self.body));
+        m.push_str(&format!(
+            "Content-Length: {}\r\n\r\n{}",
+            self.body.len(),
+            self.body
+        ));
         m.into_bytes()
     }
 }
@@ -253,8 +260,14 @@ fn same_header(a: &str, b: &str) -> bool {
 
 /// The header block and where the body starts, if the blank line has arrived.
 fn split_head(raw: &[u8]) -> Option<(&[u8], usize)> {
-    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, i + 4));
-    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2));
+    let crlf = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, i + 4));
+    let lf = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| (i, i + 2));
     let (end, body) = match (crlf, lf) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b)?,
@@ -292,7 +305,12 @@ impl Challenge {
     pub fn parse(value: &str) -> Option<Challenge> {
         let rest = value.trim().strip_prefix("Digest")?;
         let params = auth_params(rest);
-        let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
         Some(Challenge {
             algorithm: get("algorithm").unwrap_or_else(|| "MD5".to_owned()),
             realm: get("realm")?,
@@ -305,12 +323,23 @@ impl Challenge {
     }
 
     /// The `Authorization` value answering this challenge (qop=auth).
-    pub fn authorize(&self, user: &str, password: &str, method: &str, uri: &str, nc: u32) -> String {
+    pub fn authorize(
+        &self,
+        user: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        nc: u32,
+    ) -> String {
         let h = |s: String| -> String {
             if self.algorithm.eq_ignore_ascii_case("SHA-256") {
                 hex(&Sha256::digest(s.as_bytes()))
             } else {
-                assert!(self.algorithm.eq_ignore_ascii_case("MD5"), "algorithm {}", self.algorithm);
+                assert!(
+                    self.algorithm.eq_ignore_ascii_case("MD5"),
+                    "algorithm {}",
+                    self.algorithm
+                );
                 hex(&Md5::digest(s.as_bytes()))
             }
         };
@@ -354,7 +383,10 @@ fn auth_params(s: &str) -> Vec<(String, String)> {
     for part in parts {
         if let Some((n, v)) = part.split_once('=') {
             let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
             out.push((n.trim().to_ascii_lowercase(), v.to_owned()));
         }
     }
@@ -479,7 +511,9 @@ impl Peer {
                                 return Read::Message(d);
                             }
                         }
-                        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
                             return Read::Silent;
                         }
                         Err(e) => panic!("receiving a datagram: {e}"),
@@ -526,13 +560,20 @@ impl Peer {
     }
 
     /// Waits for the final response to the request with this Call-ID and CSeq.
-    pub fn final_response(&mut self, call_id: &str, cseq: u32, timeout: Duration) -> Option<Response> {
+    pub fn final_response(
+        &mut self,
+        call_id: &str,
+        cseq: u32,
+        timeout: Duration,
+    ) -> Option<Response> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.read(left) {
                 Read::Message(raw) => {
-                    let Some(r) = Response::parse(&raw) else { continue };
+                    let Some(r) = Response::parse(&raw) else {
+                        continue;
+                    };
                     let ours = r.call_id() == Some(call_id) && r.cseq().map(|c| c.0) == Some(cseq);
                     if ours && r.status >= 200 {
                         return Some(r);
@@ -554,16 +595,4 @@ impl Peer {
         let auth = challenge.authorize(user, password, &request.method, &request.uri, 1);
         self.exchange(&request.clone().header("Authorization", &auth))
     }
-}
-
-/// A fresh challenge from the server: an OPTIONS without credentials over
-/// `transport`, which must be answered 401.
-pub fn fetch_challenge(server: SocketAddr, transport: Transport, algorithm: &str) -> Challenge {
-    let mut peer = Peer::connect(transport, server);
-    let request = Request::new("OPTIONS", &format!("sip:{DOMAIN}"));
-    let response = peer
-        .exchange(&request)
-        .unwrap_or_else(|| panic!("no answer over {transport} to an OPTIONS without credentials"));
-    assert_eq!(response.status, 401, "OPTIONS without credentials:\n{response}");
-    response.challenge(algorithm)
 }

@@ -189,3 +189,19 @@ fn serialised_requests_parse_back_equal() {
         assert_eq!(again, r, "{name}");
     }
 }
+
+#[test]
+fn a_malformed_ack_is_never_answered() {
+    // badinv01's defects, in the ACK a client sends for our 400.
+    let ack = b"ACK sip:user@example.com SIP/2.0\r\nTo: sip:j.user@example.com;tag=1\r\nFrom: sip:caller@example.net;tag=134161461246\r\nMax-Forwards: 7\r\nCall-ID: badinv01.0ha0isndaksdjasdf3234nas\r\nCSeq: 8 ACK\r\nVia: SIP/2.0/UDP 192.0.2.15;;,;,,\r\nContent-Length: 0\r\n\r\n";
+    let m = parse(ack).expect_err("malformed");
+    assert_eq!(m.status(), None);
+    assert!(m.reply("waihu", "t").is_none());
+}
+
+#[test]
+fn control_characters_in_quoted_strings_frame_on_tcp() {
+    use waihu_sip::message::frame::{Frame, next_frame};
+    let intmeth = load("rfc4475", "intmeth");
+    assert_eq!(next_frame(&intmeth, 16_384, 65_536), Ok(Some(Frame::Message(intmeth.len()))));
+}

@@ -38,6 +38,8 @@ pub(super) struct Driver {
     endpoint: Endpoint,
     udp: Vec<udp::Sender>,
     tcp: HashMap<SocketAddr, TcpConnection>,
+    /// Connections that ended this turn.
+    closing: Vec<(SocketAddr, u64)>,
     inputs: mpsc::Receiver<Input>,
     snapshots: watch::Sender<Snapshot>,
 }
@@ -60,6 +62,7 @@ impl Driver {
             endpoint,
             udp,
             tcp: HashMap::new(),
+            closing: Vec::new(),
             inputs,
             snapshots,
         }
@@ -111,11 +114,9 @@ impl Driver {
                     self.tcp.remove(&addr);
                 }
             }
-            Input::Disconnect { addr, id } => {
-                if self.tcp.get(&addr).is_some_and(|c| c.id == id) {
-                    self.tcp.remove(&addr);
-                }
-            }
+            // Forgotten at the end of the turn, after the answers to the
+            // connection's last messages have been queued to it.
+            Input::Disconnect { addr, id } => self.closing.push((addr, id)),
         }
     }
 
@@ -129,6 +130,11 @@ impl Driver {
             match transmit.peer.transport {
                 Transport::Udp => self.send_udp(transmit).await,
                 Transport::Tcp => self.send_tcp(transmit),
+            }
+        }
+        for (addr, id) in self.closing.drain(..) {
+            if self.tcp.get(&addr).is_some_and(|c| c.id == id) {
+                self.tcp.remove(&addr);
             }
         }
         self.snapshots.send_replace(Snapshot {

@@ -27,7 +27,7 @@ use crate::shutdown::Shutdown;
 pub(super) const WRITE_QUEUE: usize = 256;
 
 /// How long a connection may take, at shutdown, to write what is queued for it.
-const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(2);
+const FLUSH_BEFORE_CLOSE: Duration = Duration::from_secs(2);
 
 /// Connection ids, unique across listeners.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -177,14 +177,21 @@ impl Connection {
     async fn run(mut self, mut shutdown: Shutdown) {
         let closed = self.serve(&mut shutdown).await;
         let addr = self.peer.addr;
-        // try_send: at shutdown the driver may no longer read. A lost
-        // Disconnect is harmless: the driver drops the entry when it finds
-        // the write queue closed.
-        let _ = self
-            .inputs
-            .try_send(Input::Disconnect { addr, id: self.id });
-        if matches!(closed, Closed::Shutdown) {
-            self.flush_at_shutdown().await;
+        // The Disconnect queues behind the frames already handed on, and the
+        // driver drops our write queue only after sending their answers: so
+        // a peer that sent a good message and then garbage (or closed its
+        // side) still gets the answer to the good one. A lost Disconnect is
+        // harmless: the driver drops the entry when it finds the queue closed.
+        let disconnect = Input::Disconnect { addr, id: self.id };
+        let queued = match closed {
+            // At shutdown the driver may no longer read its input.
+            Closed::Shutdown => self.inputs.try_send(disconnect).is_ok(),
+            _ => timeout(FLUSH_BEFORE_CLOSE, self.inputs.send(disconnect))
+                .await
+                .is_ok_and(|sent| sent.is_ok()),
+        };
+        if queued || matches!(closed, Closed::Shutdown) {
+            self.flush().await;
         }
         let _ = self.stream.shutdown().await;
         match closed {
@@ -271,9 +278,9 @@ impl Connection {
         }
     }
 
-    /// Writes what the driver still queues while it flushes, then returns
-    /// once the driver drops the queue (or the time is up).
-    async fn flush_at_shutdown(&mut self) {
+    /// Writes what the driver still queues, then returns once the driver
+    /// drops the queue (or the time is up).
+    async fn flush(&mut self) {
         let flush = async {
             while let Some(bytes) = self.writes.recv().await {
                 if self.stream.write_all(&bytes).await.is_err() {
@@ -281,8 +288,8 @@ impl Connection {
                 }
             }
         };
-        if timeout(FLUSH_AT_SHUTDOWN, flush).await.is_err() {
-            debug!(addr = %self.peer.addr, "tcp flush at shutdown timed out");
+        if timeout(FLUSH_BEFORE_CLOSE, flush).await.is_err() {
+            debug!(addr = %self.peer.addr, "tcp flush before close timed out");
         }
     }
 }

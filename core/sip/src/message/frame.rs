@@ -27,8 +27,6 @@ pub enum FramingError {
     RepeatedContentLength,
     #[error("Content-Length is not a number")]
     BadContentLength,
-    #[error("header block is not text")]
-    Binary,
 }
 
 /// Looks for a complete frame at the start of `buf`. `Ok(None)`: more bytes needed.
@@ -62,11 +60,9 @@ pub fn next_frame(
     if head_end > max_header {
         return Err(FramingError::HeaderTooLarge(max_header));
     }
-    let head = &buf[..head_end];
-    if head.contains(&0) {
-        return Err(FramingError::Binary);
-    }
-    let len = content_length(head)?;
+    // NUL and other control octets may sit in quoted strings (RFC 4475
+    // intmeth): judging them is the parser's job, not the framer's.
+    let len = content_length(&buf[..head_end])?;
     if len > max_body {
         return Err(FramingError::BodyTooLarge(len));
     }

@@ -490,8 +490,12 @@ pub fn parse_with_limits(bytes: &[u8], limits: &Limits) -> Result<Message, Malfo
         start,
         Ok(StartLine::Response { .. }) | Err(ParseError::BadResponse(_))
     );
+    // An ACK is never answered (RFC 3261 section 17.1.1.3), however broken.
+    let is_ack = matches!(start, Ok(StartLine::Request { method: "ACK", .. }));
     let refuse = |error: ParseError| {
-        if is_request {
+        if is_ack {
+            Malformed::drop(error)
+        } else if is_request {
             Malformed {
                 error,
                 head: Some(Box::new(reply_head(head, limits))),
