@@ -104,7 +104,12 @@ pub fn parse_uri(s: &str) -> Result<Uri, ParseError> {
     } else if scheme.eq_ignore_ascii_case("sips") {
         parse_sip_uri(rest, true).map(Uri::Sip)
     } else {
-        if rest.is_empty() || rest.bytes().any(|c| c <= b' ' || c == 0x7f) {
+        // RFC 3986 leaves these out of every URI: they delimit URIs in headers.
+        if rest.is_empty()
+            || rest
+                .bytes()
+                .any(|c| c <= b' ' || c == 0x7f || matches!(c, b'<' | b'>' | b'"' | b'\\'))
+        {
             return Err(bad("bad absolute URI"));
         }
         Ok(Uri::Other {
