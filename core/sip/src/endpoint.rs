@@ -166,7 +166,6 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
-    table_full_logged: bool,
 }
 
 impl Endpoint {
@@ -217,7 +216,6 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
-            table_full_logged: false,
         }
     }
 
@@ -287,13 +285,6 @@ impl Endpoint {
                 }
             }
             Incoming::Full(request) => {
-                if !self.table_full_logged {
-                    self.table_full_logged = true;
-                    tracing::warn!(
-                        bound = self.transactions.capacity(),
-                        "transaction table full: answering 503 until it drains"
-                    );
-                }
                 if request.method != Method::Ack {
                     let mut resp = Response::to_request(&request, 503);
                     resp.headers.push(HeaderName::RetryAfter, "5");
@@ -422,6 +413,11 @@ impl Endpoint {
                 self.respond_key(now, key, resp);
             }
             Err(e) => {
+                if matches!(e, RegistrarError::Full { .. }) {
+                    tracing::warn!(%aor, error = %e, "registration table bound reached: answering 503");
+                } else {
+                    tracing::debug!(%aor, error = %e, "REGISTER refused");
+                }
                 let mut resp = Response::to_request(request, e.status());
                 if let RegistrarError::IntervalTooBrief { min } = e {
                     resp.headers.push(HeaderName::MinExpires, min.to_string());
@@ -488,9 +484,19 @@ impl Endpoint {
             self.transmits.push_back(t);
         }
         while let Some(event) = self.transactions.poll_event() {
-            // Timeouts of server transactions need no action here yet; the
-            // application learns of its own through later issues' dialogs.
-            let _: TransactionEvent = event;
+            match event {
+                // Once per episode of a full table.
+                TransactionEvent::CapacityReached => tracing::warn!(
+                    bound = self.transactions.capacity(),
+                    "transaction table full: answering 503 until it drains"
+                ),
+                TransactionEvent::AckTimeout { key } => {
+                    tracing::debug!(?key, "no ACK for a final response");
+                }
+                // Client timeouts and terminations need no action yet: waihu
+                // originates no requests in this milestone.
+                _ => {}
+            }
         }
     }
 
