@@ -231,3 +231,34 @@ fn wrong_password_is_challenged_then_banned() {
     assert_eq!(server.metric("waihu_sip_bans_total"), 1.0);
     server.stop();
 }
+
+/// The same ban, reached by a real client: sipp answers each challenge with
+/// a wrong password and is refused every time; after `max` failures its
+/// OPTIONS (with the right password) goes unanswered.
+#[test]
+fn wrong_password_from_sipp_is_refused_then_banned() {
+    const MAX: u32 = 3;
+    let server = Server::start(&Config {
+        auth_failures: (MAX, 60, 600),
+        ..Config::default()
+    });
+    let uri = format!("sip:{DOMAIN}");
+    Sipp::new("register_rejected.xml", Transport::Udp, ALICE.id)
+        .credentials(ALICE.id, "not-alices-password", &uri)
+        .calls(MAX)
+        .run(&server)
+        .assert_success("register_rejected.xml");
+    assert_eq!(server.metric("waihu_sip_auth_failures_total"), f64::from(MAX));
+    assert_eq!(server.metric("waihu_sip_bans_total"), 1.0);
+    assert_eq!(server.registered_contacts(), 0);
+    let banned = Sipp::new("options.xml", Transport::Udp, ALICE.id)
+        .credentials(ALICE.id, ALICE.password, &uri)
+        .timeout_secs(3)
+        .run(&server);
+    assert!(
+        !banned.status.success(),
+        "a banned source was answered:\n{}",
+        banned.messages
+    );
+    server.stop();
+}

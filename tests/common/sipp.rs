@@ -21,6 +21,7 @@ pub struct Sipp<'a> {
     credentials: Option<(String, String, String)>,
     local_port: Option<u16>,
     timeout_secs: u32,
+    calls: u32,
 }
 
 /// How it went.
@@ -57,6 +58,7 @@ impl<'a> Sipp<'a> {
             credentials: None,
             local_port: None,
             timeout_secs: 10,
+            calls: 1,
         }
     }
 
@@ -82,7 +84,19 @@ impl<'a> Sipp<'a> {
         self
     }
 
-    /// Runs one call to completion (or sipp's global timeout).
+    /// `-m N`: how many calls (one after the other with `-l 1`).
+    pub fn calls(mut self, n: u32) -> Sipp<'a> {
+        self.calls = n;
+        self
+    }
+
+    /// sipp's global timeout.
+    pub fn timeout_secs(mut self, secs: u32) -> Sipp<'a> {
+        self.timeout_secs = secs;
+        self
+    }
+
+    /// Runs the calls to completion (or sipp's global timeout).
     pub fn run(&self, server: &Server) -> Outcome {
         let scenario = tests_dir("sipp").join(self.scenario);
         assert!(scenario.is_file(), "no scenario {}", scenario.display());
@@ -107,7 +121,7 @@ impl<'a> Sipp<'a> {
                     "t1"
                 },
             ])
-            .args(["-m", "1", "-s", &self.service])
+            .args(["-m", &self.calls.to_string(), "-l", "1", "-s", &self.service])
             .args([
                 "-timeout",
                 &format!("{}s", self.timeout_secs),
