@@ -57,15 +57,32 @@ fn endpoint(now: Instant) -> Endpoint {
         "waihu.local",
         vec![User { id: "1001".into(), password: "secret".into() }],
     );
-    // Short timers keep the transaction table at a steady size while the
-    // virtual clock advances 1 ms per message.
-    config.t1 = Duration::from_millis(1);
-    config.t2 = Duration::from_millis(4);
-    config.t4 = Duration::from_millis(5);
     config.rate_per_ip = u32::MAX;
     config.burst_per_ip = u32::MAX;
     config.max_transactions = 1_000_000;
     Endpoint::new(config, now, [7; 32])
+}
+
+/// The ACK a UAC sends for our 401 to `invite(branch)`: same branch.
+fn ack(branch: u64) -> Vec<u8> {
+    format!(
+        "ACK sip:1002@waihu.local SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-{branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Agent 1001\" <sip:1001@waihu.local>;tag=a73kszlfl\r\n\
+         To: <sip:1002@waihu.local>;tag=x\r\n\
+         Call-ID: inv-{branch}@192.0.2.10\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn drain(ep: &mut Endpoint) {
+    while let Some(t) = ep.poll_transmit() {
+        black_box(t);
+    }
+    while ep.poll_event().is_some() {}
 }
 
 fn bench(c: &mut Criterion) {
@@ -78,35 +95,54 @@ fn bench(c: &mut Criterion) {
     for (name, make) in [("register", register as fn(u64) -> Vec<u8>), ("invite", invite)] {
         let msg = make(1);
         g.bench_function(format!("parse/{name}"), |b| b.iter(|| parse(black_box(&msg))));
-        // A new request each time: parse, transaction created and looked up,
-        // 401 challenge built and serialised.
-        let start = Instant::now();
-        let mut ep = endpoint(start);
-        let mut n = 0u64;
-        let msgs: Vec<Vec<u8>> = (0..4096).map(make).collect();
-        g.bench_function(format!("new_request/{name}"), |b| {
-            b.iter(|| {
-                n += 1;
-                let now = start + Duration::from_millis(n);
-                ep.handle_input(now, peer, &msgs[(n % 4096) as usize]);
-                ep.handle_timeout(now);
-                while let Some(t) = ep.poll_transmit() {
-                    black_box(t);
-                }
-                while ep.poll_event().is_some() {}
-            })
-        });
-        // The same request again: a retransmission found in the table and
-        // answered with the stored response.
+    }
+
+    // Steady state of a busy server: the virtual clock advances 1 ms per
+    // message, RFC default timers, so about 32,000 REGISTER transactions
+    // (timer J, 32 s) are in the table while new ones are looked up,
+    // created, challenged (nonce, 401 built and serialised) and expired.
+    let start = Instant::now();
+    let msgs: Vec<Vec<u8>> = (0..65_536).map(register).collect();
+    let mut ep = endpoint(start);
+    let mut n = 0u64;
+    g.bench_function("new_request/register", |b| {
+        b.iter(|| {
+            n += 1;
+            let now = start + Duration::from_millis(n);
+            ep.handle_input(now, peer, &msgs[(n % 65_536) as usize]);
+            ep.handle_timeout(now);
+            drain(&mut ep);
+        })
+    });
+
+    // INVITE challenged and its ACK: two messages per iteration.
+    let invites: Vec<(Vec<u8>, Vec<u8>)> = (0..65_536).map(|i| (invite(i), ack(i))).collect();
+    let mut ep = endpoint(start);
+    let mut n = 0u64;
+    g.throughput(Throughput::Elements(2));
+    g.bench_function("new_request/invite+ack", |b| {
+        b.iter(|| {
+            n += 1;
+            let now = start + Duration::from_millis(n);
+            let (inv, ack) = &invites[(n % 65_536) as usize];
+            ep.handle_input(now, peer, inv);
+            ep.handle_input(now, peer, ack);
+            ep.handle_timeout(now);
+            drain(&mut ep);
+        })
+    });
+    g.throughput(Throughput::Elements(1));
+
+    // The same request again: found in the table, the stored response resent.
+    for (name, make) in [("register", register as fn(u64) -> Vec<u8>), ("invite", invite)] {
+        let msg = make(1);
         let mut ep = endpoint(start);
         ep.handle_input(start, peer, &msg);
-        while ep.poll_transmit().is_some() {}
+        drain(&mut ep);
         g.bench_function(format!("retransmission/{name}"), |b| {
             b.iter(|| {
                 ep.handle_input(start, peer, &msg);
-                while let Some(t) = ep.poll_transmit() {
-                    black_box(t);
-                }
+                drain(&mut ep);
             })
         });
     }

@@ -12,6 +12,8 @@
 //! A refused request keeps enough of its head ([`Malformed::reply`]) to be
 //! answered with the status [`ParseError::status`] chooses.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 
 use super::uri::{self, is_token};
@@ -318,16 +320,25 @@ fn check_version(version: &str) -> Result<(), ParseError> {
     })
 }
 
+/// rsip's method vocabulary in its canonical spelling. rsip matches method
+/// names case-insensitively, but SIP methods are case-sensitive (`register`
+/// is an extension method), so only the exact spelling counts; built once
+/// because rsip's own parser allocates on every call.
+static KNOWN_METHODS: LazyLock<Vec<(String, rsip::Method)>> = LazyLock::new(|| {
+    rsip::Method::all()
+        .into_iter()
+        .map(|m| (m.to_string(), m))
+        .collect()
+});
+
 pub(super) fn method_from_token(token: &str) -> Option<Method> {
     if !is_token(token) {
         return None;
     }
-    // rsip knows the standard method names but matches them case-insensitively;
-    // SIP methods are case-sensitive, so only its exact canonical spelling counts.
-    let known = token
-        .parse::<rsip::Method>()
-        .ok()
-        .filter(|m| m.to_string() == token);
+    let known = KNOWN_METHODS
+        .iter()
+        .find(|(name, _)| name == token)
+        .map(|(_, m)| *m);
     Some(match known {
         Some(rsip::Method::Invite) => Method::Invite,
         Some(rsip::Method::Ack) => Method::Ack,
