@@ -9,6 +9,7 @@
 //!
 //! With no file, waihu runs on [`DEFAULTS_YAML`], embedded in the binary.
 
+mod locate;
 mod validate;
 
 use std::fmt;
@@ -326,9 +327,13 @@ impl ConfigError {
     /// One line per problem, each naming the file: what `waihu check` prints.
     pub fn lines(&self) -> Vec<String> {
         match self {
-            ConfigError::Invalid { file, problems } => {
-                problems.iter().map(|p| format!("{file}: {p}")).collect()
-            }
+            ConfigError::Invalid { file, problems } => problems
+                .iter()
+                .map(|p| match p.line {
+                    Some(line) => format!("{file}:{line}: {p}"),
+                    None => format!("{file}: {p}"),
+                })
+                .collect(),
             other => vec![other.to_string()],
         }
     }
@@ -460,11 +465,29 @@ pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
 /// Parses and validates YAML text; `name` is used in messages.
 pub fn from_str(name: &str, text: &str) -> Result<Settings, ConfigError> {
     let file = parse(name, text)?;
-    file.validate(name)
-        .map_err(|problems| ConfigError::Invalid {
+    file.validate(name).map_err(|mut problems| {
+        let lines = locate::key_lines(text);
+        for p in &mut problems {
+            p.line = line_of(&lines, &p.key);
+        }
+        ConfigError::Invalid {
             file: name.to_owned(),
             problems,
-        })
+        }
+    })
+}
+
+/// The line of `key`, or of its nearest parent that is in the file (a
+/// missing key is reported where its section is).
+fn line_of(lines: &std::collections::HashMap<String, usize>, key: &str) -> Option<usize> {
+    let mut key = key;
+    loop {
+        if let Some(&line) = lines.get(key) {
+            return Some(line);
+        }
+        let cut = key.rfind(['.', '['])?;
+        key = &key[..cut];
+    }
 }
 
 /// The (id, password) pairs shipped in [`DEFAULTS_YAML`].

@@ -234,7 +234,7 @@ security:
     let lines = from_str("t.yaml", text).unwrap_err().lines();
     assert_eq!(lines.len(), p.len());
     assert!(
-        lines[4].starts_with("t.yaml: sip.realm: \"asterisk\" is too generic"),
+        lines[4].starts_with("t.yaml:8: sip.realm: \"asterisk\" is too generic"),
         "{}",
         lines[4]
     );
@@ -333,4 +333,23 @@ fn digest_algorithms_default_to_md5_first_and_are_validated() {
     assert_eq!(keys(&p), ["security.digest_algorithms"]);
     let e = syntax(&format!("{MINIMAL}security:\n  digest_algorithms: [\"SHA-512\"]\n"));
     assert!(e.to_string().contains("security.digest_algorithms"), "{e}");
+}
+
+#[test]
+fn validation_problems_name_their_line() {
+    let text = "\
+sip:
+  listen: [udp:127.0.0.1:5060]
+  domain: \"bad domain\"
+  realm: example.com
+agents:
+  - id: \"2001\"
+    password: a-long-password
+  - id: \"2001\"
+    password: another-password
+";
+    let e = from_str("w.yaml", text).expect_err("invalid");
+    let lines = e.lines();
+    assert!(lines.contains(&"w.yaml:3: sip.domain: \"bad domain\" is not a host name or IP address".to_owned()), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("w.yaml:8: agents[1].id: duplicate")), "{lines:?}");
 }

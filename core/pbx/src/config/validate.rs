@@ -25,6 +25,8 @@ pub struct Problem {
     /// `sip.listen[1]`, `agents[0].password`...
     pub key: String,
     pub kind: ProblemKind,
+    /// The line of the key (or of its nearest parent) in the file, once located.
+    pub line: Option<usize>,
 }
 
 impl fmt::Display for Problem {
@@ -158,6 +160,7 @@ impl Checker {
         self.problems.push(Problem {
             key: key.into(),
             kind,
+            line: None,
         });
     }
 
