@@ -40,3 +40,25 @@ fn full_registration_table_answers_503() {
     assert_eq!(statuses, [200, 503]);
     assert_eq!(h.ep.stats().registrations, 1);
 }
+
+#[test]
+fn per_ip_rate_limit_drops_the_excess_before_parsing() {
+    let mut h = Harness::new(DOMAIN, &[("1001", "pw")], |c| {
+        c.rate_per_ip = 10;
+        c.burst_per_ip = 5;
+    });
+    let ruri = format!("sip:{DOMAIN}");
+    let answered = (0..12)
+        .filter(|i| !h.send(peer(1), &request("OPTIONS", &ruri, &format!("r{i}"), "1001", "1001", 1, &[])).is_empty())
+        .count();
+    assert_eq!(answered, 5, "the burst is 5");
+    assert_eq!(h.ep.stats().rate_limited, 7);
+    // Even garbage counts: the limit applies before the parser sees anything.
+    assert!(h.send(peer(1), b"\x00garbage").is_empty());
+    assert_eq!(h.ep.stats().rate_limited, 8);
+    assert_eq!(h.ep.stats().malformed, 0);
+    // Another source has its own budget; time refills this one.
+    assert_eq!(h.send(peer(2), &request("OPTIONS", &ruri, "other", "1001", "1001", 1, &[])).len(), 1);
+    h.advance(std::time::Duration::from_secs(1));
+    assert_eq!(h.send(peer(1), &request("OPTIONS", &ruri, "later", "1001", "1001", 1, &[])).len(), 1);
+}
