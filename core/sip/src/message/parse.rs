@@ -233,10 +233,14 @@ fn header_lines<'a>(
             if value.len() + line.len() > limits.max_header_line {
                 return Err(ParseError::TooLarge);
             }
+            let more = line.trim();
+            if more.is_empty() {
+                continue;
+            }
             if !value.is_empty() {
                 value.push(' ');
             }
-            value.push_str(line.trim());
+            value.push_str(more);
             continue;
         }
         if out.len() >= limits.max_headers {
