@@ -3,8 +3,11 @@
 
 use std::process::Command;
 
+/// Runs from the repository root, as the README does: the embedded defaults
+/// find the bundled scripts in `./scripts`.
 fn waihu(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_waihu"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .args(args)
         .output()
         .expect("run waihu");
@@ -35,6 +38,8 @@ fn check_accepts_the_embedded_defaults_and_the_example() {
     let (code, out, err) = waihu(&["check"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("ok: <embedded defaults>"), "{out}");
+    assert!(out.contains("ok: scripts scripts: version 1"), "the bundled scripts are checked: {out}");
+    assert!(out.contains("haoyun"), "the agent scripts are listed: {out}");
     assert!(err.contains("DEMO PASSWORDS"), "demo passwords must be flagged: {err}");
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../waihu.example.yaml");
     let (code, out, err) = waihu(&["check", "--config", example]);
@@ -86,4 +91,21 @@ fn run_with_a_bad_config_exits_non_zero_without_listening() {
     let (code, _, err) = waihu(&["run", "--config", path.to_str().expect("utf-8 path")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("sip.listen"), "{err}");
+}
+
+#[test]
+fn check_reports_a_broken_script_with_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("waihu-cli-scripts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("rules.lua"), "function blacklist.check(n)\n  return blacklist.allow(\nend\n").expect("write");
+    let path = temp_file(
+        "with-scripts.yaml",
+        &format!(
+            "sip:\n  listen: [\"udp:127.0.0.1:5999\"]\n  domain: example.com\n  realm: example.com\nagents:\n  - id: \"2001\"\n    password: a-long-password\nscripts:\n  dir: \"{}\"\n",
+            dir.display()
+        ),
+    );
+    let (code, _, err) = waihu(&["check", "--config", path.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("rules.lua:3:"), "{err}");
 }

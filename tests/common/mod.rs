@@ -61,6 +61,10 @@ pub struct Config {
     /// `security.digest_algorithms`, most preferred first. MD5 leads by
     /// default: sipp 3.6.1 answers only the first challenge, and only MD5.
     pub digest_algorithms: &'static [&'static str],
+    /// `scripts.dir`: the repository's shipped scripts unless a test brings its own.
+    pub scripts_dir: PathBuf,
+    /// `scripts.watch`.
+    pub scripts_watch: bool,
 }
 
 impl Default for Config {
@@ -71,6 +75,8 @@ impl Default for Config {
             auth_failures: (10, 60, 600),
             rate_limit: (1000, 2000),
             digest_algorithms: &["MD5", "SHA-256"],
+            scripts_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts"),
+            scripts_watch: false,
         }
     }
 }
@@ -95,8 +101,11 @@ impl Config {
             "http:\n  listen: \"{http}\"\n\
              security:\n  auth_failures:\n    max: {max}\n    window_secs: {window}\n    ban_secs: {ban}\n  \
              rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n  \
-             digest_algorithms: [{}]\n",
-            self.digest_algorithms.join(", ")
+             digest_algorithms: [{}]\n\
+             scripts:\n  dir: \"{}\"\n  watch: {}\n",
+            self.digest_algorithms.join(", "),
+            self.scripts_dir.display(),
+            self.scripts_watch
         );
         y
     }
@@ -228,6 +237,11 @@ impl Server {
         self.child.as_mut().expect("the server process is gone")
     }
 
+    /// The server's process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server process is gone").id()
+    }
+
     /// Everything the server has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("<no log: {e}>"))
@@ -350,6 +364,30 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     write!(
         stream,
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no end of headers in {text:?}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    Ok((status, body.to_owned()))
+}
+
+/// A plain HTTP/1.0 POST of a JSON body: the status and the body.
+pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
     )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;

@@ -24,9 +24,21 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Check a configuration: print every problem, or a summary if it is valid.
+    /// Check a configuration and its scripts: print every problem, or a summary if valid.
     Check {
         /// The YAML configuration; without it, the built-in defaults.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Ask the running switch to reload its scripts; prints the new version or the error.
+    Reload {
+        /// The configuration the switch runs with (for its `http.listen`).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Ask the running switch to go back to the previous script version.
+    Rollback {
+        /// The configuration the switch runs with (for its `http.listen`).
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },

@@ -14,7 +14,7 @@ mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -43,6 +43,39 @@ pub struct ConfigFile {
     pub http: HttpSection,
     #[serde(default)]
     pub security: SecuritySection,
+    #[serde(default)]
+    pub scripts: ScriptsSection,
+}
+
+/// The Lua rule scripts.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptsSection {
+    /// The scripts directory; a relative path is relative to the config
+    /// file's directory (to the working directory for the embedded defaults).
+    pub dir: PathBuf,
+    pub memory_limit_mb: u64,
+    /// Lua VM instructions one hook call may run.
+    pub instruction_budget: u64,
+    /// Reload when a file in `dir` changes.
+    pub watch: bool,
+    /// Lua states per script version (hook calls run in parallel on them).
+    pub pool_size: usize,
+    /// Percent of new work that gets a newly loaded version (staged rollout).
+    pub rollout: u8,
+}
+
+impl Default for ScriptsSection {
+    fn default() -> ScriptsSection {
+        ScriptsSection {
+            dir: PathBuf::from("scripts"),
+            memory_limit_mb: 64,
+            instruction_budget: 1_000_000,
+            watch: true,
+            pool_size: 4,
+            rollout: 100,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -264,6 +297,8 @@ pub struct Settings {
     pub burst_per_ip: u32,
     pub nonce_lifetime: Duration,
     pub digest_algorithms: Vec<DigestAlgorithm>,
+    /// The script directory, resolved, and the host's limits.
+    pub scripts: ScriptsSection,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -21,19 +21,35 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use waihu_script::ScriptHost;
+
+use crate::api_scripts;
 use crate::shutdown::Shutdown;
 use crate::sip::Snapshot;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     snapshots: watch::Receiver<Snapshot>,
     started: Instant,
     registry: Arc<Registry>,
+    /// The rule scripts; `None` only in tests of the other endpoints.
+    pub(crate) scripts: Option<Arc<ScriptHost>>,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState").field("started", &self.started).finish_non_exhaustive()
+    }
 }
 
 impl AppState {
+    pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
+        self.scripts = Some(scripts);
+        self
+    }
+
     pub fn new(snapshots: watch::Receiver<Snapshot>, started: Instant) -> AppState {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(SipCollector {
@@ -43,6 +59,7 @@ impl AppState {
             snapshots,
             started,
             registry: Arc::new(registry),
+            scripts: None,
         }
     }
 }
@@ -51,6 +68,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/api/v1/scripts", get(api_scripts::status))
+        .route("/api/v1/scripts/reload", post(api_scripts::reload))
+        .route("/api/v1/scripts/rollback", post(api_scripts::rollback))
+        .route("/api/v1/scripts/try/{hook}", post(api_scripts::try_hook))
         .fallback(not_found)
         .with_state(state)
 }

@@ -9,9 +9,11 @@
 //! - [`shutdown`]: broadcast-and-confirm graceful shutdown.
 #![forbid(unsafe_code)]
 
+mod api_scripts;
 mod cli;
 mod config;
 mod http;
+mod scripts;
 mod server;
 mod shutdown;
 mod sip;
@@ -30,6 +32,8 @@ fn main() -> anyhow::Result<ExitCode> {
     init_logging(cli.log_level.as_deref())?;
     match cli.command {
         Command::Check { config } => Ok(check(config.as_deref())),
+        Command::Reload { config } => Ok(admin(config.as_deref(), "/api/v1/scripts/reload")),
+        Command::Rollback { config } => Ok(admin(config.as_deref(), "/api/v1/scripts/rollback")),
         Command::Run { config } => {
             let settings = match config::load(config.as_deref()) {
                 Ok(settings) => settings,
@@ -71,8 +75,24 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
             for w in &settings.warnings {
                 eprintln!("{}: warning: {w}", settings.source);
             }
-            println!("{}", summary(&settings));
-            ExitCode::SUCCESS
+            match scripts::check(&settings.scripts) {
+                Ok(v) => {
+                    println!("{}", summary(&settings));
+                    println!(
+                        "ok: scripts {}: version {} ({} files, hash {}), agent scripts: {}",
+                        settings.scripts.dir.display(),
+                        v.number,
+                        v.files.len(),
+                        scripts::short(&v.hash),
+                        v.agent_scripts.join(", ")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             print_problems(&e);
@@ -98,4 +118,39 @@ fn summary(s: &Settings) -> String {
         s.http_listen,
         s.agents.len()
     )
+}
+
+/// `waihu reload` / `waihu rollback`: asks the running switch (at the
+/// configuration's `http.listen`) and prints its answer.
+fn admin(path: Option<&std::path::Path>, api: &str) -> ExitCode {
+    let settings = match config::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            print_problems(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = format!("http://{}{api}", settings.http_listen);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    match agent.post(&url).send_empty() {
+        Ok(mut response) => {
+            let status = response.status();
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            if status.is_success() {
+                println!("{body}");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{url}: {status}: {body}");
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{url}: {e} (is waihu running with this configuration?)");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `waihu run`: bind everything, run until a signal, shut down in order.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -7,10 +8,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
+use waihu_script::ScriptHost;
 use waihu_sip::endpoint::Endpoint;
 
 use crate::config::{DEFAULTS_NAME, Settings, Warning};
 use crate::http::{self, AppState};
+use crate::scripts;
 use crate::shutdown::Coordinator;
 use crate::sip::{self, Snapshot};
 
@@ -20,6 +23,7 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     announce(&settings);
     let started = Instant::now();
+    let scripts = scripts::load(&settings.scripts)?;
 
     // The endpoint keys nonces and tags with this; it never leaves the process.
     let mut secret = [0u8; 32];
@@ -39,12 +43,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     for listener in &running.bound {
         info!(%listener, "sip listening");
     }
-    let state = AppState::new(snapshots_rx, started);
+    if settings.scripts.watch {
+        scripts::spawn_watcher(scripts.clone(), &settings.scripts.dir, coordinator.handle())?;
+    }
+    let state = AppState::new(snapshots_rx, started).with_scripts(scripts.clone());
     tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
-    info!(%http_addr, "http listening (/api/v1/health, /metrics)");
+    info!(%http_addr, "http listening (/api/v1/health, /api/v1/scripts, /metrics)");
     info!(version = env!("CARGO_PKG_VERSION"), "waihu started");
 
-    let outcome = wait_for_stop(running.driver).await;
+    let outcome = wait_for_stop(running.driver, &scripts).await;
     info!("shutting down: no new connections; flushing");
     if tokio::time::timeout(SHUTDOWN_LIMIT, coordinator.shutdown())
         .await
@@ -77,7 +84,7 @@ fn announce(settings: &Settings) {
 }
 
 /// Waits for SIGINT or SIGTERM (Ok) or for the SIP driver to end on its own (Err).
-async fn wait_for_stop(mut driver: JoinHandle<()>) -> anyhow::Result<()> {
+async fn wait_for_stop(mut driver: JoinHandle<()>, host: &Arc<ScriptHost>) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     loop {
         tokio::select! {
@@ -86,7 +93,12 @@ async fn wait_for_stop(mut driver: JoinHandle<()>) -> anyhow::Result<()> {
                     info!(signal = name, "stop requested");
                     return Ok(());
                 }
-                Signal::Hangup => info!(signal = "SIGHUP", "nothing to reload yet; ignored"),
+                Signal::Hangup => {
+                    let host = host.clone();
+                    // Reloading compiles Lua: off the async workers. The
+                    // outcome is logged by `scripts::reload`.
+                    tokio::task::spawn_blocking(move || scripts::reload(&host, "SIGHUP"));
+                }
             },
             r = &mut driver => {
                 return Err(match r {

@@ -218,6 +218,7 @@ impl ConfigFile {
             );
         }
         check_limits(&mut c, &self.sip.limits);
+        check_scripts(&mut c, &self.scripts);
         let agents = check_agents(&mut c, &self.agents);
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
@@ -249,6 +250,7 @@ impl ConfigFile {
             burst_per_ip: sec.rate_limit.burst,
             nonce_lifetime: Duration::from_secs(sec.nonce_lifetime_secs),
             digest_algorithms: sec.digest_algorithms.clone(),
+            scripts: resolve_scripts(source, &self.scripts),
         })
     }
 }
@@ -526,6 +528,32 @@ fn warnings(agents: &[Agent]) -> Vec<Warning> {
                 agent: a.id.clone(),
                 len,
             });
+        }
+    }
+    out
+}
+
+fn check_scripts(c: &mut Checker, s: &super::ScriptsSection) {
+    c.range("scripts.memory_limit_mb", s.memory_limit_mb, 1, 4096);
+    c.range(
+        "scripts.instruction_budget",
+        s.instruction_budget,
+        1_000,
+        1_000_000_000,
+    );
+    c.range("scripts.pool_size", s.pool_size as u64, 1, 256);
+    c.range("scripts.rollout", u64::from(s.rollout), 1, 100);
+    if s.dir.as_os_str().is_empty() {
+        c.report("scripts.dir", ProblemKind::Empty);
+    }
+}
+
+/// A relative `scripts.dir` is relative to the config file's directory.
+fn resolve_scripts(source: &str, s: &super::ScriptsSection) -> super::ScriptsSection {
+    let mut out = s.clone();
+    if s.dir.is_relative() && source != super::DEFAULTS_NAME {
+        if let Some(parent) = std::path::Path::new(source).parent() {
+            out.dir = parent.join(&s.dir);
         }
     }
     out

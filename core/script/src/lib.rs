@@ -1,0 +1,102 @@
+//! waihu-script: the Lua host. The only crate of waihu that knows Lua.
+//!
+//! Telecom engineers program waihu in Lua (5.4, through mlua) and change the
+//! rules during the working day. This crate loads a scripts directory into
+//! a [`Version`], serves hook calls from it, and swaps in a new version on
+//! reload only after the new one has fully loaded and passed its own
+//! checks. It does no IO besides reading the directory when asked, starts
+//! no threads and knows no async runtime: the binary decides when to reload
+//! (file watcher, `POST /api/v1/scripts/reload`, SIGHUP) and which thread
+//! calls which hook.
+//!
+//! # How it is driven
+//! ```no_run
+//! use std::sync::Arc;
+//! use waihu_script::{Contact, HostConfig, NoServices, ScriptHost, Verdict};
+//!
+//! let host = Arc::new(ScriptHost::load(HostConfig::default(), Arc::new(NoServices))?);
+//! // New work pins a version and keeps it until it ends, whatever reloads
+//! // happen meanwhile.
+//! let version = host.pick(42);
+//! let contact = Contact { id: 42, phone: "+8613800138000".into(), ..Contact::default() };
+//! let verdict = version
+//!     .blacklist_check(&contact.phone, Some(&contact), 1_700_000_000)
+//!     .unwrap_or_else(|e| {
+//!         tracing::warn!("{e}"); // names file, line and hook
+//!         Verdict::fail_closed()
+//!     });
+//! # let _ = verdict;
+//! host.reload()?; // on error the old version keeps serving
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The pieces
+//! - [`ScriptHost`]: the serving version and the previous one, reload,
+//!   rollback, staged rollout ([`ScriptHost::pick`]), status.
+//! - [`Version`]: one snapshot of the directory (content hash, number), its
+//!   validated agent scripts, and a pool of Lua states. A hook call leases a
+//!   state for its duration, so calls on different threads run in parallel;
+//!   the pool grows lazily to [`HostConfig::pool_size`] states.
+//! - The sandbox: only `string`, `table`, `math`, `utf8`, `coroutine` and
+//!   `os.time`/`os.date`/`os.clock`; `load` of text only; `require` of
+//!   `lib/` modules only; `print` to the log. Per state a memory limit, per
+//!   call an instruction budget. A failing call is a [`HookError`] naming
+//!   the script file, line and hook; the caller applies the hook's safe
+//!   default (each hook method says which), and a state that hit a limit is
+//!   replaced by a fresh one.
+//! - The hook data types ([`Contact`], [`ModeChoice`], [`Verdict`], ...)
+//!   are plain Rust; no Lua value escapes this crate.
+//!
+//! # Coroutines, for the call-flow hook to come
+//! Hooks here run to completion: they are plain `Function::call`s on a
+//! leased state. The `route` hook of the media issue must wait on call
+//! events, so it will run as a coroutine: `Lua::create_thread(route)` and
+//! `Thread::resume` with each event. What is already in place for it:
+//! - the instruction budget is a *global* hook, so it covers threads the
+//!   host creates as well as coroutines scripts create; it is re-armed per
+//!   resume (a resume is what must stay short, not the call's lifetime);
+//! - `pcall` and friends are Lua wrappers over yieldable originals, so a
+//!   route may yield inside a `pcall`;
+//! - the pool hands out whole states. A suspended route pins its state
+//!   (its coroutine lives there), so route will lease a state per call
+//!   flow step and resume the coroutine on *that* state: the pool will need
+//!   a "lease this particular state" alongside "lease any state", or route
+//!   coroutines get states of their own outside the pool.
+#![forbid(unsafe_code)]
+
+mod agent;
+mod convert;
+mod error;
+mod host;
+mod pool;
+mod sandbox;
+mod sources;
+mod state;
+mod types;
+mod version;
+
+pub use error::{HookError, HookErrorKind, LoadError, LoadErrorKind, RollbackError};
+pub use host::{HostConfig, HostStatus, ScriptHost, check};
+pub use types::{
+    AgentScript, Choice, Contact, Customer, DialMode, ModeChoice, NEXT_ATTEMPT_ON_ERROR, Node, Offer,
+    Outcome, UnknownOutcome, Verdict, offers_on_error,
+};
+pub use version::{Version, VersionInfo};
+
+/// What the host offers scripts from the rest of the switch.
+pub trait Services: Send + Sync + 'static {
+    /// Whether the stored do-not-call list holds `number` (`dnc.contains`
+    /// in Lua). Called from inside hook calls: it must be quick (an
+    /// in-memory set, not a query per call).
+    fn dnc_contains(&self, number: &str) -> bool;
+}
+
+/// No services: the do-not-call list is empty. For `waihu check` and tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoServices;
+
+impl Services for NoServices {
+    fn dnc_contains(&self, _number: &str) -> bool {
+        false
+    }
+}

@@ -1,0 +1,187 @@
+//! A version: one snapshot of the scripts directory, validated, with its
+//! pool of Lua states and its agent scripts. Work pins an `Arc<Version>`
+//! when it starts and keeps it to the end, whatever reloads happen.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use mlua::{IntoLuaMulti, Lua, Value};
+use serde::Serialize;
+
+use crate::Services;
+use crate::convert::{self, BadReturn};
+use crate::error::{HookError, HookErrorKind, LoadError};
+use crate::pool::Pool;
+use crate::sandbox::Limits;
+use crate::sources::Sources;
+use crate::state::{self, Hook};
+use crate::types::{AgentScript, Contact, Customer, ModeChoice, Offer, Outcome, Verdict};
+
+/// What identifies a version, for logs, `GET /api/v1/scripts` and
+/// `waihu check`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct VersionInfo {
+    /// 1 for the first load, one more for each successful reload.
+    pub number: u64,
+    /// Hex SHA-256 over every `.lua` file (lib/ included), sorted by
+    /// relative path; each contributes path, a zero byte, its length as 8
+    /// little-endian bytes, and its content.
+    pub hash: String,
+    /// Every `.lua` file, relative to the scripts directory, sorted.
+    pub files: Vec<String>,
+    /// Names of the agent scripts defined.
+    pub agent_scripts: Vec<String>,
+    /// Things that load but deserve a look: undefined hooks (with the
+    /// default callers will apply), unreachable agent-script nodes.
+    pub warnings: Vec<String>,
+}
+
+/// One loaded, validated version of the scripts.
+pub struct Version {
+    info: VersionInfo,
+    agent_scripts: BTreeMap<String, AgentScript>,
+    /// Which hooks the scripts define (same in every state).
+    defined: [bool; 4],
+    pool: Pool,
+    sources: Arc<Sources>,
+    limits: Limits,
+    services: Arc<dyn Services>,
+}
+
+impl fmt::Debug for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Version")
+            .field("info", &self.info)
+            .field("pool", &self.pool.counts())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Version {
+    /// Builds and fully validates the first state; the others come lazily.
+    pub(crate) fn build(
+        number: u64,
+        sources: Sources,
+        limits: Limits,
+        pool_size: usize,
+        services: &Arc<dyn Services>,
+    ) -> Result<Version, LoadError> {
+        let sources = Arc::new(sources);
+        let built = state::build(&sources, limits, services, true)?;
+        let defined = [Hook::SelectMode, Hook::NextAttempt, Hook::Offers, Hook::BlacklistCheck]
+            .map(|hook| built.state.has(hook));
+        let info = VersionInfo {
+            number,
+            hash: sources.hash.clone(),
+            files: sources.files.clone(),
+            agent_scripts: built.agent_scripts.keys().cloned().collect(),
+            warnings: built.warnings,
+        };
+        Ok(Version {
+            info,
+            agent_scripts: built.agent_scripts,
+            defined,
+            pool: Pool::new(built.state, pool_size),
+            sources,
+            limits,
+            services: Arc::clone(services),
+        })
+    }
+
+    pub fn info(&self) -> &VersionInfo {
+        &self.info
+    }
+
+    /// Leases a state, calls the hook, gives the state back (or drops it if
+    /// the call hit a limit).
+    fn call<A: IntoLuaMulti, R>(
+        &self,
+        hook: Hook,
+        args: impl FnOnce(&Lua) -> mlua::Result<A>,
+        convert: impl FnOnce(&Value) -> Result<R, BadReturn>,
+    ) -> Result<R, HookError> {
+        let fail = |kind| HookError { file: None, line: None, function: hook.name(), kind };
+        if !self.defined[hook as usize] {
+            return Err(fail(HookErrorKind::Missing));
+        }
+        let build = || state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state);
+        let mut lease = self.pool.lease(build).map_err(|why| fail(HookErrorKind::Unavailable(why)))?;
+        let result = lease.invoke(hook, args, convert);
+        if let Err(HookError { kind: HookErrorKind::MemoryLimit { .. } | HookErrorKind::InstructionBudget { .. }, .. }) =
+            &result
+        {
+            lease.discard();
+        }
+        result
+    }
+
+    /// `campaign.select_mode(contact)`: how to dial this contact.
+    ///
+    /// On error the caller falls back to the campaign's configured mode:
+    /// [`ModeChoice::fallback`].
+    pub fn select_mode(&self, contact: &Contact) -> Result<ModeChoice, HookError> {
+        self.call(Hook::SelectMode, |lua| convert::contact(lua, contact), convert::mode_choice)
+    }
+
+    /// `campaign.next_attempt(contact, outcome, attempts, now)`: when to call
+    /// again (unix seconds), or `None` for never. `attempts` counts the
+    /// attempt that just ended; `now` is unix seconds.
+    ///
+    /// On error there is no further attempt: [`NEXT_ATTEMPT_ON_ERROR`](crate::NEXT_ATTEMPT_ON_ERROR).
+    pub fn next_attempt(
+        &self,
+        contact: &Contact,
+        outcome: Outcome,
+        attempts: u32,
+        now: i64,
+    ) -> Result<Option<i64>, HookError> {
+        self.call(
+            Hook::NextAttempt,
+            |lua| Ok((convert::contact(lua, contact)?, outcome.as_str(), attempts, now)),
+            convert::next_attempt,
+        )
+    }
+
+    /// `retention.offers(customer)`: offers ranked best first (may be empty).
+    ///
+    /// On error no offers are made: [`offers_on_error`](crate::offers_on_error).
+    pub fn offers(&self, customer: &Customer) -> Result<Vec<Offer>, HookError> {
+        self.call(Hook::Offers, |lua| convert::customer(lua, customer), convert::offers)
+    }
+
+    /// `blacklist.check(number, contact, now)`: may this number be dialled
+    /// now? `contact` is `None` for manual dials.
+    ///
+    /// On error (and when no script defines it) the dial is denied, fail
+    /// closed: [`Verdict::fail_closed`].
+    pub fn blacklist_check(&self, number: &str, contact: Option<&Contact>, now: i64) -> Result<Verdict, HookError> {
+        self.call(
+            Hook::BlacklistCheck,
+            |lua| {
+                let contact = match contact {
+                    Some(c) => Value::Table(convert::contact(lua, c)?),
+                    None => Value::Nil,
+                };
+                Ok((number, contact, now))
+            },
+            convert::verdict,
+        )
+    }
+
+    /// The agent script called `name`.
+    pub fn agent_script(&self, name: &str) -> Option<&AgentScript> {
+        self.agent_scripts.get(name)
+    }
+
+    /// Every agent script, by name.
+    pub fn agent_scripts(&self) -> impl Iterator<Item = &AgentScript> {
+        self.agent_scripts.values()
+    }
+
+    /// Lua states of this version: (idle, in existence).
+    pub fn pool_counts(&self) -> (usize, usize) {
+        self.pool.counts()
+    }
+}

@@ -1,0 +1,151 @@
+---@meta waihu
+-- Definitions of the waihu script host API for the Lua language server
+-- (LuaLS / sumneko). The host never loads this file: it only teaches editors
+-- the globals the host creates and the tables it passes. See docs/lua-api.md.
+
+---@alias DialMode
+---| "predictive"  # the server dials ahead of agents, hands live answers to a free agent
+---| "progressive" # one call per free agent, no over-dialling
+---| "preview"     # the agent sees the record first, then dials or skips
+---| "manual"      # the agent dials from the softphone
+---| "broadcast"   # a recorded message, no agent
+
+---@alias SystemOutcome
+---| "busy"
+---| "no_answer"
+---| "invalid_number"
+---| "machine"      # answering machine
+---| "abandoned"    # answered, but no agent was free
+---| "blacklisted"  # refused by blacklist.check
+---| "failed"       # network or trunk failure
+
+---@alias Disposition
+---| "unreachable"  # 联系不上
+---| "success"      # 成功
+---| "likely"       # 较有意向
+---| "interested"   # 有意向
+---| "declined"     # 不申请
+
+---@alias Outcome SystemOutcome|Disposition
+
+---A row of a campaign's contact list.
+---@class Contact
+---@field id integer
+---@field phone string           # as loaded, e.g. "+8613800138000"
+---@field timezone string|nil    # IANA name, e.g. "Asia/Shanghai"
+---@field attempts integer       # attempts made so far
+---@field last_agent string|nil  # id of the agent who last handled the contact
+---@field fields table<string, string> # custom CSV columns: segment, inactive_days, vip, ...
+
+---A customer record, for retention.
+---@class Customer
+---@field id integer
+---@field phone string
+---@field name string|nil
+---@field plan string|nil
+---@field tenure_months integer
+---@field monthly_spend number        # yuan
+---@field churn_score number          # 0..1, higher = more likely to leave
+---@field broadband_expiry string|nil # "YYYY-MM-DD"
+---@field fields table<string, string>
+
+---@class Offer
+---@field code string  # stable identifier, recorded with the outcome
+---@field text string  # what the agent reads out
+---@field price number # yuan
+
+---@class ModeChoice
+---@field mode DialMode
+---@field priority integer # higher is dialled first
+---@field agent string|nil # route to this agent (preview / manual)
+
+---An allow / deny decision made by blacklist.allow() or blacklist.deny().
+---Opaque: build it with those functions, do not inspect it.
+---@class Verdict
+
+---@class AgentOption
+---@field label string # the button the agent clicks
+---@field next string  # id of the next node of the same script
+
+---@class AgentNode
+---@field say string                # text for the agent; {field} shows the customer's field
+---@field options AgentOption[]|nil # non-empty on a branching node
+---@field outcome Disposition|nil   # on a terminal node (no options)
+
+---@class AgentScriptDef
+---@field name string
+---@field title string
+---@field language "zh"|"en"
+---@field start string # id of the first node
+---@field nodes table<string, AgentNode>
+
+---Campaign hooks: fill these in.
+campaign = {}
+
+---How to dial a contact. Safe default if it fails: the campaign's configured mode.
+---@param contact Contact
+---@return ModeChoice
+function campaign.select_mode(contact) end
+
+---When to call a contact again, or nil for never. Safe default if it fails: never.
+---@param contact Contact
+---@param outcome Outcome
+---@param attempts integer attempts made so far, including the one that just ended
+---@param now integer unix seconds
+---@return integer|nil # unix seconds
+function campaign.next_attempt(contact, outcome, attempts, now) end
+
+---Retention hooks: fill these in.
+retention = {}
+
+---Offers for a customer, best first; may be empty. Safe default if it fails: none.
+---@param customer Customer
+---@return Offer[]
+function retention.offers(customer) end
+
+---Blacklist hook: fill in `check`; `allow` and `deny` are provided.
+blacklist = {}
+
+---May `number` be dialled now? Safe default if it fails: deny ("script error").
+---@param number string
+---@param contact Contact|nil # nil for manual dials
+---@param now integer unix seconds
+---@return Verdict
+function blacklist.check(number, contact, now) end
+
+---@return Verdict
+function blacklist.allow() end
+
+---@param reason string # shown in logs and in the dialer's statistics
+---@return Verdict
+function blacklist.deny(reason) end
+
+agent_script = {}
+
+---Register a branching call script; validated when the version loads.
+---@param def AgentScriptDef
+function agent_script.define(def) end
+
+---Logging to the switch's tracing output, tagged with the script file and line.
+log = {}
+
+---@param msg string
+function log.info(msg) end
+
+---@param msg string
+function log.warn(msg) end
+
+---@param msg string
+function log.error(msg) end
+
+---The stored do-not-call list (kept by the switch, not by scripts).
+dnc = {}
+
+---@param number string
+---@return boolean
+function dnc.contains(number) end
+
+---Self-checks of the file being loaded: the host collects this table after
+---the file ran, then calls every function; an error fails the load.
+---@type table<string, fun()>|nil
+tests = nil
