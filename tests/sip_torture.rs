@@ -485,17 +485,15 @@ fn torture(transport: Transport) {
             Transport::Udp => case.udp,
             Transport::Tcp => case.tcp,
         };
-        if transport == Transport::Udp {
-            if let Some(key) = transaction_key(bytes) {
-                if !keys.insert(key) {
+        if transport == Transport::Udp
+            && let Some(key) = transaction_key(bytes)
+                && !keys.insert(key) {
                     server.wait_for(
                         "the transactions of earlier messages to end",
                         Duration::from_secs(10),
                         |s| s.metric("waihu_sip_transactions_active") == 0.0,
                     );
                 }
-            }
-        }
         let mut tcp = None;
         let peer = match transport {
             Transport::Udp => &mut udp,

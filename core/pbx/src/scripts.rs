@@ -50,15 +50,9 @@ pub fn load(s: &ScriptsSection) -> anyhow::Result<Arc<ScriptHost>> {
     let host = ScriptHost::load(host_config(s), services())
         .with_context(|| format!("loading the scripts in {}", s.dir.display()))?;
     host.set_rollout(s.rollout);
-    let v = host.current();
-    let info = v.info();
-    info!(
-        version = info.number,
-        hash = %short(&info.hash),
-        files = info.files.len(),
-        dir = %s.dir.display(),
-        "scripts loaded"
-    );
+    // The host logs the version it loaded; fill its state pool before calls come.
+    host.current().warm_up();
+    debug!(dir = %s.dir.display(), "scripts directory");
     Ok(Arc::new(host))
 }
 
@@ -72,7 +66,10 @@ pub fn reload(host: &ScriptHost, trigger: &str) -> Result<VersionInfo, LoadError
     // The host itself logs the new version, or the error (once, with file
     // and line); this only says what asked for the reload.
     info!(trigger, "reloading scripts");
-    host.reload()
+    let info = host.reload()?;
+    // The first calls on a new version would otherwise each build a state.
+    host.current().warm_up();
+    Ok(info)
 }
 
 /// The first 12 hex digits of a content hash, enough to tell versions apart in logs.

@@ -47,7 +47,7 @@ pub(crate) fn collect(
     definitions: Vec<Definition>,
     warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<String, AgentScript>, LoadError> {
-    let mut scripts = BTreeMap::new();
+    let mut scripts: BTreeMap<String, AgentScript> = BTreeMap::new();
     for def in definitions {
         let fail = |p: Problem| {
             let kind = LoadErrorKind::AgentScript { script: p.script, node: p.node, problem: p.problem };
@@ -55,7 +55,6 @@ pub(crate) fn collect(
         };
         let mut parsed = def.parsed.map_err(fail)?;
         if let Some(first) = scripts.get(&parsed.script.name) {
-            let first: &AgentScript = first;
             let text = format!("defined twice (first at {})", first.defined_at);
             return Err(fail(problem(&parsed.script.name, None, text)));
         }

@@ -45,6 +45,7 @@ fn fields_table(lua: &Lua, fields: &BTreeMap<String, String>) -> mlua::Result<Ta
     Ok(t)
 }
 
+/// `{ id, phone, timezone?, attempts, last_agent?, fields }`.
 pub(crate) fn contact(lua: &Lua, c: &Contact) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 6)?;
     t.raw_set("id", c.id)?;
@@ -60,6 +61,8 @@ pub(crate) fn contact(lua: &Lua, c: &Contact) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// `{ id, phone, name?, plan?, tenure_months, monthly_spend, churn_score,
+/// broadband_expiry?, fields }`.
 pub(crate) fn customer(lua: &Lua, c: &Customer) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 9)?;
     t.raw_set("id", c.id)?;
@@ -96,7 +99,7 @@ fn integer(v: &Value) -> Option<i64> {
     }
 }
 
-fn string(v: &Value) -> Option<String> {
+fn as_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => s.to_str().ok().map(|s| s.to_owned()),
         _ => None,
@@ -117,7 +120,7 @@ pub(crate) fn mode_choice(v: &Value) -> Result<ModeChoice, BadReturn> {
     let priority = integer(&priority_value).ok_or_else(|| bad("`priority` an integer", &priority_value))?;
     let agent = match field(t, "agent") {
         Value::Nil => None,
-        v => Some(string(&v).ok_or_else(|| bad("`agent` a string or nil", &v))?),
+        v => Some(as_string(&v).ok_or_else(|| bad("`agent` a string or nil", &v))?),
     };
     Ok(ModeChoice { mode, priority, agent })
 }
@@ -138,9 +141,9 @@ pub(crate) fn offers(v: &Value) -> Result<Vec<Offer>, BadReturn> {
         let item = list.raw_get::<Value>(i).unwrap_or(Value::Nil);
         let Value::Table(t) = &item else { return Err(bad(format!("offer {i} to be {OFFER_SHAPE}"), &item)) };
         let code_value = field(t, "code");
-        let code = string(&code_value).ok_or_else(|| bad(format!("offer {i}: `code` a string"), &code_value))?;
+        let code = as_string(&code_value).ok_or_else(|| bad(format!("offer {i}: `code` a string"), &code_value))?;
         let text_value = field(t, "text");
-        let text = string(&text_value).ok_or_else(|| bad(format!("offer {i}: `text` a string"), &text_value))?;
+        let text = as_string(&text_value).ok_or_else(|| bad(format!("offer {i}: `text` a string"), &text_value))?;
         let price = match field(t, "price") {
             Value::Integer(p) => p as f64,
             Value::Number(p) if p.is_finite() => p,
@@ -156,11 +159,11 @@ const VERDICT_SHAPE: &str = "blacklist.allow() or blacklist.deny(reason)";
 pub(crate) fn verdict(v: &Value) -> Result<Verdict, BadReturn> {
     let Value::Table(t) = v else { return Err(bad(VERDICT_SHAPE, v)) };
     let tag = field(t, "verdict");
-    match string(&tag).as_deref() {
+    match as_string(&tag).as_deref() {
         Some("allow") => Ok(Verdict::Allow),
         Some("deny") => {
             let reason = field(t, "reason");
-            string(&reason).map(Verdict::Deny).ok_or_else(|| bad("a deny reason (string)", &reason))
+            as_string(&reason).map(Verdict::Deny).ok_or_else(|| bad("a deny reason (string)", &reason))
         }
         _ => Err(bad(VERDICT_SHAPE, v)),
     }

@@ -39,28 +39,36 @@
 //!   the pool grows lazily to [`HostConfig::pool_size`] states.
 //! - The sandbox: only `string`, `table`, `math`, `utf8`, `coroutine` and
 //!   `os.time`/`os.date`/`os.clock`; `load` of text only; `require` of
-//!   `lib/` modules only; `print` to the log. Per state a memory limit, per
-//!   call an instruction budget. A failing call is a [`HookError`] naming
-//!   the script file, line and hook; the caller applies the hook's safe
-//!   default (each hook method says which), and a state that hit a limit is
-//!   replaced by a fresh one.
+//!   `lib/` modules only; `print` to the log; no `__gc` finalizers;
+//!   `collectgarbage` limited to `collect`/`count`/`step`/`isrunning`.
+//!   Per state a memory limit (armed while script code runs: the host's own
+//!   argument building runs without it, which keeps a call cheap), per call
+//!   an instruction budget (checked every 1,000 instructions, ten times the
+//!   budget for each file's top level and each self-check). A failing call
+//!   is a [`HookError`] naming the script file, line and hook; the caller
+//!   applies the hook's safe default (each hook method says which), and a
+//!   state that hit a limit is replaced by a fresh one.
+//! - Errors at load are [`LoadError`]s with file and line: syntax, runtime,
+//!   limits, a failing self-check (`tests = { name = function() ... end }`),
+//!   a bad agent script (script and node named), a hook of the wrong type.
 //! - The hook data types ([`Contact`], [`ModeChoice`], [`Verdict`], ...)
 //!   are plain Rust; no Lua value escapes this crate.
 //!
 //! # Coroutines, for the call-flow hook to come
-//! Hooks here run to completion: they are plain `Function::call`s on a
-//! leased state. The `route` hook of the media issue must wait on call
-//! events, so it will run as a coroutine: `Lua::create_thread(route)` and
-//! `Thread::resume` with each event. What is already in place for it:
+//! Hooks here run to completion: each is one `Function::call` on a leased
+//! state. The `route` hook of the media issue must wait on call events, so
+//! it will run as a coroutine: `Lua::create_thread(route)`, then
+//! `Thread::resume` with each event, re-arming the budget and the memory
+//! limit around each resume (a resume is what must stay short, not the
+//! call's lifetime). What is already in place for it:
 //! - the instruction budget is a *global* hook, so it covers threads the
-//!   host creates as well as coroutines scripts create; it is re-armed per
-//!   resume (a resume is what must stay short, not the call's lifetime);
-//! - `pcall` and friends are Lua wrappers over yieldable originals, so a
-//!   route may yield inside a `pcall`;
-//! - the pool hands out whole states. A suspended route pins its state
-//!   (its coroutine lives there), so route will lease a state per call
-//!   flow step and resume the coroutine on *that* state: the pool will need
-//!   a "lease this particular state" alongside "lease any state", or route
+//!   host creates as well as coroutines scripts create (tested: a loop in
+//!   `coroutine.wrap` is stopped);
+//! - `pcall`, `xpcall` and `coroutine.resume` are Lua wrappers over the
+//!   yieldable originals, so a route may yield inside a `pcall`;
+//! - the pool hands out whole states. A suspended route pins its state (its
+//!   coroutine lives there), so route will need to lease *that* state for
+//!   each resume (a "lease this state" beside "lease any state"), or route
 //!   coroutines get states of their own outside the pool.
 #![forbid(unsafe_code)]
 
@@ -98,5 +106,16 @@ pub struct NoServices;
 impl Services for NoServices {
     fn dnc_contains(&self, _number: &str) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_and_versions_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::ScriptHost>();
+        send_sync::<crate::Version>();
+        send_sync::<std::sync::Arc<crate::Version>>();
     }
 }

@@ -77,6 +77,27 @@ impl Pool {
         }
     }
 
+    /// Builds states until the pool holds its cap (or a build fails);
+    /// returns how many states exist afterwards.
+    pub fn fill(&self, build: impl Fn() -> Result<LuaState, LoadError>) -> usize {
+        loop {
+            let mut idle = lock(&self.idle);
+            if idle.live >= self.cap || idle.build_failed.is_some() {
+                return idle.live;
+            }
+            idle.live += 1;
+            drop(idle);
+            match build() {
+                Ok(state) => self.give_back(state),
+                Err(e) => {
+                    let mut idle = lock(&self.idle);
+                    idle.live -= 1;
+                    idle.build_failed = Some(e.to_string());
+                }
+            }
+        }
+    }
+
     /// (idle, live) state counts.
     pub fn counts(&self) -> (usize, usize) {
         let idle = lock(&self.idle);

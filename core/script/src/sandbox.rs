@@ -67,6 +67,7 @@ pub(crate) struct Ctx {
     exhausted: AtomicBool,
     track: Mutex<Track>,
     loading: AtomicBool,
+    quiet: AtomicBool,
     definitions: Mutex<Vec<Definition>>,
     requiring: Mutex<Vec<String>>,
     /// Where each hook-table field was assigned at load
@@ -104,6 +105,11 @@ impl Ctx {
 
     pub fn set_loading(&self, loading: bool) {
         self.loading.store(loading, Ordering::Relaxed);
+    }
+
+    /// Mutes the script log (see [`logger`]).
+    pub fn set_quiet(&self, quiet: bool) {
+        self.quiet.store(quiet, Ordering::Relaxed);
     }
 
     pub fn take_definitions(&self) -> Vec<Definition> {
@@ -175,9 +181,9 @@ pub(crate) fn new_state(
     let ctx = Arc::new(Ctx::default());
     restrict_std(&lua)?;
     install_host_tables(&lua, &ctx, services)?;
+    install_prelude(&lua, &ctx)?;
     track_assignments(&lua, &ctx)?;
     install_require(&lua, &ctx, sources)?;
-    install_prelude(&lua, &ctx)?;
     install_hook(&lua, &ctx, limits.budget, true)?;
     lua.set_memory_limit(limits.memory)?;
     Ok((lua, ctx))
@@ -198,8 +204,6 @@ fn restrict_std(lua: &Lua) -> mlua::Result<()> {
     let string: Table = g.get("string")?;
     string.raw_set("dump", Value::Nil)?;
     g.raw_set("load", lua.create_function(text_load)?)?;
-    g.raw_set("print", lua.create_function(|lua, args: MultiValue| log_from_lua(lua, Level::Info, args))?)?;
-    g.raw_set("warn", lua.create_function(|lua, args: MultiValue| log_from_lua(lua, Level::Warn, args))?)?;
     Ok(())
 }
 
@@ -293,6 +297,19 @@ fn source_name<'a>(d: &'a Debug) -> Cow<'a, str> {
     }
 }
 
+/// `log.info` and friends (and `print`, `warn`). Silent while a state is
+/// rebuilt from sources a validated state already ran, so a version's
+/// top-level messages are logged once, not once per pooled state.
+fn logger(lua: &Lua, ctx: &Arc<Ctx>, level: Level) -> mlua::Result<Function> {
+    let ctx = Arc::clone(ctx);
+    lua.create_function(move |lua, args: MultiValue| {
+        if ctx.quiet.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        log_from_lua(lua, level, args)
+    })
+}
+
 fn log_from_lua(lua: &Lua, level: Level, args: MultiValue) -> mlua::Result<()> {
     let mut text = String::new();
     for (i, v) in args.iter().enumerate() {
@@ -320,30 +337,16 @@ fn install_host_tables(lua: &Lua, ctx: &Arc<Ctx>, services: &Arc<dyn Services>) 
     g.raw_set("campaign", lua.create_table()?)?;
     g.raw_set("retention", lua.create_table()?)?;
 
+    // `allow` and `deny` are defined in Lua by the prelude.
     let blacklist = lua.create_table()?;
-    blacklist.raw_set(
-        "allow",
-        lua.create_function(|lua, ()| {
-            let t = lua.create_table_with_capacity(0, 1)?;
-            t.raw_set("verdict", "allow")?;
-            Ok(t)
-        })?,
-    )?;
-    blacklist.raw_set(
-        "deny",
-        lua.create_function(|lua, reason: LuaString| {
-            let t = lua.create_table_with_capacity(0, 2)?;
-            t.raw_set("verdict", "deny")?;
-            t.raw_set("reason", reason)?;
-            Ok(t)
-        })?,
-    )?;
     g.raw_set("blacklist", blacklist)?;
 
     let log = lua.create_table()?;
-    log.raw_set("info", lua.create_function(|lua, args: MultiValue| log_from_lua(lua, Level::Info, args))?)?;
-    log.raw_set("warn", lua.create_function(|lua, args: MultiValue| log_from_lua(lua, Level::Warn, args))?)?;
-    log.raw_set("error", lua.create_function(|lua, args: MultiValue| log_from_lua(lua, Level::Error, args))?)?;
+    log.raw_set("info", logger(lua, ctx, Level::Info)?)?;
+    log.raw_set("warn", logger(lua, ctx, Level::Warn)?)?;
+    log.raw_set("error", logger(lua, ctx, Level::Error)?)?;
+    g.raw_set("print", logger(lua, ctx, Level::Info)?)?;
+    g.raw_set("warn", logger(lua, ctx, Level::Warn)?)?;
     g.raw_set("log", log)?;
 
     let dnc = lua.create_table()?;
@@ -418,13 +421,17 @@ fn install_require(lua: &Lua, ctx: &Arc<Ctx>, sources: &Arc<Sources>) -> mlua::R
     lua.globals().raw_set("require", require)
 }
 
-/// Lua-side wrappers: catching functions re-raise a spent budget, and
+/// Lua-side wrappers: catching functions re-raise a spent budget,
 /// `collectgarbage` keeps only the options that cannot change how the
-/// collector runs for later calls on the same state.
+/// collector runs for later calls on the same state, `setmetatable` refuses
+/// finalizers. Also the pure-Lua
+/// parts of the host tables (`blacklist.allow`/`deny`: a table built in Lua
+/// costs a fraction of one built through the C API).
 const PRELUDE: &str = r#"
 local fatal = ...
 local raw_pcall, raw_xpcall, resume, close = pcall, xpcall, coroutine.resume, coroutine.close
-local gc, error, tostring = collectgarbage, error, tostring
+local gc, error, tostring, type, rawget, raw_setmetatable =
+    collectgarbage, error, tostring, type, rawget, setmetatable
 pcall = function(...) return fatal(raw_pcall(...)) end
 xpcall = function(...) return fatal(raw_xpcall(...)) end
 coroutine.resume = function(...) return fatal(resume(...)) end
@@ -435,6 +442,28 @@ collectgarbage = function(opt, ...)
         error("collectgarbage('" .. tostring(opt) .. "') is not allowed", 2)
     end
     return gc(opt, ...)
+end
+-- No finalizers: they would run whenever the collector pleases, between
+-- calls or while the host builds arguments, outside any call's limits.
+-- Lua registers a finalizer only if `__gc` is there when the metatable is
+-- set, so refusing it here is enough.
+setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+        error("setmetatable: __gc finalizers are not allowed", 2)
+    end
+    return raw_setmetatable(t, mt)
+end
+function blacklist.allow()
+    return { verdict = "allow" }
+end
+function blacklist.deny(reason)
+    local t = type(reason)
+    if t == "number" then
+        reason = tostring(reason)
+    elseif t ~= "string" then
+        error("blacklist.deny(reason): the reason must be a string, got " .. t, 2)
+    end
+    return { verdict = "deny", reason = reason }
 end
 "#;
 

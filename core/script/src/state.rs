@@ -111,6 +111,7 @@ pub(crate) fn build(
     let mut checks = Vec::new();
 
     ctx.set_loading(true);
+    ctx.set_quiet(!validate);
     for file in &sources.scripts {
         let fail = |e: mlua::Error| load_failure(&ctx, sources, &e, &file.display, limits.memory, load_budget);
         let func = lua
@@ -124,6 +125,7 @@ pub(crate) fn build(
         take_checks(&lua, &file.display, validate, &mut checks)?;
     }
     ctx.set_loading(false);
+    ctx.set_quiet(false);
     sandbox::stop_tracking(&lua).map_err(setup)?;
     // From here on the state runs functions, not top levels: the count alone
     // is cheaper than recording every line.
@@ -300,16 +302,13 @@ impl LuaState {
         let Some(f) = &self.hooks[hook as usize] else {
             return Err(HookError { file: None, line: None, function: hook.name(), kind: HookErrorKind::Missing });
         };
-        // The memory limit is armed only while script code runs. Building the
-        // arguments and reading the result allocate what our own data needs,
-        // not what the script asks for, and with no limit set mlua skips a
-        // protected call per value pushed: that halves the cost of a call.
         self.ctx.arm(self.limits.budget);
+        // The memory limit is armed only while script code runs. Building the
+        // arguments and reading the result take what our own data needs, not
+        // what the script asks for; and with no limit set, mlua skips a
+        // protected call per value it creates (a third of a call's cost).
         let args = args(&self.lua).map_err(|e| self.failure(hook, f, &e))?;
-        let result = self
-            .lua
-            .set_memory_limit(self.limits.memory)
-            .and_then(|_| f.func.call::<Value>(args));
+        let result = self.lua.set_memory_limit(self.limits.memory).and_then(|_| f.func.call::<Value>(args));
         let _ = self.lua.set_memory_limit(0);
         let value = result.map_err(|e| self.failure(hook, f, &e))?;
         convert(&value).map_err(|BadReturn { expected, got }| HookError {
@@ -330,7 +329,8 @@ impl LuaState {
         } else {
             (parsed.loc, HookErrorKind::Runtime(parsed.message))
         };
-        let mut loc = loc.unwrap_or_else(|| f.at.clone());
+        // A position inside the host's prelude says nothing to a script author.
+        let mut loc = loc.filter(|l| l.file != "host").unwrap_or_else(|| f.at.clone());
         resolve(&self.sources, &mut loc);
         HookError { file: Some(loc.file), line: loc.line, function: hook.name(), kind }
     }

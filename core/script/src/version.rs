@@ -139,7 +139,7 @@ impl Version {
     ) -> Result<Option<i64>, HookError> {
         self.call(
             Hook::NextAttempt,
-            |lua| Ok((convert::contact(lua, contact)?, outcome.as_str(), attempts, now)),
+            |lua| Ok((convert::contact(lua, contact)?, lua.create_string(outcome.as_str())?, attempts, now)),
             convert::next_attempt,
         )
     }
@@ -164,7 +164,7 @@ impl Version {
                     Some(c) => Value::Table(convert::contact(lua, c)?),
                     None => Value::Nil,
                 };
-                Ok((number, contact, now))
+                Ok((lua.create_string(number)?, contact, now))
             },
             convert::verdict,
         )
@@ -178,6 +178,14 @@ impl Version {
     /// Every agent script, by name.
     pub fn agent_scripts(&self) -> impl Iterator<Item = &AgentScript> {
         self.agent_scripts.values()
+    }
+
+    /// Builds the rest of the pool now rather than lazily on the first
+    /// calls (each state costs about as much as the scripts' top level).
+    /// Meant for a background thread right after a reload; returns how many
+    /// states the version has.
+    pub fn warm_up(&self) -> usize {
+        self.pool.fill(|| state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state))
     }
 
     /// Lua states of this version: (idle, in existence).

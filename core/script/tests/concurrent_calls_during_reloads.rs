@@ -136,3 +136,17 @@ fn calls_wait_for_a_state_beyond_the_pool_size() {
     assert_eq!(idle, live);
     assert!(live <= 2, "{live} states for a pool of 2");
 }
+
+#[test]
+fn warm_up_builds_the_pool_ahead_of_calls() {
+    let dir = ScriptDir::new("warm_up");
+    dir.write("rules.lua", &marker(1));
+    let config = HostConfig { pool_size: 3, ..dir.config() };
+    let host = ScriptHost::load(config, Arc::new(NoServices)).unwrap();
+    let version = host.current();
+    assert_eq!(version.pool_counts(), (1, 1));
+    assert_eq!(version.warm_up(), 3);
+    assert_eq!(version.pool_counts(), (3, 3));
+    assert_eq!(version.warm_up(), 3);
+    assert_eq!(version_seen(version.blacklist_check("+8613800138000", None, NOON).unwrap()), 1);
+}

@@ -153,3 +153,15 @@ function campaign.select_mode(c) return { mode = "preview", priority = twice(21)
     let host = ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
     assert_eq!(host.current().select_mode(&contact(&[])).unwrap().priority, 42);
 }
+
+#[test]
+fn editor_files_and_other_files_are_ignored() {
+    let dir = ScriptDir::new("editor_files");
+    dir.write("rules.lua", "function retention.offers(c) return {} end\n");
+    dir.write(".#rules.lua", "this is not lua");
+    dir.write(".hidden/x.lua", "nor this");
+    dir.write("notes.txt", "nor this");
+    dir.write("rules.lua~", "nor this");
+    let host = ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
+    assert_eq!(host.current().info().files, ["rules.lua"]);
+}

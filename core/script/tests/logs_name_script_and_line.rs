@@ -48,8 +48,11 @@ fn log_and_print_carry_script_and_line() {
         "-- line 1\nlog.info('loading rules')\nprint('printed', 7)\nlog.warn('careful')\nlog.error('bad')\n",
     );
     let out = captured(|| {
-        ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
+        let host = ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
+        assert_eq!(host.current().warm_up(), 4);
     });
+    // Once per version, not once per pooled state.
+    assert_eq!(out.matches("loading rules").count(), 1, "{out}");
     let line = |text: &str| out.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("{text} in {out}"));
     let info = line("loading rules");
     assert!(info.contains("INFO") && info.contains("script=scripts/main.lua line=2"), "{info}");
@@ -63,7 +66,11 @@ fn log_and_print_carry_script_and_line() {
 fn a_failed_reload_is_logged_once() {
     let dir = ScriptDir::new("log_once");
     dir.write("main.lua", "function blacklist.check() return blacklist.allow() end\n");
-    let host = ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
+    // Every event of this binary is emitted under a capturing subscriber:
+    // tracing caches "nobody listens" per call site otherwise.
+    let mut host = None;
+    captured(|| host = Some(ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap()));
+    let host = host.unwrap();
     dir.write("main.lua", "function blacklist.check()\n  return blacklist.allow(\nend\n");
     let out = captured(|| {
         for _ in 0..3 {

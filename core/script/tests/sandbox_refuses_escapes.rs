@@ -125,6 +125,33 @@ fn collectgarbage_cannot_stop_the_collector() {
 }
 
 #[test]
+fn wrapped_pcall_stays_yieldable() {
+    // The budget wrappers must not break yielding through pcall: the
+    // call-flow hook to come yields from inside protected code.
+    ok(r##"
+local co = coroutine.create(function()
+  local ok, v = pcall(function() return coroutine.yield("waiting") end)
+  assert(ok and v == "event", tostring(v))
+  return "done"
+end)
+local _, first = coroutine.resume(co)
+assert(first == "waiting", tostring(first))
+local _, second = coroutine.resume(co, "event")
+assert(second == "done", tostring(second))
+assert(select("#", pcall(function() return 1, nil, 3 end)) == 4, "results pass through whole")
+"##);
+}
+
+#[test]
+fn finalizers_are_refused() {
+    ok("local t = setmetatable({}, { __index = function() return 1 end }); assert(t.x == 1)");
+    refused(
+        "setmetatable({}, { __gc = function() while true do end end })",
+        "__gc finalizers are not allowed",
+    );
+}
+
+#[test]
 fn agent_scripts_are_defined_only_at_load() {
     let dir = ScriptDir::new("define_late");
     dir.write(

@@ -262,11 +262,10 @@ impl Dialog {
             return Ok(());
         }
         let got = request.cseq.seq;
-        if let Some(last) = self.remote_seq {
-            if got < last {
+        if let Some(last) = self.remote_seq
+            && got < last {
                 return Err(DialogError::CSeqOutOfOrder { got, last });
             }
-        }
         self.remote_seq = Some(got);
         Ok(())
     }

@@ -194,11 +194,10 @@ impl ConfigFile {
         let domain = c
             .required("sip.domain", &self.sip.domain)
             .map(str::to_owned);
-        if let Some(d) = &domain {
-            if !is_host(d) {
+        if let Some(d) = &domain
+            && !is_host(d) {
                 c.report("sip.domain", ProblemKind::BadHost { value: d.clone() });
             }
-        }
         let realm = c.required("sip.realm", &self.sip.realm).map(str::to_owned);
         if let Some(r) = &realm {
             check_realm(&mut c, r);
@@ -551,10 +550,9 @@ fn check_scripts(c: &mut Checker, s: &super::ScriptsSection) {
 /// A relative `scripts.dir` is relative to the config file's directory.
 fn resolve_scripts(source: &str, s: &super::ScriptsSection) -> super::ScriptsSection {
     let mut out = s.clone();
-    if s.dir.is_relative() && source != super::DEFAULTS_NAME {
-        if let Some(parent) = std::path::Path::new(source).parent() {
+    if s.dir.is_relative() && source != super::DEFAULTS_NAME
+        && let Some(parent) = std::path::Path::new(source).parent() {
             out.dir = parent.join(&s.dir);
         }
-    }
     out
 }

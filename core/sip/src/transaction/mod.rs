@@ -727,11 +727,10 @@ impl Transactions {
         if self.clients.get(&key).is_none_or(|e| e.state().is_some()) {
             return;
         }
-        if let Some(entry) = self.clients.remove(&key) {
-            if self.client_index.get(&entry.index) == Some(&key) {
+        if let Some(entry) = self.clients.remove(&key)
+            && self.client_index.get(&entry.index) == Some(&key) {
                 self.client_index.remove(&entry.index);
             }
-        }
         self.ended(TxRef::Client(key), Key::Client(key));
     }
 
@@ -746,11 +745,10 @@ impl Transactions {
                     self.server_index.remove(k);
                 }
             }
-            if let Some(ack_key) = &entry.ack_key {
-                if self.ack_index.get(ack_key) == Some(&key) {
+            if let Some(ack_key) = &entry.ack_key
+                && self.ack_index.get(ack_key) == Some(&key) {
                     self.ack_index.remove(ack_key);
                 }
-            }
         }
         self.ended(TxRef::Server(key), Key::Server(key));
     }
