@@ -38,9 +38,18 @@ fn check_accepts_the_embedded_defaults_and_the_example() {
     let (code, out, err) = waihu(&["check"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("ok: <embedded defaults>"), "{out}");
-    assert!(out.contains("ok: scripts scripts: version 1"), "the bundled scripts are checked: {out}");
-    assert!(out.contains("haoyun"), "the agent scripts are listed: {out}");
-    assert!(err.contains("DEMO PASSWORDS"), "demo passwords must be flagged: {err}");
+    assert!(
+        out.contains("ok: scripts scripts: version 1"),
+        "the bundled scripts are checked: {out}"
+    );
+    assert!(
+        out.contains("haoyun"),
+        "the agent scripts are listed: {out}"
+    );
+    assert!(
+        err.contains("DEMO PASSWORDS"),
+        "demo passwords must be flagged: {err}"
+    );
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../waihu.example.yaml");
     let (code, out, err) = waihu(&["check", "--config", example]);
     assert_eq!(code, 0, "{err}");
@@ -73,7 +82,10 @@ agents:
         format!("{file}:8: agents[1].id: duplicate agent id"),
         format!("{file}:9: agents[1].password: must not be empty"),
     ] {
-        assert!(err.lines().any(|l| l.starts_with(&expected)), "missing {expected:?} in:\n{err}");
+        assert!(
+            err.lines().any(|l| l.starts_with(&expected)),
+            "missing {expected:?} in:\n{err}"
+        );
     }
 }
 
@@ -97,7 +109,11 @@ fn run_with_a_bad_config_exits_non_zero_without_listening() {
 fn check_reports_a_broken_script_with_file_and_line() {
     let dir = std::env::temp_dir().join(format!("waihu-cli-scripts-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("rules.lua"), "function blacklist.check(n)\n  return blacklist.allow(\nend\n").expect("write");
+    std::fs::write(
+        dir.join("rules.lua"),
+        "function blacklist.check(n)\n  return blacklist.allow(\nend\n",
+    )
+    .expect("write");
     let path = temp_file(
         "with-scripts.yaml",
         &format!(

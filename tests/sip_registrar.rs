@@ -248,7 +248,10 @@ fn wrong_password_from_sipp_is_refused_then_banned() {
         .calls(MAX)
         .run(&server)
         .assert_success("register_rejected.xml");
-    assert_eq!(server.metric("waihu_sip_auth_failures_total"), f64::from(MAX));
+    assert_eq!(
+        server.metric("waihu_sip_auth_failures_total"),
+        f64::from(MAX)
+    );
     assert_eq!(server.metric("waihu_sip_bans_total"), 1.0);
     assert_eq!(server.registered_contacts(), 0);
     let banned = Sipp::new("options.xml", Transport::Udp, ALICE.id)

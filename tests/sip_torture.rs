@@ -487,13 +487,14 @@ fn torture(transport: Transport) {
         };
         if transport == Transport::Udp
             && let Some(key) = transaction_key(bytes)
-                && !keys.insert(key) {
-                    server.wait_for(
-                        "the transactions of earlier messages to end",
-                        Duration::from_secs(10),
-                        |s| s.metric("waihu_sip_transactions_active") == 0.0,
-                    );
-                }
+            && !keys.insert(key)
+        {
+            server.wait_for(
+                "the transactions of earlier messages to end",
+                Duration::from_secs(10),
+                |s| s.metric("waihu_sip_transactions_active") == 0.0,
+            );
+        }
         let mut tcp = None;
         let peer = match transport {
             Transport::Udp => &mut udp,

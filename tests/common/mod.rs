@@ -239,7 +239,10 @@ impl Server {
 
     /// The server's process id (for signals).
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the server process is gone").id()
+        self.child
+            .as_ref()
+            .expect("the server process is gone")
+            .id()
     }
 
     /// Everything the server has logged so far.
@@ -359,7 +362,10 @@ enum Exit {
 
 /// A plain HTTP/1.0 GET: the status and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    http(addr, &format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"))
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
 }
 
 /// A plain HTTP/1.0 POST of a JSON body: the status and the body.

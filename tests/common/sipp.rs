@@ -121,7 +121,14 @@ impl<'a> Sipp<'a> {
                     "t1"
                 },
             ])
-            .args(["-m", &self.calls.to_string(), "-l", "1", "-s", &self.service])
+            .args([
+                "-m",
+                &self.calls.to_string(),
+                "-l",
+                "1",
+                "-s",
+                &self.service,
+            ])
             .args([
                 "-timeout",
                 &format!("{}s", self.timeout_secs),

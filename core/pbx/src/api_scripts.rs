@@ -44,7 +44,11 @@ pub async fn reload(State(state): State<AppState>) -> Reply {
         Ok(h) => h,
         Err(r) => return r,
     };
-    match blocking(move || scripts::reload(&host, "api").map_err(|e| (e.to_string(), host.current().info().number))).await {
+    match blocking(move || {
+        scripts::reload(&host, "api").map_err(|e| (e.to_string(), host.current().info().number))
+    })
+    .await
+    {
         Ok(Ok(info)) => (StatusCode::OK, Json(json!({ "version": info }))),
         Ok(Err((error, serving))) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -60,10 +64,11 @@ pub async fn rollback(State(state): State<AppState>) -> Reply {
         Err(r) => return r,
     };
     match host.rollback() {
-        Ok(info) => {
-            (StatusCode::OK, Json(json!({ "version": info })))
-        }
-        Err(e) => (StatusCode::CONFLICT, Json(json!({ "error": e.to_string() }))),
+        Ok(info) => (StatusCode::OK, Json(json!({ "version": info }))),
+        Err(e) => (
+            StatusCode::CONFLICT,
+            Json(json!({ "error": e.to_string() })),
+        ),
     }
 }
 
@@ -118,7 +123,9 @@ pub async fn try_hook(
             }
             "campaign.next_attempt" => {
                 let (Some(c), Some(o)) = (args.contact.as_ref(), args.outcome) else {
-                    return Err(bad_request("campaign.next_attempt needs `contact` and `outcome`"));
+                    return Err(bad_request(
+                        "campaign.next_attempt needs `contact` and `outcome`",
+                    ));
                 };
                 v.next_attempt(c, o, args.attempts.unwrap_or(1), now)
                     .map(|t| json!(t))
@@ -132,13 +139,21 @@ pub async fn try_hook(
                     .map(|offers| json!(offers))
                     .map_err(|e| (e.to_string(), json!([])))
             }
-            _ => return Err((StatusCode::NOT_FOUND, Json(json!({ "error": "no such hook" })))),
+            _ => {
+                return Err((
+                    StatusCode::NOT_FOUND,
+                    Json(json!({ "error": "no such hook" })),
+                ));
+            }
         };
         Ok((number, result))
     })
     .await;
     match outcome {
-        Ok(Ok((version, Ok(result)))) => (StatusCode::OK, Json(json!({ "version": version, "result": result }))),
+        Ok(Ok((version, Ok(result)))) => (
+            StatusCode::OK,
+            Json(json!({ "version": version, "result": result })),
+        ),
         Ok(Ok((version, Err((error, default))))) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({ "version": version, "error": error, "safe_default": default })),

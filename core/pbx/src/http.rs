@@ -40,7 +40,9 @@ pub struct AppState {
 
 impl fmt::Debug for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppState").field("started", &self.started).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
     }
 }
 

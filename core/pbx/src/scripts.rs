@@ -78,7 +78,11 @@ pub fn short(hash: &str) -> &str {
 }
 
 /// Watches `dir` and reloads after each burst of changes, until shutdown.
-pub fn spawn_watcher(host: Arc<ScriptHost>, dir: &Path, mut shutdown: Shutdown) -> anyhow::Result<()> {
+pub fn spawn_watcher(
+    host: Arc<ScriptHost>,
+    dir: &Path,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {

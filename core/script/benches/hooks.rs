@@ -71,7 +71,10 @@ fn sample() -> &'static Contact {
 }
 
 fn blacklist_check(v: &Version) {
-    black_box(v.blacklist_check(black_box("+8613800138000"), Some(sample()), NOON).unwrap());
+    black_box(
+        v.blacklist_check(black_box("+8613800138000"), Some(sample()), NOON)
+            .unwrap(),
+    );
 }
 
 fn select_mode(v: &Version) {
@@ -79,12 +82,18 @@ fn select_mode(v: &Version) {
 }
 
 fn hook_calls(c: &mut Criterion) {
-    let config = HostConfig { dir: fixture(), ..HostConfig::default() };
+    let config = HostConfig {
+        dir: fixture(),
+        ..HostConfig::default()
+    };
     let host = ScriptHost::load(config, Arc::new(NoServices)).unwrap();
     let version = host.current();
     let mut group = c.benchmark_group("hook call");
     group.measurement_time(Duration::from_secs(3));
-    for (name, call) in [("blacklist_check", blacklist_check as fn(&Version)), ("select_mode", select_mode)] {
+    for (name, call) in [
+        ("blacklist_check", blacklist_check as fn(&Version)),
+        ("select_mode", select_mode),
+    ] {
         group.bench_function(format!("{name}, 1 thread"), |b| b.iter(|| call(&version)));
         group.bench_function(format!("{name}, 2 threads"), |b| {
             b.iter_custom(|iters| on_threads(&version, 2, iters, call))
@@ -93,7 +102,8 @@ fn hook_calls(c: &mut Criterion) {
     group.finish();
 
     // The host's own share: the same calls on hooks that do nothing.
-    let scratch = std::env::temp_dir().join(format!("waihu-script-bench-{}-trivial", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("waihu-script-bench-{}-trivial", std::process::id()));
     let dir = scratch.join("scripts");
     fs::create_dir_all(&dir).unwrap();
     fs::write(
@@ -102,12 +112,21 @@ fn hook_calls(c: &mut Criterion) {
          function campaign.select_mode(c) return { mode = 'predictive', priority = 1 } end\n",
     )
     .unwrap();
-    let config = HostConfig { dir, ..HostConfig::default() };
-    let trivial = ScriptHost::load(config, Arc::new(NoServices)).unwrap().current();
+    let config = HostConfig {
+        dir,
+        ..HostConfig::default()
+    };
+    let trivial = ScriptHost::load(config, Arc::new(NoServices))
+        .unwrap()
+        .current();
     let mut group = c.benchmark_group("host overhead (empty hooks)");
     group.measurement_time(Duration::from_secs(3));
-    group.bench_function("blacklist_check, 1 thread", |b| b.iter(|| blacklist_check(&trivial)));
-    group.bench_function("select_mode, 1 thread", |b| b.iter(|| select_mode(&trivial)));
+    group.bench_function("blacklist_check, 1 thread", |b| {
+        b.iter(|| blacklist_check(&trivial))
+    });
+    group.bench_function("select_mode, 1 thread", |b| {
+        b.iter(|| select_mode(&trivial))
+    });
     group.finish();
     let _ = fs::remove_dir_all(&scratch);
 }
@@ -128,11 +147,15 @@ fn copy_tree(from: &Path, to: &Path) {
 /// Reload latency: each iteration changes one file (so the hash differs)
 /// and reloads: read, hash, build and validate a state, swap.
 fn reload_of(c: &mut Criterion, name: &str, source: &Path) {
-    let scratch = std::env::temp_dir().join(format!("waihu-script-bench-{}-{name}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("waihu-script-bench-{}-{name}", std::process::id()));
     let dir = scratch.join("scripts");
     let _ = fs::remove_dir_all(&scratch);
     copy_tree(source, &dir);
-    let config = HostConfig { dir: dir.clone(), ..HostConfig::default() };
+    let config = HostConfig {
+        dir: dir.clone(),
+        ..HostConfig::default()
+    };
     let host = match ScriptHost::load(config, Arc::new(NoServices)) {
         Ok(host) => host,
         Err(e) => {

@@ -33,7 +33,11 @@ pub(crate) struct Problem {
 }
 
 fn problem(script: &str, node: Option<&str>, text: impl Into<String>) -> Problem {
-    Problem { script: script.to_owned(), node: node.map(str::to_owned), problem: text.into() }
+    Problem {
+        script: script.to_owned(),
+        node: node.map(str::to_owned),
+        problem: text.into(),
+    }
 }
 
 fn lua_problem(script: &str, err: mlua::Error) -> Problem {
@@ -50,7 +54,11 @@ pub(crate) fn collect(
     let mut scripts: BTreeMap<String, AgentScript> = BTreeMap::new();
     for def in definitions {
         let fail = |p: Problem| {
-            let kind = LoadErrorKind::AgentScript { script: p.script, node: p.node, problem: p.problem };
+            let kind = LoadErrorKind::AgentScript {
+                script: p.script,
+                node: p.node,
+                problem: p.problem,
+            };
             LoadError::new(def.at.file.clone(), def.at.line, kind)
         };
         let mut parsed = def.parsed.map_err(fail)?;
@@ -70,15 +78,32 @@ pub(crate) fn collect(
     Ok(scripts)
 }
 
-fn string_field(t: &Table, script: &str, node: Option<&str>, key: &str) -> Result<Option<String>, Problem> {
-    match t.raw_get::<Value>(key).map_err(|e| lua_problem(script, e))? {
+fn string_field(
+    t: &Table,
+    script: &str,
+    node: Option<&str>,
+    key: &str,
+) -> Result<Option<String>, Problem> {
+    match t
+        .raw_get::<Value>(key)
+        .map_err(|e| lua_problem(script, e))?
+    {
         Value::Nil => Ok(None),
         Value::String(s) => Ok(Some(s.to_string_lossy())),
-        other => Err(problem(script, node, format!("`{key}` must be a string, got {}", describe(&other)))),
+        other => Err(problem(
+            script,
+            node,
+            format!("`{key}` must be a string, got {}", describe(&other)),
+        )),
     }
 }
 
-fn required(value: Option<String>, script: &str, node: Option<&str>, key: &str) -> Result<String, Problem> {
+fn required(
+    value: Option<String>,
+    script: &str,
+    node: Option<&str>,
+    key: &str,
+) -> Result<String, Problem> {
     match value {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(problem(script, node, format!("`{key}` is missing"))),
@@ -88,21 +113,42 @@ fn required(value: Option<String>, script: &str, node: Option<&str>, key: &str) 
 /// Reads and checks one definition.
 pub(crate) fn parse(def: &Value) -> Result<Parsed, Problem> {
     let Value::Table(t) = def else {
-        return Err(problem("?", None, format!("agent_script.define expects a table, got {}", describe(def))));
+        return Err(problem(
+            "?",
+            None,
+            format!("agent_script.define expects a table, got {}", describe(def)),
+        ));
     };
     let name = required(string_field(t, "?", None, "name")?, "?", None, "name")?;
     let n = name.as_str();
     let title = string_field(t, n, None, "title")?.unwrap_or_else(|| name.clone());
     let language = required(string_field(t, n, None, "language")?, n, None, "language")?;
     if language != "zh" && language != "en" {
-        return Err(problem(n, None, format!("`language` must be \"zh\" or \"en\", got \"{language}\"")));
+        return Err(problem(
+            n,
+            None,
+            format!("`language` must be \"zh\" or \"en\", got \"{language}\""),
+        ));
     }
     let start = required(string_field(t, n, None, "start")?, n, None, "start")?;
     let nodes = match t.raw_get::<Value>("nodes").map_err(|e| lua_problem(n, e))? {
         Value::Table(nodes) => read_nodes(n, &nodes)?,
-        other => return Err(problem(n, None, format!("`nodes` must be a table, got {}", describe(&other)))),
+        other => {
+            return Err(problem(
+                n,
+                None,
+                format!("`nodes` must be a table, got {}", describe(&other)),
+            ));
+        }
     };
-    let script = AgentScript { name: name.clone(), title, language, start, nodes, defined_at: String::new() };
+    let script = AgentScript {
+        name: name.clone(),
+        title,
+        language,
+        start,
+        nodes,
+        defined_at: String::new(),
+    };
     let warnings = check(&script)?;
     Ok(Parsed { script, warnings })
 }
@@ -112,7 +158,11 @@ fn read_nodes(script: &str, nodes: &Table) -> Result<BTreeMap<String, Node>, Pro
     for pair in nodes.pairs::<Value, Value>() {
         let (key, value) = pair.map_err(|e| lua_problem(script, e))?;
         let Value::String(key) = key else {
-            return Err(problem(script, None, format!("node names must be strings, got {}", describe(&key))));
+            return Err(problem(
+                script,
+                None,
+                format!("node names must be strings, got {}", describe(&key)),
+            ));
         };
         let key = key.to_string_lossy();
         let Value::Table(node) = value else {
@@ -141,21 +191,51 @@ fn read_node(script: &str, key: &str, node: &Table) -> Result<Node, Problem> {
         },
     };
     let mut options = Vec::new();
-    match node.raw_get::<Value>("options").map_err(|e| lua_problem(script, e))? {
+    match node
+        .raw_get::<Value>("options")
+        .map_err(|e| lua_problem(script, e))?
+    {
         Value::Nil => {}
         Value::Table(list) => {
             for i in 1..=list.raw_len() {
-                let Value::Table(option) = list.raw_get::<Value>(i).map_err(|e| lua_problem(script, e))? else {
-                    return Err(problem(script, at, format!("option {i} must be a table {{ label, next }}")));
+                let Value::Table(option) = list
+                    .raw_get::<Value>(i)
+                    .map_err(|e| lua_problem(script, e))?
+                else {
+                    return Err(problem(
+                        script,
+                        at,
+                        format!("option {i} must be a table {{ label, next }}"),
+                    ));
                 };
-                let label = required(string_field(&option, script, at, "label")?, script, at, "label")?;
-                let next = required(string_field(&option, script, at, "next")?, script, at, "next")?;
+                let label = required(
+                    string_field(&option, script, at, "label")?,
+                    script,
+                    at,
+                    "label",
+                )?;
+                let next = required(
+                    string_field(&option, script, at, "next")?,
+                    script,
+                    at,
+                    "next",
+                )?;
                 options.push(Choice { label, next });
             }
         }
-        other => return Err(problem(script, at, format!("`options` must be a list, got {}", describe(&other)))),
+        other => {
+            return Err(problem(
+                script,
+                at,
+                format!("`options` must be a list, got {}", describe(&other)),
+            ));
+        }
     }
-    Ok(Node { say, options, outcome })
+    Ok(Node {
+        say,
+        options,
+        outcome,
+    })
 }
 
 /// The graph checks; errors for what would strand an agent, warnings for
@@ -163,13 +243,27 @@ fn read_node(script: &str, key: &str, node: &Table) -> Result<Node, Problem> {
 fn check(script: &AgentScript) -> Result<Vec<String>, Problem> {
     let name = script.name.as_str();
     if !script.nodes.contains_key(&script.start) {
-        return Err(problem(name, None, format!("the start node `{}` is not defined", script.start)));
+        return Err(problem(
+            name,
+            None,
+            format!("the start node `{}` is not defined", script.start),
+        ));
     }
     for (key, node) in &script.nodes {
         match (node.options.is_empty(), node.outcome) {
-            (true, None) => return Err(problem(name, Some(key), "a terminal node (no options) needs an `outcome`")),
+            (true, None) => {
+                return Err(problem(
+                    name,
+                    Some(key),
+                    "a terminal node (no options) needs an `outcome`",
+                ));
+            }
             (false, Some(_)) => {
-                return Err(problem(name, Some(key), "a node has either `options` or an `outcome`, not both"));
+                return Err(problem(
+                    name,
+                    Some(key),
+                    "a node has either `options` or an `outcome`, not both",
+                ));
             }
             _ => {}
         }
@@ -196,6 +290,11 @@ fn check(script: &AgentScript) -> Result<Vec<String>, Problem> {
         .nodes
         .keys()
         .filter(|k| !seen.contains(k.as_str()))
-        .map(|k| format!("agent script `{name}`: node `{k}` cannot be reached from `{}`", script.start))
+        .map(|k| {
+            format!(
+                "agent script `{name}`: node `{k}` cannot be reached from `{}`",
+                script.start
+            )
+        })
         .collect())
 }

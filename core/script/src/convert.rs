@@ -16,7 +16,10 @@ pub(crate) struct BadReturn {
 }
 
 fn bad(expected: impl Into<String>, got: &Value) -> BadReturn {
-    BadReturn { expected: expected.into(), got: describe(got) }
+    BadReturn {
+        expected: expected.into(),
+        got: describe(got),
+    }
 }
 
 /// A short, safe rendering of a Lua value for error messages.
@@ -94,7 +97,9 @@ fn field(t: &Table, key: &str) -> Value {
 fn integer(v: &Value) -> Option<i64> {
     match *v {
         Value::Integer(i) => Some(i),
-        Value::Number(n) if n.fract() == 0.0 && n >= i64::MIN as f64 && n < i64::MAX as f64 => Some(n as i64),
+        Value::Number(n) if n.fract() == 0.0 && n >= i64::MIN as f64 && n < i64::MAX as f64 => {
+            Some(n as i64)
+        }
         _ => None,
     }
 }
@@ -109,41 +114,61 @@ fn as_string(v: &Value) -> Option<String> {
 const MODE_SHAPE: &str = "{ mode = \"predictive\"|\"progressive\"|\"preview\"|\"manual\"|\"broadcast\", priority = <integer>, agent = <string or nil> }";
 
 pub(crate) fn mode_choice(v: &Value) -> Result<ModeChoice, BadReturn> {
-    let Value::Table(t) = v else { return Err(bad(MODE_SHAPE, v)) };
+    let Value::Table(t) = v else {
+        return Err(bad(MODE_SHAPE, v));
+    };
     let mode_value = field(t, "mode");
     let mode = match &mode_value {
         Value::String(s) => s.to_str().ok().and_then(|s| DialMode::parse(&s)),
         _ => None,
     }
-    .ok_or_else(|| bad("`mode` one of \"predictive\", \"progressive\", \"preview\", \"manual\", \"broadcast\"", &mode_value))?;
+    .ok_or_else(|| {
+        bad(
+            "`mode` one of \"predictive\", \"progressive\", \"preview\", \"manual\", \"broadcast\"",
+            &mode_value,
+        )
+    })?;
     let priority_value = field(t, "priority");
-    let priority = integer(&priority_value).ok_or_else(|| bad("`priority` an integer", &priority_value))?;
+    let priority =
+        integer(&priority_value).ok_or_else(|| bad("`priority` an integer", &priority_value))?;
     let agent = match field(t, "agent") {
         Value::Nil => None,
         v => Some(as_string(&v).ok_or_else(|| bad("`agent` a string or nil", &v))?),
     };
-    Ok(ModeChoice { mode, priority, agent })
+    Ok(ModeChoice {
+        mode,
+        priority,
+        agent,
+    })
 }
 
 pub(crate) fn next_attempt(v: &Value) -> Result<Option<i64>, BadReturn> {
     match v {
         Value::Nil => Ok(None),
-        v => integer(v).map(Some).ok_or_else(|| bad("a unix time in seconds (integer) or nil", v)),
+        v => integer(v)
+            .map(Some)
+            .ok_or_else(|| bad("a unix time in seconds (integer) or nil", v)),
     }
 }
 
 const OFFER_SHAPE: &str = "{ code = <string>, text = <string>, price = <number> }";
 
 pub(crate) fn offers(v: &Value) -> Result<Vec<Offer>, BadReturn> {
-    let Value::Table(list) = v else { return Err(bad(format!("a list of {OFFER_SHAPE}"), v)) };
+    let Value::Table(list) = v else {
+        return Err(bad(format!("a list of {OFFER_SHAPE}"), v));
+    };
     let mut out = Vec::with_capacity(list.raw_len());
     for i in 1..=list.raw_len() {
         let item = list.raw_get::<Value>(i).unwrap_or(Value::Nil);
-        let Value::Table(t) = &item else { return Err(bad(format!("offer {i} to be {OFFER_SHAPE}"), &item)) };
+        let Value::Table(t) = &item else {
+            return Err(bad(format!("offer {i} to be {OFFER_SHAPE}"), &item));
+        };
         let code_value = field(t, "code");
-        let code = as_string(&code_value).ok_or_else(|| bad(format!("offer {i}: `code` a string"), &code_value))?;
+        let code = as_string(&code_value)
+            .ok_or_else(|| bad(format!("offer {i}: `code` a string"), &code_value))?;
         let text_value = field(t, "text");
-        let text = as_string(&text_value).ok_or_else(|| bad(format!("offer {i}: `text` a string"), &text_value))?;
+        let text = as_string(&text_value)
+            .ok_or_else(|| bad(format!("offer {i}: `text` a string"), &text_value))?;
         let price = match field(t, "price") {
             Value::Integer(p) => p as f64,
             Value::Number(p) if p.is_finite() => p,
@@ -157,13 +182,17 @@ pub(crate) fn offers(v: &Value) -> Result<Vec<Offer>, BadReturn> {
 const VERDICT_SHAPE: &str = "blacklist.allow() or blacklist.deny(reason)";
 
 pub(crate) fn verdict(v: &Value) -> Result<Verdict, BadReturn> {
-    let Value::Table(t) = v else { return Err(bad(VERDICT_SHAPE, v)) };
+    let Value::Table(t) = v else {
+        return Err(bad(VERDICT_SHAPE, v));
+    };
     let tag = field(t, "verdict");
     match as_string(&tag).as_deref() {
         Some("allow") => Ok(Verdict::Allow),
         Some("deny") => {
             let reason = field(t, "reason");
-            as_string(&reason).map(Verdict::Deny).ok_or_else(|| bad("a deny reason (string)", &reason))
+            as_string(&reason)
+                .map(Verdict::Deny)
+                .ok_or_else(|| bad("a deny reason (string)", &reason))
         }
         _ => Err(bad(VERDICT_SHAPE, v)),
     }

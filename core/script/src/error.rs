@@ -46,9 +46,17 @@ pub enum LoadErrorKind {
     #[error("test `{test}` failed: {message}")]
     TestFailed { test: String, message: String },
     #[error("{}", agent_problem(script, node.as_deref(), problem))]
-    AgentScript { script: String, node: Option<String>, problem: String },
+    AgentScript {
+        script: String,
+        node: Option<String>,
+        problem: String,
+    },
     #[error("`{hook}` must be {expected}, found {found}")]
-    BadHook { hook: String, expected: &'static str, found: String },
+    BadHook {
+        hook: String,
+        expected: &'static str,
+        found: String,
+    },
     #[error("cannot set up a Lua state: {0}")]
     Setup(String),
 }
@@ -62,7 +70,11 @@ fn agent_problem(script: &str, node: Option<&str>, problem: &str) -> String {
 
 impl LoadError {
     pub(crate) fn new(file: impl Into<String>, line: Option<u32>, kind: LoadErrorKind) -> Self {
-        LoadError { file: file.into(), line, kind }
+        LoadError {
+            file: file.into(),
+            line,
+            kind,
+        }
     }
 }
 
@@ -142,7 +154,12 @@ pub(crate) struct Parsed {
 }
 
 pub(crate) fn parse_error(err: &mlua::Error) -> Parsed {
-    let mut parsed = Parsed { message: String::new(), loc: None, memory: false, syntax: false };
+    let mut parsed = Parsed {
+        message: String::new(),
+        loc: None,
+        memory: false,
+        syntax: false,
+    };
     let mut traceback_loc = None;
     let mut err = err;
     loop {
@@ -200,7 +217,10 @@ pub(crate) fn split_location(text: &str) -> (Option<Loc>, &str) {
             let line = after[..digits].parse().ok();
             // `first_line` is a prefix of `text`, so its offsets are text's.
             let rest = text[colon + 1 + digits + 1..].trim_start_matches(' ');
-            let loc = Loc { file: first_line[..colon].to_owned(), line };
+            let loc = Loc {
+                file: first_line[..colon].to_owned(),
+                line,
+            };
             return (Some(loc), rest);
         }
         search = colon + 1;
@@ -227,7 +247,13 @@ mod tests {
     #[test]
     fn splits_lua_error_prefix() {
         let (loc, rest) = split_location("scripts/x.lua:42: attempt to call a nil value");
-        assert_eq!(loc, Some(Loc { file: "scripts/x.lua".into(), line: Some(42) }));
+        assert_eq!(
+            loc,
+            Some(Loc {
+                file: "scripts/x.lua".into(),
+                line: Some(42)
+            })
+        );
         assert_eq!(rest, "attempt to call a nil value");
         let (loc, rest) = split_location("plain message: no location");
         assert_eq!(loc, None);
@@ -237,7 +263,13 @@ mod tests {
     #[test]
     fn finds_first_script_frame() {
         let tb = "stack traceback:\n\t[C]: in function 'error'\n\t(...tail calls...)\n\tscripts/a.lua:7: in function <scripts/a.lua:5>\n\t[C]: in ?";
-        assert_eq!(traceback_location(tb), Some(Loc { file: "scripts/a.lua".into(), line: Some(7) }));
+        assert_eq!(
+            traceback_location(tb),
+            Some(Loc {
+                file: "scripts/a.lua".into(),
+                line: Some(7)
+            })
+        );
     }
 
     #[test]
@@ -252,7 +284,15 @@ mod tests {
             err.to_string(),
             "scripts/blacklist.lua:42: blacklist.check: instruction budget of 1000000 exhausted"
         );
-        let missing = HookError { file: None, line: None, function: "retention.offers", kind: HookErrorKind::Missing };
-        assert_eq!(missing.to_string(), "retention.offers: not defined by any script");
+        let missing = HookError {
+            file: None,
+            line: None,
+            function: "retention.offers",
+            kind: HookErrorKind::Missing,
+        };
+        assert_eq!(
+            missing.to_string(),
+            "retention.offers: not defined by any script"
+        );
     }
 }

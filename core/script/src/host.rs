@@ -42,7 +42,10 @@ impl Default for HostConfig {
 
 impl HostConfig {
     fn limits(&self) -> Limits {
-        Limits { memory: self.memory_limit, budget: self.instruction_budget }
+        Limits {
+            memory: self.memory_limit,
+            budget: self.instruction_budget,
+        }
     }
 }
 
@@ -90,7 +93,9 @@ pub struct ScriptHost {
 
 impl fmt::Debug for ScriptHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScriptHost").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("ScriptHost")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +103,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn build_version(config: &HostConfig, services: &Arc<dyn Services>, number: u64) -> Result<Version, LoadError> {
+fn build_version(
+    config: &HostConfig,
+    services: &Arc<dyn Services>,
+    number: u64,
+) -> Result<Version, LoadError> {
     let sources = Sources::read(&config.dir)?;
     Version::build(number, sources, config.limits(), config.pool_size, services)
 }
@@ -137,8 +146,17 @@ impl ScriptHost {
     pub fn load(config: HostConfig, services: Arc<dyn Services>) -> Result<ScriptHost, LoadError> {
         let version = build_version(&config, &services, 1)?;
         log_loaded(version.info(), "scripts loaded");
-        let serving = Serving { current: Arc::new(version), previous: None, rollout: 100 };
-        let book = Book { next_number: 2, last_error: None, reloads: 0, failed_reloads: 0 };
+        let serving = Serving {
+            current: Arc::new(version),
+            previous: None,
+            rollout: 100,
+        };
+        let book = Book {
+            next_number: 2,
+            last_error: None,
+            reloads: 0,
+            failed_reloads: 0,
+        };
         Ok(ScriptHost {
             config,
             services,
@@ -179,8 +197,13 @@ impl ScriptHost {
             return Ok(current.info().clone());
         }
         let number = lock(&self.book).next_number;
-        let version = match Version::build(number, sources, self.config.limits(), self.config.pool_size, &self.services)
-        {
+        let version = match Version::build(
+            number,
+            sources,
+            self.config.limits(),
+            self.config.pool_size,
+            &self.services,
+        ) {
             Ok(version) => Arc::new(version),
             Err(e) => return Err(self.failed(e)),
         };
@@ -205,7 +228,10 @@ impl ScriptHost {
         let text = e.to_string();
         if book.last_error.as_deref() != Some(text.as_str()) {
             let serving = self.serving().current.info().number;
-            tracing::error!(serving, "script reload failed, the serving version stays: {text}");
+            tracing::error!(
+                serving,
+                "script reload failed, the serving version stays: {text}"
+            );
         }
         book.last_error = Some(text);
         e
@@ -221,7 +247,11 @@ impl ScriptHost {
         let from = std::mem::replace(&mut serving.current, previous);
         let info = serving.current.info().clone();
         drop(serving);
-        tracing::warn!(from = from.info().number, to = info.number, "scripts rolled back");
+        tracing::warn!(
+            from = from.info().number,
+            to = info.number,
+            "scripts rolled back"
+        );
         Ok(info)
     }
 
@@ -237,7 +267,9 @@ impl ScriptHost {
     pub fn pick(&self, work_id: u64) -> Arc<Version> {
         let serving = self.serving();
         match &serving.previous {
-            Some(previous) if serving.rollout < 100 && bucket(work_id) >= serving.rollout => Arc::clone(previous),
+            Some(previous) if serving.rollout < 100 && bucket(work_id) >= serving.rollout => {
+                Arc::clone(previous)
+            }
             _ => Arc::clone(&serving.current),
         }
     }
@@ -246,14 +278,21 @@ impl ScriptHost {
     /// on the current version). It stays set across reloads, so each new
     /// version starts on that share of new work.
     pub fn set_rollout(&self, percent: u8) {
-        self.serving.write().unwrap_or_else(PoisonError::into_inner).rollout = percent.min(100);
+        self.serving
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rollout = percent.min(100);
     }
 
     pub fn status(&self) -> HostStatus {
         let (current, previous, rollout) = {
             let serving = self.serving();
             let previous = serving.previous.as_ref().map(|p| p.info().clone());
-            let rollout = if previous.is_some() { serving.rollout } else { 100 };
+            let rollout = if previous.is_some() {
+                serving.rollout
+            } else {
+                100
+            };
             (serving.current.info().clone(), previous, rollout)
         };
         let book = lock(&self.book);
@@ -278,6 +317,9 @@ mod tests {
         for id in 0..100_000u64 {
             counts[bucket(id) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 }

@@ -86,8 +86,8 @@ mod version;
 pub use error::{HookError, HookErrorKind, LoadError, LoadErrorKind, RollbackError};
 pub use host::{HostConfig, HostStatus, ScriptHost, check};
 pub use types::{
-    AgentScript, Choice, Contact, Customer, DialMode, ModeChoice, NEXT_ATTEMPT_ON_ERROR, Node, Offer,
-    Outcome, UnknownOutcome, Verdict, offers_on_error,
+    AgentScript, Choice, Contact, Customer, DialMode, ModeChoice, NEXT_ATTEMPT_ON_ERROR, Node,
+    Offer, Outcome, UnknownOutcome, Verdict, offers_on_error,
 };
 pub use version::{Version, VersionInfo};
 

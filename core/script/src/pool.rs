@@ -40,23 +40,45 @@ fn lock(m: &Mutex<Idle>) -> MutexGuard<'_, Idle> {
 
 impl Pool {
     pub fn new(first: LuaState, cap: usize) -> Pool {
-        let idle = Idle { states: vec![first], live: 1, waiting: 0, build_failed: None };
-        Pool { idle: Mutex::new(idle), returned: Condvar::new(), cap: cap.max(1) }
+        let idle = Idle {
+            states: vec![first],
+            live: 1,
+            waiting: 0,
+            build_failed: None,
+        };
+        Pool {
+            idle: Mutex::new(idle),
+            returned: Condvar::new(),
+            cap: cap.max(1),
+        }
     }
 
     /// A state for one call: an idle one, else a new one from `build` while
     /// under the cap, else the next one given back.
-    pub fn lease(&self, build: impl Fn() -> Result<LuaState, LoadError>) -> Result<Lease<'_>, String> {
+    pub fn lease(
+        &self,
+        build: impl Fn() -> Result<LuaState, LoadError>,
+    ) -> Result<Lease<'_>, String> {
         let mut idle = lock(&self.idle);
         loop {
             if let Some(state) = idle.states.pop() {
-                return Ok(Lease { pool: self, state: Some(state), keep: true });
+                return Ok(Lease {
+                    pool: self,
+                    state: Some(state),
+                    keep: true,
+                });
             }
             if idle.live < self.cap && idle.build_failed.is_none() {
                 idle.live += 1;
                 drop(idle);
                 match build() {
-                    Ok(state) => return Ok(Lease { pool: self, state: Some(state), keep: true }),
+                    Ok(state) => {
+                        return Ok(Lease {
+                            pool: self,
+                            state: Some(state),
+                            keep: true,
+                        });
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "could not build another Lua state; the version keeps its current states");
                         idle = lock(&self.idle);
@@ -68,11 +90,17 @@ impl Pool {
                 continue;
             }
             if idle.live == 0 {
-                let why = idle.build_failed.clone().unwrap_or_else(|| "the pool is empty".to_owned());
+                let why = idle
+                    .build_failed
+                    .clone()
+                    .unwrap_or_else(|| "the pool is empty".to_owned());
                 return Err(why);
             }
             idle.waiting += 1;
-            idle = self.returned.wait(idle).unwrap_or_else(PoisonError::into_inner);
+            idle = self
+                .returned
+                .wait(idle)
+                .unwrap_or_else(PoisonError::into_inner);
             idle.waiting -= 1;
         }
     }
@@ -148,7 +176,9 @@ impl Deref for Lease<'_> {
 
     fn deref(&self) -> &LuaState {
         // Only `drop` takes the state out.
-        self.state.as_ref().unwrap_or_else(|| unreachable!("a lease holds its state until dropped"))
+        self.state
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a lease holds its state until dropped"))
     }
 }
 

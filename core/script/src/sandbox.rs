@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mlua::chunk::ChunkMode;
 use mlua::debug::{Debug, DebugEvent};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, LuaString, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, LuaString, MultiValue, StdLib, Table, Value, VmState,
+};
 
 use crate::Services;
 use crate::agent::{self, Definition};
@@ -55,7 +57,12 @@ impl Track {
                 }
                 loc.line = line;
             }
-            None => self.last = Some(Loc { file: file.to_owned(), line }),
+            None => {
+                self.last = Some(Loc {
+                    file: file.to_owned(),
+                    line,
+                })
+            }
         }
     }
 }
@@ -82,7 +89,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Ctx {
     /// Gives the next run `budget` instructions and forgets the last run.
     pub fn arm(&self, budget: u64) {
-        self.remaining.store(i64::try_from(budget).unwrap_or(i64::MAX), Ordering::Relaxed);
+        self.remaining
+            .store(i64::try_from(budget).unwrap_or(i64::MAX), Ordering::Relaxed);
         self.exhausted.store(false, Ordering::Relaxed);
         let mut track = lock(&self.track);
         track.last = None;
@@ -118,7 +126,11 @@ impl Ctx {
 
     /// Where `name` (as `blacklist.check`) was last assigned at load.
     pub fn assigned_at(&self, name: &str) -> Option<Loc> {
-        lock(&self.assigned).iter().rev().find(|(n, _)| n == name).map(|(_, loc)| loc.clone())
+        lock(&self.assigned)
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, loc)| loc.clone())
     }
 }
 
@@ -135,18 +147,21 @@ fn track_assignments(lua: &Lua, ctx: &Arc<Ctx>) -> mlua::Result<()> {
         let ctx = Arc::clone(ctx);
         let shadow = lua.create_table()?;
         let store = shadow.clone();
-        let newindex = lua.create_function(move |lua, (_t, key, value): (Table, Value, Value)| {
-            if let Value::String(key) = &key {
-                let name = format!("{table}.{}", key.to_string_lossy());
-                lock(&ctx.assigned).push((name, caller(lua)));
-            }
-            store.raw_set(key, value)
-        })?;
+        let newindex =
+            lua.create_function(move |lua, (_t, key, value): (Table, Value, Value)| {
+                if let Value::String(key) = &key {
+                    let name = format!("{table}.{}", key.to_string_lossy());
+                    lock(&ctx.assigned).push((name, caller(lua)));
+                }
+                store.raw_set(key, value)
+            })?;
         let meta = lua.create_table()?;
         meta.raw_set("__index", shadow)?;
         meta.raw_set("__newindex", newindex)?;
         meta.raw_set("__waihu_shadow", true)?;
-        lua.globals().raw_get::<Table>(table)?.set_metatable(Some(meta))?;
+        lua.globals()
+            .raw_get::<Table>(table)?
+            .set_metatable(Some(meta))?;
     }
     Ok(())
 }
@@ -155,7 +170,9 @@ fn track_assignments(lua: &Lua, ctx: &Arc<Ctx>) -> mlua::Result<()> {
 /// metatable is left alone.
 pub(crate) fn stop_tracking(lua: &Lua) -> mlua::Result<()> {
     for table in HOOK_TABLES {
-        let Value::Table(t) = lua.globals().raw_get::<Value>(table)? else { continue };
+        let Value::Table(t) = lua.globals().raw_get::<Value>(table)? else {
+            continue;
+        };
         let Some(meta) = t.metatable() else { continue };
         if meta.raw_get::<Value>("__waihu_shadow")? != Value::Boolean(true) {
             continue;
@@ -176,7 +193,12 @@ pub(crate) fn new_state(
     limits: Limits,
     services: &Arc<dyn Services>,
 ) -> mlua::Result<(Lua, Arc<Ctx>)> {
-    let libs = StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE | StdLib::OS;
+    let libs = StdLib::STRING
+        | StdLib::TABLE
+        | StdLib::MATH
+        | StdLib::UTF8
+        | StdLib::COROUTINE
+        | StdLib::OS;
     let lua = Lua::new_with(libs, LuaOptions::default())?;
     let ctx = Arc::new(Ctx::default());
     restrict_std(&lua)?;
@@ -230,7 +252,9 @@ fn text_load(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, Value)> {
             let mut text = Vec::new();
             loop {
                 match reader.call::<Value>(())? {
-                    Value::String(piece) if !piece.as_bytes().is_empty() => text.extend_from_slice(&piece.as_bytes()),
+                    Value::String(piece) if !piece.as_bytes().is_empty() => {
+                        text.extend_from_slice(&piece.as_bytes())
+                    }
                     Value::Nil | Value::String(_) => break,
                     _ => return refuse("load: the reader function must return strings"),
                 }
@@ -277,8 +301,11 @@ enum Level {
 
 /// The script position of whoever called the current Rust callback.
 pub(crate) fn caller(lua: &Lua) -> Loc {
-    lua.inspect_stack(1, |d| Loc { file: source_name(d).into_owned(), line: line_of(d) })
-        .unwrap_or_default()
+    lua.inspect_stack(1, |d| Loc {
+        file: source_name(d).into_owned(),
+        line: line_of(d),
+    })
+    .unwrap_or_default()
 }
 
 fn line_of(d: &Debug) -> Option<u32> {
@@ -291,8 +318,12 @@ fn line_of(d: &Debug) -> Option<u32> {
 fn source_name<'a>(d: &'a Debug) -> Cow<'a, str> {
     let src = d.source();
     match src.source {
-        Some(Cow::Borrowed(s)) if s.starts_with('@') || s.starts_with('=') => Cow::Borrowed(&s[1..]),
-        Some(Cow::Owned(s)) if s.starts_with('@') || s.starts_with('=') => Cow::Owned(s[1..].to_owned()),
+        Some(Cow::Borrowed(s)) if s.starts_with('@') || s.starts_with('=') => {
+            Cow::Borrowed(&s[1..])
+        }
+        Some(Cow::Owned(s)) if s.starts_with('@') || s.starts_with('=') => {
+            Cow::Owned(s[1..].to_owned())
+        }
         _ => src.short_src.unwrap_or_default(),
     }
 }
@@ -324,15 +355,25 @@ fn log_from_lua(lua: &Lua, level: Level, args: MultiValue) -> mlua::Result<()> {
     let at = caller(lua);
     let line = at.line.unwrap_or(0);
     match level {
-        Level::Info => tracing::info!(target: "waihu_script::lua", script = %at.file, line, "{text}"),
-        Level::Warn => tracing::warn!(target: "waihu_script::lua", script = %at.file, line, "{text}"),
-        Level::Error => tracing::error!(target: "waihu_script::lua", script = %at.file, line, "{text}"),
+        Level::Info => {
+            tracing::info!(target: "waihu_script::lua", script = %at.file, line, "{text}")
+        }
+        Level::Warn => {
+            tracing::warn!(target: "waihu_script::lua", script = %at.file, line, "{text}")
+        }
+        Level::Error => {
+            tracing::error!(target: "waihu_script::lua", script = %at.file, line, "{text}")
+        }
     }
     Ok(())
 }
 
 /// `campaign`, `retention`, `blacklist`, `agent_script`, `log`, `dnc`.
-fn install_host_tables(lua: &Lua, ctx: &Arc<Ctx>, services: &Arc<dyn Services>) -> mlua::Result<()> {
+fn install_host_tables(
+    lua: &Lua,
+    ctx: &Arc<Ctx>,
+    services: &Arc<dyn Services>,
+) -> mlua::Result<()> {
     let g = lua.globals();
     g.raw_set("campaign", lua.create_table()?)?;
     g.raw_set("retention", lua.create_table()?)?;
@@ -353,7 +394,9 @@ fn install_host_tables(lua: &Lua, ctx: &Arc<Ctx>, services: &Arc<dyn Services>) 
     let services = Arc::clone(services);
     dnc.raw_set(
         "contains",
-        lua.create_function(move |_, number: LuaString| Ok(services.dnc_contains(&number.to_str()?)))?,
+        lua.create_function(move |_, number: LuaString| {
+            Ok(services.dnc_contains(&number.to_str()?))
+        })?,
     )?;
     g.raw_set("dnc", dnc)?;
 
@@ -363,10 +406,15 @@ fn install_host_tables(lua: &Lua, ctx: &Arc<Ctx>, services: &Arc<dyn Services>) 
         "define",
         lua.create_function(move |lua, def: Value| {
             if !define_ctx.loading.load(Ordering::Relaxed) {
-                return Err(mlua::Error::runtime("agent_script.define may only be called while the scripts load"));
+                return Err(mlua::Error::runtime(
+                    "agent_script.define may only be called while the scripts load",
+                ));
             }
             let parsed = agent::parse(&def);
-            lock(&define_ctx.definitions).push(Definition { at: caller(lua), parsed });
+            lock(&define_ctx.definitions).push(Definition {
+                at: caller(lua),
+                parsed,
+            });
             Ok(())
         })?,
     )?;
@@ -401,7 +449,9 @@ fn install_require(lua: &Lua, ctx: &Arc<Ctx>, sources: &Arc<Sources>) -> mlua::R
         {
             let mut requiring = lock(&ctx.requiring);
             if requiring.contains(&name) {
-                return Err(mlua::Error::runtime(format!("require: module '{name}' requires itself")));
+                return Err(mlua::Error::runtime(format!(
+                    "require: module '{name}' requires itself"
+                )));
             }
             requiring.push(name.clone());
         }
@@ -476,14 +526,22 @@ fn install_prelude(lua: &Lua, ctx: &Arc<Ctx>) -> mlua::Result<()> {
             Ok(results)
         }
     })?;
-    lua.load(PRELUDE).set_name("=host").set_mode(ChunkMode::Text).call::<()>(fatal)
+    lua.load(PRELUDE)
+        .set_name("=host")
+        .set_mode(ChunkMode::Text)
+        .call::<()>(fatal)
 }
 
 /// Installs the budget hook. `lines` also records every line executed, so a
 /// memory error (which runs no Lua handler) can name its line: used while
 /// scripts load, where precision matters more than speed. Calls use the
 /// count alone, and a memory error names the last sampled position.
-pub(crate) fn install_hook(lua: &Lua, ctx: &Arc<Ctx>, budget: u64, lines: bool) -> mlua::Result<()> {
+pub(crate) fn install_hook(
+    lua: &Lua,
+    ctx: &Arc<Ctx>,
+    budget: u64,
+    lines: bool,
+) -> mlua::Result<()> {
     let step = u32::try_from(budget.clamp(1, u64::from(STEP))).unwrap_or(STEP);
     let mut triggers = HookTriggers::new().every_nth_instruction(step);
     if lines {
@@ -495,7 +553,8 @@ pub(crate) fn install_hook(lua: &Lua, ctx: &Arc<Ctx>, budget: u64, lines: bool) 
         let mut track = lock(&ctx.track);
         track.note(&file, line_of(debug));
         if debug.event() == DebugEvent::Count {
-            let left = ctx.remaining.fetch_sub(i64::from(step), Ordering::Relaxed) - i64::from(step);
+            let left =
+                ctx.remaining.fetch_sub(i64::from(step), Ordering::Relaxed) - i64::from(step);
             if left < 0 {
                 ctx.exhausted.store(true, Ordering::Relaxed);
                 if track.exhausted_at.is_none() {

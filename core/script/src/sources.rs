@@ -52,11 +52,19 @@ impl Sources {
             scripts: Vec::new(),
             modules: BTreeMap::new(),
             files: found.iter().map(|(rel, _)| rel.clone()).collect(),
-            hash: content_hash(found.iter().map(|(rel, bytes)| (rel.as_str(), bytes.as_slice()))),
+            hash: content_hash(
+                found
+                    .iter()
+                    .map(|(rel, bytes)| (rel.as_str(), bytes.as_slice())),
+            ),
             prefix,
         };
         for (rel, bytes) in found {
-            let file = SourceFile { display: format!("{}{rel}", sources.prefix), rel, bytes };
+            let file = SourceFile {
+                display: format!("{}{rel}", sources.prefix),
+                rel,
+                bytes,
+            };
             match file.rel.strip_prefix("lib/") {
                 Some(module) => {
                     // A file whose name `require` cannot spell stays hashed and
@@ -76,9 +84,9 @@ impl Sources {
 /// `require` names: `[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*`.
 pub(crate) fn valid_module_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .split('.')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        && name.split('.').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
 }
 
 /// SHA-256 over the files sorted by path; each file contributes its path,
@@ -96,15 +104,27 @@ pub(crate) fn content_hash<'a>(files: impl Iterator<Item = (&'a str, &'a [u8])>)
 }
 
 fn unreadable(path: &Path, err: impl std::fmt::Display) -> LoadError {
-    LoadError::new(path.display().to_string(), None, LoadErrorKind::Unreadable(err.to_string()))
+    LoadError::new(
+        path.display().to_string(),
+        None,
+        LoadErrorKind::Unreadable(err.to_string()),
+    )
 }
 
 /// Collects `(relative path, bytes)` of every `.lua` file under `dir`.
 /// Names starting with `.` are skipped: editors keep lock and swap files
 /// there (`.#x.lua`), and they must not break a reload.
-fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), LoadError> {
+fn walk(
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), LoadError> {
     if depth > MAX_DEPTH {
-        return Err(unreadable(dir, format!("more than {MAX_DEPTH} directory levels")));
+        return Err(unreadable(
+            dir,
+            format!("more than {MAX_DEPTH} directory levels"),
+        ));
     }
     let entries = fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
     for entry in entries {
@@ -116,7 +136,11 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, Vec<u8>)>) -
         if name.starts_with('.') {
             continue;
         }
-        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         // Follows symlinks, so a linked directory of shared rules works.
         let meta = fs::metadata(&path).map_err(|e| unreadable(&path, e))?;
         if meta.is_dir() {
@@ -137,7 +161,17 @@ mod tests {
     fn module_names() {
         assert!(valid_module_name("util"));
         assert!(valid_module_name("util.phone_2"));
-        for bad in ["", "../x", "/etc/passwd", "a..b", ".a", "a.", "a/b", "a-b", "os\0"] {
+        for bad in [
+            "",
+            "../x",
+            "/etc/passwd",
+            "a..b",
+            ".a",
+            "a.",
+            "a/b",
+            "a-b",
+            "os\0",
+        ] {
             assert!(!valid_module_name(bad), "{bad:?}");
         }
     }

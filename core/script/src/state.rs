@@ -30,7 +30,12 @@ pub(crate) enum Hook {
 }
 
 impl Hook {
-    const ALL: [Hook; 4] = [Hook::SelectMode, Hook::NextAttempt, Hook::Offers, Hook::BlacklistCheck];
+    const ALL: [Hook; 4] = [
+        Hook::SelectMode,
+        Hook::NextAttempt,
+        Hook::Offers,
+        Hook::BlacklistCheck,
+    ];
 
     /// The global table and the field scripts define.
     fn path(self) -> (&'static str, &'static str) {
@@ -105,7 +110,8 @@ pub(crate) fn build(
     validate: bool,
 ) -> Result<Built, LoadError> {
     let dir = sources.prefix.trim_end_matches('/').to_owned();
-    let setup = |e: mlua::Error| LoadError::new(dir.clone(), None, LoadErrorKind::Setup(e.to_string()));
+    let setup =
+        |e: mlua::Error| LoadError::new(dir.clone(), None, LoadErrorKind::Setup(e.to_string()));
     let (lua, ctx) = sandbox::new_state(sources, limits, services).map_err(setup)?;
     let load_budget = limits.budget.saturating_mul(LOAD_BUDGET_FACTOR);
     let mut checks = Vec::new();
@@ -113,7 +119,9 @@ pub(crate) fn build(
     ctx.set_loading(true);
     ctx.set_quiet(!validate);
     for file in &sources.scripts {
-        let fail = |e: mlua::Error| load_failure(&ctx, sources, &e, &file.display, limits.memory, load_budget);
+        let fail = |e: mlua::Error| {
+            load_failure(&ctx, sources, &e, &file.display, limits.memory, load_budget)
+        };
         let func = lua
             .load(&file.bytes[..])
             .set_name(format!("@{}", file.display))
@@ -139,15 +147,34 @@ pub(crate) fn build(
         run_checks(&ctx, sources, &checks, limits.memory, load_budget)?;
     }
     let definitions = ctx.take_definitions();
-    let agent_scripts = if validate { agent::collect(definitions, &mut warnings)? } else { BTreeMap::new() };
+    let agent_scripts = if validate {
+        agent::collect(definitions, &mut warnings)?
+    } else {
+        BTreeMap::new()
+    };
     // Between calls the limit is off; `invoke` arms it around each call.
     lua.set_memory_limit(0).map_err(setup)?;
-    let state = LuaState { lua, ctx, hooks, limits, sources: Arc::clone(sources) };
-    Ok(Built { state, agent_scripts, warnings })
+    let state = LuaState {
+        lua,
+        ctx,
+        hooks,
+        limits,
+        sources: Arc::clone(sources),
+    };
+    Ok(Built {
+        state,
+        agent_scripts,
+        warnings,
+    })
 }
 
 /// Takes (and clears) the global `tests` a file may have set.
-fn take_checks(lua: &Lua, file: &str, keep: bool, out: &mut Vec<SelfCheck>) -> Result<(), LoadError> {
+fn take_checks(
+    lua: &Lua,
+    file: &str,
+    keep: bool,
+    out: &mut Vec<SelfCheck>,
+) -> Result<(), LoadError> {
     let g = lua.globals();
     let value: Value = g.raw_get("tests").unwrap_or(Value::Nil);
     let _ = g.raw_set("tests", Value::Nil);
@@ -166,9 +193,17 @@ fn take_checks(lua: &Lua, file: &str, keep: bool, out: &mut Vec<SelfCheck>) -> R
     };
     let mut found = Vec::new();
     for pair in table.pairs::<Value, Value>() {
-        let Ok((Value::String(name), value)) = pair else { return Err(bad(&Value::Table(table.clone()))) };
-        let Value::Function(func) = value else { return Err(bad(&value)) };
-        found.push(SelfCheck { file: file.to_owned(), name: name.to_string_lossy(), func });
+        let Ok((Value::String(name), value)) = pair else {
+            return Err(bad(&Value::Table(table.clone())));
+        };
+        let Value::Function(func) = value else {
+            return Err(bad(&value));
+        };
+        found.push(SelfCheck {
+            file: file.to_owned(),
+            name: name.to_string_lossy(),
+            func,
+        });
     }
     if keep {
         found.sort_by(|a, b| a.name.cmp(&b.name));
@@ -196,7 +231,10 @@ fn run_checks(
                 Some(_) => (failed.file, failed.line),
                 None => (check.file.clone(), defined_at(sources, &check.func).line),
             };
-            let kind = LoadErrorKind::TestFailed { test: check.name.clone(), message };
+            let kind = LoadErrorKind::TestFailed {
+                test: check.name.clone(),
+                message,
+            };
             return Err(LoadError::new(file, line, kind));
         }
     }
@@ -217,8 +255,15 @@ fn collect_hooks(
     for hook in Hook::ALL {
         let (table, field) = hook.path();
         let bad = |hook: &str, expected: &'static str, found: &Value| {
-            let kind = LoadErrorKind::BadHook { hook: hook.to_owned(), expected, found: describe(found) };
-            let at = ctx.assigned_at(hook).unwrap_or_else(|| Loc { file: dir.to_owned(), line: None });
+            let kind = LoadErrorKind::BadHook {
+                hook: hook.to_owned(),
+                expected,
+                found: describe(found),
+            };
+            let at = ctx.assigned_at(hook).unwrap_or_else(|| Loc {
+                file: dir.to_owned(),
+                line: None,
+            });
             LoadError::new(at.file, at.line, kind)
         };
         let t = match g.raw_get::<Value>(table).unwrap_or(Value::Nil) {
@@ -232,7 +277,11 @@ fn collect_hooks(
             }
             Value::Nil => {
                 if let Some(w) = warnings.as_deref_mut() {
-                    w.push(format!("{} is not defined: {}", hook.name(), hook.default_note()));
+                    w.push(format!(
+                        "{} is not defined: {}",
+                        hook.name(),
+                        hook.default_note()
+                    ));
                 }
             }
             other => return Err(bad(hook.name(), "a function", &other)),
@@ -247,7 +296,10 @@ fn function_loc(func: &Function) -> Loc {
         Some(s) if s.starts_with('@') || s.starts_with('=') => s[1..].to_owned(),
         _ => info.short_src.unwrap_or_default(),
     };
-    Loc { file, line: info.line_defined.and_then(|l| u32::try_from(l).ok()) }
+    Loc {
+        file,
+        line: info.line_defined.and_then(|l| u32::try_from(l).ok()),
+    }
 }
 
 fn defined_at(sources: &Sources, func: &Function) -> Loc {
@@ -275,17 +327,31 @@ fn load_failure(
     memory: usize,
     budget: u64,
 ) -> LoadError {
-    let Parsed { message, loc, memory: out_of_memory, syntax } = parse_error(err);
+    let Parsed {
+        message,
+        loc,
+        memory: out_of_memory,
+        syntax,
+    } = parse_error(err);
     let (loc, kind) = if ctx.exhausted() {
-        (ctx.exhausted_at().or(loc), LoadErrorKind::InstructionBudget { budget })
+        (
+            ctx.exhausted_at().or(loc),
+            LoadErrorKind::InstructionBudget { budget },
+        )
     } else if out_of_memory {
-        (ctx.last_seen().or(loc), LoadErrorKind::MemoryLimit { limit: memory })
+        (
+            ctx.last_seen().or(loc),
+            LoadErrorKind::MemoryLimit { limit: memory },
+        )
     } else if syntax {
         (loc, LoadErrorKind::Syntax(message))
     } else {
         (loc, LoadErrorKind::Runtime(message))
     };
-    let mut loc = loc.unwrap_or_else(|| Loc { file: file.to_owned(), line: None });
+    let mut loc = loc.unwrap_or_else(|| Loc {
+        file: file.to_owned(),
+        line: None,
+    });
     resolve(sources, &mut loc);
     LoadError::new(loc.file, loc.line, kind)
 }
@@ -300,7 +366,12 @@ impl LuaState {
         convert: impl FnOnce(&Value) -> Result<R, BadReturn>,
     ) -> Result<R, HookError> {
         let Some(f) = &self.hooks[hook as usize] else {
-            return Err(HookError { file: None, line: None, function: hook.name(), kind: HookErrorKind::Missing });
+            return Err(HookError {
+                file: None,
+                line: None,
+                function: hook.name(),
+                kind: HookErrorKind::Missing,
+            });
         };
         self.ctx.arm(self.limits.budget);
         // The memory limit is armed only while script code runs. Building the
@@ -308,7 +379,10 @@ impl LuaState {
         // what the script asks for; and with no limit set, mlua skips a
         // protected call per value it creates (a third of a call's cost).
         let args = args(&self.lua).map_err(|e| self.failure(hook, f, &e))?;
-        let result = self.lua.set_memory_limit(self.limits.memory).and_then(|_| f.func.call::<Value>(args));
+        let result = self
+            .lua
+            .set_memory_limit(self.limits.memory)
+            .and_then(|_| f.func.call::<Value>(args));
         let _ = self.lua.set_memory_limit(0);
         let value = result.map_err(|e| self.failure(hook, f, &e))?;
         convert(&value).map_err(|BadReturn { expected, got }| HookError {
@@ -323,16 +397,33 @@ impl LuaState {
         let parsed = parse_error(err);
         let (loc, kind) = if self.ctx.exhausted() {
             let loc = self.ctx.exhausted_at().or(parsed.loc);
-            (loc, HookErrorKind::InstructionBudget { budget: self.limits.budget })
+            (
+                loc,
+                HookErrorKind::InstructionBudget {
+                    budget: self.limits.budget,
+                },
+            )
         } else if parsed.memory {
-            (self.ctx.last_seen(), HookErrorKind::MemoryLimit { limit: self.limits.memory })
+            (
+                self.ctx.last_seen(),
+                HookErrorKind::MemoryLimit {
+                    limit: self.limits.memory,
+                },
+            )
         } else {
             (parsed.loc, HookErrorKind::Runtime(parsed.message))
         };
         // A position inside the host's prelude says nothing to a script author.
-        let mut loc = loc.filter(|l| l.file != "host").unwrap_or_else(|| f.at.clone());
+        let mut loc = loc
+            .filter(|l| l.file != "host")
+            .unwrap_or_else(|| f.at.clone());
         resolve(&self.sources, &mut loc);
-        HookError { file: Some(loc.file), line: loc.line, function: hook.name(), kind }
+        HookError {
+            file: Some(loc.file),
+            line: loc.line,
+            function: hook.name(),
+            kind,
+        }
     }
 
     /// Whether `hook` is defined in this state.

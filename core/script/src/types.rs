@@ -197,7 +197,11 @@ impl ModeChoice {
     /// The safe default when `campaign.select_mode` fails: the campaign's
     /// configured mode, priority 0, no agent.
     pub fn fallback(campaign_mode: DialMode) -> ModeChoice {
-        ModeChoice { mode: campaign_mode, priority: 0, agent: None }
+        ModeChoice {
+            mode: campaign_mode,
+            priority: 0,
+            agent: None,
+        }
     }
 }
 
@@ -311,15 +315,28 @@ mod tests {
     fn outcome_strings_round_trip() {
         for o in Outcome::ALL {
             assert_eq!(o.as_str().parse::<Outcome>(), Ok(o));
-            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{}\"", o.as_str()));
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.as_str())
+            );
         }
         assert!("maybe".parse::<Outcome>().is_err());
-        assert_eq!(Outcome::ALL.iter().filter(|o| o.is_agent_disposition()).count(), 5);
+        assert_eq!(
+            Outcome::ALL
+                .iter()
+                .filter(|o| o.is_agent_disposition())
+                .count(),
+            5
+        );
     }
 
     #[test]
     fn render_say_fills_known_fields_only() {
-        let node = Node { say: "您好，{name}，{unknown} {".into(), options: vec![], outcome: None };
+        let node = Node {
+            say: "您好，{name}，{unknown} {".into(),
+            options: vec![],
+            outcome: None,
+        };
         let fields = BTreeMap::from([("name".to_owned(), "王先生".to_owned())]);
         assert_eq!(node.render_say(&fields), "您好，王先生，{unknown} {");
     }

@@ -70,8 +70,13 @@ impl Version {
     ) -> Result<Version, LoadError> {
         let sources = Arc::new(sources);
         let built = state::build(&sources, limits, services, true)?;
-        let defined = [Hook::SelectMode, Hook::NextAttempt, Hook::Offers, Hook::BlacklistCheck]
-            .map(|hook| built.state.has(hook));
+        let defined = [
+            Hook::SelectMode,
+            Hook::NextAttempt,
+            Hook::Offers,
+            Hook::BlacklistCheck,
+        ]
+        .map(|hook| built.state.has(hook));
         let info = VersionInfo {
             number,
             hash: sources.hash.clone(),
@@ -102,15 +107,26 @@ impl Version {
         args: impl FnOnce(&Lua) -> mlua::Result<A>,
         convert: impl FnOnce(&Value) -> Result<R, BadReturn>,
     ) -> Result<R, HookError> {
-        let fail = |kind| HookError { file: None, line: None, function: hook.name(), kind };
+        let fail = |kind| HookError {
+            file: None,
+            line: None,
+            function: hook.name(),
+            kind,
+        };
         if !self.defined[hook as usize] {
             return Err(fail(HookErrorKind::Missing));
         }
-        let build = || state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state);
-        let mut lease = self.pool.lease(build).map_err(|why| fail(HookErrorKind::Unavailable(why)))?;
+        let build =
+            || state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state);
+        let mut lease = self
+            .pool
+            .lease(build)
+            .map_err(|why| fail(HookErrorKind::Unavailable(why)))?;
         let result = lease.invoke(hook, args, convert);
-        if let Err(HookError { kind: HookErrorKind::MemoryLimit { .. } | HookErrorKind::InstructionBudget { .. }, .. }) =
-            &result
+        if let Err(HookError {
+            kind: HookErrorKind::MemoryLimit { .. } | HookErrorKind::InstructionBudget { .. },
+            ..
+        }) = &result
         {
             lease.discard();
         }
@@ -122,7 +138,11 @@ impl Version {
     /// On error the caller falls back to the campaign's configured mode:
     /// [`ModeChoice::fallback`].
     pub fn select_mode(&self, contact: &Contact) -> Result<ModeChoice, HookError> {
-        self.call(Hook::SelectMode, |lua| convert::contact(lua, contact), convert::mode_choice)
+        self.call(
+            Hook::SelectMode,
+            |lua| convert::contact(lua, contact),
+            convert::mode_choice,
+        )
     }
 
     /// `campaign.next_attempt(contact, outcome, attempts, now)`: when to call
@@ -139,7 +159,14 @@ impl Version {
     ) -> Result<Option<i64>, HookError> {
         self.call(
             Hook::NextAttempt,
-            |lua| Ok((convert::contact(lua, contact)?, lua.create_string(outcome.as_str())?, attempts, now)),
+            |lua| {
+                Ok((
+                    convert::contact(lua, contact)?,
+                    lua.create_string(outcome.as_str())?,
+                    attempts,
+                    now,
+                ))
+            },
             convert::next_attempt,
         )
     }
@@ -148,7 +175,11 @@ impl Version {
     ///
     /// On error no offers are made: [`offers_on_error`](crate::offers_on_error).
     pub fn offers(&self, customer: &Customer) -> Result<Vec<Offer>, HookError> {
-        self.call(Hook::Offers, |lua| convert::customer(lua, customer), convert::offers)
+        self.call(
+            Hook::Offers,
+            |lua| convert::customer(lua, customer),
+            convert::offers,
+        )
     }
 
     /// `blacklist.check(number, contact, now)`: may this number be dialled
@@ -156,7 +187,12 @@ impl Version {
     ///
     /// On error (and when no script defines it) the dial is denied, fail
     /// closed: [`Verdict::fail_closed`].
-    pub fn blacklist_check(&self, number: &str, contact: Option<&Contact>, now: i64) -> Result<Verdict, HookError> {
+    pub fn blacklist_check(
+        &self,
+        number: &str,
+        contact: Option<&Contact>,
+        now: i64,
+    ) -> Result<Verdict, HookError> {
         self.call(
             Hook::BlacklistCheck,
             |lua| {
@@ -185,7 +221,9 @@ impl Version {
     /// Meant for a background thread right after a reload; returns how many
     /// states the version has.
     pub fn warm_up(&self) -> usize {
-        self.pool.fill(|| state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state))
+        self.pool.fill(|| {
+            state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state)
+        })
     }
 
     /// Lua states of this version: (idle, in existence).

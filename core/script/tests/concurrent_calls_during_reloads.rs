@@ -44,7 +44,10 @@ fn four_threads_call_while_fifty_reloads_swap() {
                     let verdict = version.blacklist_check("+8613800138000", None, NOON);
                     let seen = version_seen(verdict.expect("no call may fail"));
                     assert_eq!(seen, version.info().number, "a version runs its own code");
-                    assert!(seen >= last, "versions only move forward: {last} then {seen}");
+                    assert!(
+                        seen >= last,
+                        "versions only move forward: {last} then {seen}"
+                    );
                     last = seen;
                     calls.fetch_add(1, Ordering::Relaxed);
                     if stopping {
@@ -61,7 +64,11 @@ fn four_threads_call_while_fifty_reloads_swap() {
         assert_eq!(info.number, n);
         let current = host.current();
         assert_eq!(current.info().number, n);
-        let seen = version_seen(current.blacklist_check("+8613800138000", None, NOON).unwrap());
+        let seen = version_seen(
+            current
+                .blacklist_check("+8613800138000", None, NOON)
+                .unwrap(),
+        );
         assert_eq!(seen, n, "a call after the swap sees the new code");
     }
     stop.store(true, Ordering::Relaxed);
@@ -102,14 +109,28 @@ fn calls_on_one_version_run_in_parallel() {
         "rules.lua",
         "function blacklist.check(n) if dnc.contains(n) then return blacklist.allow() end return blacklist.deny('alone') end\n",
     );
-    let services = Arc::new(Rendezvous { parties: 3, arrived: Mutex::new(0), all_here: Condvar::new() });
-    let config = HostConfig { pool_size: 3, ..dir.config() };
+    let services = Arc::new(Rendezvous {
+        parties: 3,
+        arrived: Mutex::new(0),
+        all_here: Condvar::new(),
+    });
+    let config = HostConfig {
+        pool_size: 3,
+        ..dir.config()
+    };
     let host = Arc::new(ScriptHost::load(config, services).unwrap());
     let version = host.current();
     // Three calls meet inside the hook: only possible if each has a state.
     let verdicts: Vec<_> = thread::scope(|s| {
-        let calls: Vec<_> =
-            (0..3).map(|_| s.spawn(|| version.blacklist_check("+8613800138000", None, NOON).unwrap())).collect();
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    version
+                        .blacklist_check("+8613800138000", None, NOON)
+                        .unwrap()
+                })
+            })
+            .collect();
         calls.into_iter().map(|c| c.join().unwrap()).collect()
     });
     assert_eq!(verdicts, vec![Verdict::Allow; 3]);
@@ -120,14 +141,19 @@ fn calls_on_one_version_run_in_parallel() {
 fn calls_wait_for_a_state_beyond_the_pool_size() {
     let dir = ScriptDir::new("pool_cap");
     dir.write("rules.lua", &marker(1));
-    let config = HostConfig { pool_size: 2, ..dir.config() };
+    let config = HostConfig {
+        pool_size: 2,
+        ..dir.config()
+    };
     let host = ScriptHost::load(config, Arc::new(NoServices)).unwrap();
     let version = host.current();
     thread::scope(|s| {
         for _ in 0..6 {
             s.spawn(|| {
                 for _ in 0..200 {
-                    version.blacklist_check("+8613800138000", None, NOON).unwrap();
+                    version
+                        .blacklist_check("+8613800138000", None, NOON)
+                        .unwrap();
                 }
             });
         }
@@ -141,12 +167,22 @@ fn calls_wait_for_a_state_beyond_the_pool_size() {
 fn warm_up_builds_the_pool_ahead_of_calls() {
     let dir = ScriptDir::new("warm_up");
     dir.write("rules.lua", &marker(1));
-    let config = HostConfig { pool_size: 3, ..dir.config() };
+    let config = HostConfig {
+        pool_size: 3,
+        ..dir.config()
+    };
     let host = ScriptHost::load(config, Arc::new(NoServices)).unwrap();
     let version = host.current();
     assert_eq!(version.pool_counts(), (1, 1));
     assert_eq!(version.warm_up(), 3);
     assert_eq!(version.pool_counts(), (3, 3));
     assert_eq!(version.warm_up(), 3);
-    assert_eq!(version_seen(version.blacklist_check("+8613800138000", None, NOON).unwrap()), 1);
+    assert_eq!(
+        version_seen(
+            version
+                .blacklist_check("+8613800138000", None, NOON)
+                .unwrap()
+        ),
+        1
+    );
 }

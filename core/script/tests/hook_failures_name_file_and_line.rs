@@ -10,14 +10,18 @@ use std::sync::Arc;
 
 use common::{NOON, contact, customer, fixture, within};
 use waihu_script::{
-    HookError, HookErrorKind, HostConfig, ModeChoice, NoServices, Outcome, ScriptHost, Verdict, Version,
+    HookError, HookErrorKind, HostConfig, ModeChoice, NoServices, Outcome, ScriptHost, Verdict,
+    Version,
 };
 
 const FILE: &str = "faulty/hooks.lua";
 
 fn line_of(marker: &str) -> u32 {
     let text = fs::read_to_string(fixture("faulty/hooks.lua")).unwrap();
-    text.lines().position(|l| l.contains(marker)).expect("marker") as u32 + 1
+    text.lines()
+        .position(|l| l.contains(marker))
+        .expect("marker") as u32
+        + 1
 }
 
 fn host_with(pool_size: usize) -> ScriptHost {
@@ -43,12 +47,21 @@ fn assert_healthy(v: &Version) {
 fn runtime_error() {
     let v = host_with(2).current();
     let err = select(&v, "error").unwrap_err();
-    assert_eq!((err.file.as_deref(), err.line), (Some(FILE), Some(line_of("-- raises"))));
+    assert_eq!(
+        (err.file.as_deref(), err.line),
+        (Some(FILE), Some(line_of("-- raises")))
+    );
     assert_eq!(err.function, "campaign.select_mode");
-    assert_eq!(err.kind, HookErrorKind::Runtime("no segment for +8613800138000".into()));
+    assert_eq!(
+        err.kind,
+        HookErrorKind::Runtime("no segment for +8613800138000".into())
+    );
     assert_eq!(
         err.to_string(),
-        format!("{FILE}:{}: campaign.select_mode: no segment for +8613800138000", line_of("-- raises"))
+        format!(
+            "{FILE}:{}: campaign.select_mode: no segment for +8613800138000",
+            line_of("-- raises")
+        )
     );
     assert_healthy(&v);
 }
@@ -57,9 +70,16 @@ fn runtime_error() {
 fn error_without_position_is_placed_by_the_traceback() {
     let v = host_with(1).current();
     let err = select(&v, "error_no_position").unwrap_err();
-    assert_eq!((err.file.as_deref(), err.line), (Some(FILE), Some(line_of("error({ code = 7 })"))));
+    assert_eq!(
+        (err.file.as_deref(), err.line),
+        (Some(FILE), Some(line_of("error({ code = 7 })")))
+    );
     let err = select(&v, "bad_dnc_arg").unwrap_err();
-    assert_eq!((err.file.as_deref(), err.line), (Some(FILE), Some(line_of("-- wrong argument"))), "{err}");
+    assert_eq!(
+        (err.file.as_deref(), err.line),
+        (Some(FILE), Some(line_of("-- wrong argument"))),
+        "{err}"
+    );
     assert_healthy(&v);
 }
 
@@ -70,11 +90,20 @@ fn infinite_loop_exhausts_the_budget() {
         let v = Arc::clone(&v);
         move || select(&v, "loop").unwrap_err()
     });
-    assert_eq!(err.kind, HookErrorKind::InstructionBudget { budget: 200_000 });
-    assert_eq!((err.file.as_deref(), err.line), (Some(FILE), Some(line_of("-- spins"))));
+    assert_eq!(
+        err.kind,
+        HookErrorKind::InstructionBudget { budget: 200_000 }
+    );
+    assert_eq!(
+        (err.file.as_deref(), err.line),
+        (Some(FILE), Some(line_of("-- spins")))
+    );
     assert_eq!(
         err.to_string(),
-        format!("{FILE}:{}: campaign.select_mode: instruction budget of 200000 exhausted", line_of("-- spins"))
+        format!(
+            "{FILE}:{}: campaign.select_mode: instruction budget of 200000 exhausted",
+            line_of("-- spins")
+        )
     );
     assert_healthy(&v);
 }
@@ -87,7 +116,11 @@ fn budget_cannot_be_caught_or_escaped() {
             let v = Arc::clone(&v);
             move || select(&v, kind).unwrap_err()
         });
-        assert_eq!(err.kind, HookErrorKind::InstructionBudget { budget: 200_000 }, "{kind}: {err}");
+        assert_eq!(
+            err.kind,
+            HookErrorKind::InstructionBudget { budget: 200_000 },
+            "{kind}: {err}"
+        );
         assert_eq!(err.file.as_deref(), Some(FILE), "{kind}");
     }
     assert_healthy(&v);
@@ -97,7 +130,12 @@ fn budget_cannot_be_caught_or_escaped() {
 fn memory_bomb_hits_the_memory_limit() {
     let v = host_with(1).current();
     let err = select(&v, "bomb").unwrap_err();
-    assert_eq!(err.kind, HookErrorKind::MemoryLimit { limit: 16 * 1024 * 1024 });
+    assert_eq!(
+        err.kind,
+        HookErrorKind::MemoryLimit {
+            limit: 16 * 1024 * 1024
+        }
+    );
     assert_eq!(err.file.as_deref(), Some(FILE));
     // The bomb runs too few instructions for a budget sample: the error
     // names the line where the hook is defined.
@@ -113,7 +151,11 @@ fn memory_bomb_hits_the_memory_limit() {
 fn a_state_that_hit_a_limit_is_replaced() {
     let v = host_with(1).current();
     assert_eq!(select(&v, "counter").unwrap().priority, 1);
-    assert_eq!(select(&v, "counter").unwrap().priority, 2, "same state, globals kept");
+    assert_eq!(
+        select(&v, "counter").unwrap().priority,
+        2,
+        "same state, globals kept"
+    );
     assert_eq!(v.pool_counts(), (1, 1));
     select(&v, "loop").unwrap_err();
     assert_eq!(v.pool_counts(), (0, 0), "the spent state is dropped");
@@ -137,17 +179,27 @@ fn wrong_return_types_are_bad_returns() {
     let select_line = line_of("function campaign.select_mode");
 
     let err = select(&v, "wrong_type").unwrap_err();
-    assert_eq!((err.file.as_deref(), err.line), (Some(FILE), Some(select_line)));
+    assert_eq!(
+        (err.file.as_deref(), err.line),
+        (Some(FILE), Some(select_line))
+    );
     let (expected, got) = bad_return(err.clone());
     assert!(expected.starts_with("{ mode = "), "{expected}");
     assert_eq!(got, "string \"predictive\"");
-    assert!(err.to_string().contains("campaign.select_mode: bad return value: expected { mode ="), "{err}");
+    assert!(
+        err.to_string()
+            .contains("campaign.select_mode: bad return value: expected { mode ="),
+        "{err}"
+    );
 
     let (expected, got) = bad_return(select(&v, "bad_mode").unwrap_err());
     assert!(expected.contains("`mode` one of"), "{expected}");
     assert_eq!(got, "string \"fast\"");
     let (expected, got) = bad_return(select(&v, "no_priority").unwrap_err());
-    assert_eq!((expected.as_str(), got.as_str()), ("`priority` an integer", "nil"));
+    assert_eq!(
+        (expected.as_str(), got.as_str()),
+        ("`priority` an integer", "nil")
+    );
 
     let c = contact(&[]);
     let err = v.next_attempt(&c, Outcome::Busy, 1, NOON).unwrap_err();
@@ -156,22 +208,40 @@ fn wrong_return_types_are_bad_returns() {
     let (_, got) = bad_return(v.next_attempt(&c, Outcome::Machine, 1, NOON).unwrap_err());
     assert_eq!(got, format!("number {}", NOON as f64 + 0.5));
     // A whole float is a time.
-    assert_eq!(v.next_attempt(&c, Outcome::Failed, 1, NOON).unwrap(), Some(NOON + 3600));
+    assert_eq!(
+        v.next_attempt(&c, Outcome::Failed, 1, NOON).unwrap(),
+        Some(NOON + 3600)
+    );
     assert_eq!(v.next_attempt(&c, Outcome::Success, 1, NOON).unwrap(), None);
 
     let err = v.offers(&customer(0.9, 1.0, 1, None)).unwrap_err();
     assert_eq!(err.function, "retention.offers");
-    assert_eq!(bad_return(err), ("offer 2: `code` a string".into(), "integer 2".into()));
+    assert_eq!(
+        bad_return(err),
+        ("offer 2: `code` a string".into(), "integer 2".into())
+    );
     let (expected, got) = bad_return(v.offers(&customer(0.1, 1.0, 1, None)).unwrap_err());
     assert!(expected.starts_with("a list of"), "{expected}");
     assert_eq!(got, "string \"none\"");
 
     let err = v.blacklist_check("+1", None, NOON).unwrap_err();
     assert_eq!(err.function, "blacklist.check");
-    assert_eq!(bad_return(err), ("blacklist.allow() or blacklist.deny(reason)".into(), "boolean true".into()));
+    assert_eq!(
+        bad_return(err),
+        (
+            "blacklist.allow() or blacklist.deny(reason)".into(),
+            "boolean true".into()
+        )
+    );
     let (expected, got) = bad_return(v.blacklist_check("+2", None, NOON).unwrap_err());
-    assert_eq!((expected.as_str(), got.as_str()), ("a deny reason (string)", "nil"));
-    assert_eq!(v.blacklist_check("+3", None, NOON).unwrap(), Verdict::Deny("because".into()));
+    assert_eq!(
+        (expected.as_str(), got.as_str()),
+        ("a deny reason (string)", "nil")
+    );
+    assert_eq!(
+        v.blacklist_check("+3", None, NOON).unwrap(),
+        Verdict::Deny("because".into())
+    );
 }
 
 #[test]
@@ -179,7 +249,11 @@ fn safe_defaults_are_what_the_contract_says() {
     assert_eq!(Verdict::fail_closed(), Verdict::Deny("script error".into()));
     assert_eq!(
         ModeChoice::fallback(waihu_script::DialMode::Progressive),
-        ModeChoice { mode: waihu_script::DialMode::Progressive, priority: 0, agent: None }
+        ModeChoice {
+            mode: waihu_script::DialMode::Progressive,
+            priority: 0,
+            agent: None
+        }
     );
     assert_eq!(waihu_script::NEXT_ATTEMPT_ON_ERROR, None);
     assert!(waihu_script::offers_on_error().is_empty());

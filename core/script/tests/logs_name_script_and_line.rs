@@ -35,7 +35,10 @@ impl<'a> MakeWriter<'a> for Captured {
 
 fn captured(f: impl FnOnce()) -> String {
     let out = Captured::default();
-    let subscriber = tracing_subscriber::fmt().with_writer(out.clone()).with_ansi(false).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(out.clone())
+        .with_ansi(false)
+        .finish();
     tracing::subscriber::with_default(subscriber, f);
     String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
 }
@@ -53,9 +56,16 @@ fn log_and_print_carry_script_and_line() {
     });
     // Once per version, not once per pooled state.
     assert_eq!(out.matches("loading rules").count(), 1, "{out}");
-    let line = |text: &str| out.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("{text} in {out}"));
+    let line = |text: &str| {
+        out.lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("{text} in {out}"))
+    };
     let info = line("loading rules");
-    assert!(info.contains("INFO") && info.contains("script=scripts/main.lua line=2"), "{info}");
+    assert!(
+        info.contains("INFO") && info.contains("script=scripts/main.lua line=2"),
+        "{info}"
+    );
     assert!(line("printed\t7").contains("line=3"));
     assert!(line("careful").contains("WARN"));
     assert!(line("bad").contains("ERROR"));
@@ -65,20 +75,33 @@ fn log_and_print_carry_script_and_line() {
 #[test]
 fn a_failed_reload_is_logged_once() {
     let dir = ScriptDir::new("log_once");
-    dir.write("main.lua", "function blacklist.check() return blacklist.allow() end\n");
+    dir.write(
+        "main.lua",
+        "function blacklist.check() return blacklist.allow() end\n",
+    );
     // Every event of this binary is emitted under a capturing subscriber:
     // tracing caches "nobody listens" per call site otherwise.
     let mut host = None;
     captured(|| host = Some(ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap()));
     let host = host.unwrap();
-    dir.write("main.lua", "function blacklist.check()\n  return blacklist.allow(\nend\n");
+    dir.write(
+        "main.lua",
+        "function blacklist.check()\n  return blacklist.allow(\nend\n",
+    );
     let out = captured(|| {
         for _ in 0..3 {
             host.reload().unwrap_err();
         }
     });
-    let failures: Vec<_> = out.lines().filter(|l| l.contains("script reload failed")).collect();
+    let failures: Vec<_> = out
+        .lines()
+        .filter(|l| l.contains("script reload failed"))
+        .collect();
     assert_eq!(failures.len(), 1, "{out}");
-    assert!(failures[0].contains("scripts/main.lua:3: syntax error"), "{}", failures[0]);
+    assert!(
+        failures[0].contains("scripts/main.lua:3: syntax error"),
+        "{}",
+        failures[0]
+    );
     assert_eq!(host.status().failed_reloads, 3);
 }

@@ -67,7 +67,11 @@ fn rollback_returns_to_the_previous_version_once() {
     let info = host.rollback().unwrap();
     assert_eq!(info.number, 1);
     assert_eq!(seen(&host.current()), "v1");
-    assert_eq!(seen(&on_two), "v2", "work pinned to the bad version finishes on it");
+    assert_eq!(
+        seen(&on_two),
+        "v2",
+        "work pinned to the bad version finishes on it"
+    );
     assert_eq!(host.status().previous, None);
     assert_eq!(host.rollback().unwrap_err(), RollbackError::NoPrevious);
 
@@ -90,12 +94,24 @@ fn rollout_gives_the_new_version_its_share_of_new_work() {
     dir.write("marker.lua", &marker(2));
     host.reload().unwrap();
     assert_eq!(host.status().rollout_percent, 10);
-    let on_new = |host: &ScriptHost| (0..10_000u64).filter(|&id| host.pick(id).info().number == 2).count();
+    let on_new = |host: &ScriptHost| {
+        (0..10_000u64)
+            .filter(|&id| host.pick(id).info().number == 2)
+            .count()
+    };
     let share = on_new(&host);
-    assert!((800..=1200).contains(&share), "{share} of 10000 on the new version");
+    assert!(
+        (800..=1200).contains(&share),
+        "{share} of 10000 on the new version"
+    );
     // Deterministic by work id.
     let picks: Vec<u64> = (0..200).map(|id| host.pick(id).info().number).collect();
-    assert_eq!(picks, (0..200).map(|id| host.pick(id).info().number).collect::<Vec<_>>());
+    assert_eq!(
+        picks,
+        (0..200)
+            .map(|id| host.pick(id).info().number)
+            .collect::<Vec<_>>()
+    );
     // The work picked for the new version runs the new code.
     let id = (0..).find(|&id| host.pick(id).info().number == 2).unwrap();
     assert_eq!(seen(&host.pick(id)), "v2");
@@ -106,7 +122,12 @@ fn rollout_gives_the_new_version_its_share_of_new_work() {
     let half = on_new(&host);
     assert!((4500..=5500).contains(&half), "{half}");
     // Raising the share only moves work towards the new version.
-    assert!((0..10_000u64).filter(|&id| host.pick(id).info().number == 2).count() >= share);
+    assert!(
+        (0..10_000u64)
+            .filter(|&id| host.pick(id).info().number == 2)
+            .count()
+            >= share
+    );
     host.set_rollout(0);
     assert_eq!(on_new(&host), 0);
     host.set_rollout(200);
@@ -117,7 +138,13 @@ fn rollout_gives_the_new_version_its_share_of_new_work() {
     host.set_rollout(10);
     dir.write("marker.lua", &marker(3));
     host.reload().unwrap();
-    assert!((800..=1200).contains(&(0..10_000u64).filter(|&id| host.pick(id).info().number == 3).count()));
+    assert!(
+        (800..=1200).contains(
+            &(0..10_000u64)
+                .filter(|&id| host.pick(id).info().number == 3)
+                .count()
+        )
+    );
     host.rollback().unwrap();
     assert!((0..1000).all(|id| host.pick(id).info().number == 2));
 }
@@ -131,5 +158,8 @@ fn current_ignores_the_rollout() {
     host.reload().unwrap();
     assert_eq!(host.current().info().number, 2);
     assert_eq!(host.pick(1).info().number, 1);
-    assert_eq!(host.current().select_mode(&contact(&[])).unwrap().priority, 2);
+    assert_eq!(
+        host.current().select_mode(&contact(&[])).unwrap().priority,
+        2
+    );
 }

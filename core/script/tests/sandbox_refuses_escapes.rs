@@ -28,7 +28,9 @@ fn refused(code: &str, text: &str) {
     match run(code) {
         Ok(_) => panic!("{code}: not refused"),
         Err(e) => {
-            let LoadErrorKind::Runtime(message) = &e.kind else { panic!("{code}: {e}") };
+            let LoadErrorKind::Runtime(message) = &e.kind else {
+                panic!("{code}: {e}")
+            };
             assert!(message.contains(text), "{code}: {message}");
             assert_eq!(e.file, "scripts/main.lua", "{e}");
             assert_eq!(e.line, Some(1), "{e}");
@@ -39,18 +41,38 @@ fn refused(code: &str, text: &str) {
 #[test]
 fn io_is_absent() {
     ok("assert(io == nil)");
-    refused("io.open('/etc/passwd')", "attempt to index a nil value (global 'io')");
+    refused(
+        "io.open('/etc/passwd')",
+        "attempt to index a nil value (global 'io')",
+    );
 }
 
 #[test]
 fn os_keeps_only_time_date_clock() {
-    ok("assert(type(os.time()) == 'number' and type(os.date('%Y')) == 'string' and type(os.clock()) == 'number')");
-    for name in ["execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale", "difftime"] {
+    ok(
+        "assert(type(os.time()) == 'number' and type(os.date('%Y')) == 'string' and type(os.clock()) == 'number')",
+    );
+    for name in [
+        "execute",
+        "exit",
+        "getenv",
+        "remove",
+        "rename",
+        "tmpname",
+        "setlocale",
+        "difftime",
+    ] {
         ok(&format!("assert(os.{name} == nil, '{name}')"));
     }
-    refused("os.execute('touch /tmp/pwned')", "attempt to call a nil value (field 'execute')");
+    refused(
+        "os.execute('touch /tmp/pwned')",
+        "attempt to call a nil value (field 'execute')",
+    );
     refused("os.exit(1)", "attempt to call a nil value (field 'exit')");
-    refused("local home = os.getenv('HOME')", "attempt to call a nil value (field 'getenv')");
+    refused(
+        "local home = os.getenv('HOME')",
+        "attempt to call a nil value (field 'getenv')",
+    );
 }
 
 #[test]
@@ -62,14 +84,23 @@ fn no_other_libraries() {
 #[test]
 fn dofile_and_loadfile_are_absent() {
     ok("assert(dofile == nil and loadfile == nil)");
-    refused("dofile('/etc/passwd')", "attempt to call a nil value (global 'dofile')");
-    refused("loadfile('/etc/passwd')", "attempt to call a nil value (global 'loadfile')");
+    refused(
+        "dofile('/etc/passwd')",
+        "attempt to call a nil value (global 'dofile')",
+    );
+    refused(
+        "loadfile('/etc/passwd')",
+        "attempt to call a nil value (global 'loadfile')",
+    );
 }
 
 #[test]
 fn string_dump_is_absent() {
     ok("assert(string.dump == nil and ('x').dump == nil)");
-    refused("local b = string.dump(function() end)", "attempt to call a nil value (field 'dump')");
+    refused(
+        "local b = string.dump(function() end)",
+        "attempt to call a nil value (field 'dump')",
+    );
 }
 
 #[test]
@@ -114,13 +145,19 @@ fn require_cycles_are_refused() {
     dir.write("lib/b.lua", "return require('a')\n");
     dir.write("main.lua", "require('a')\n");
     let err = check(&dir.config(), Arc::new(NoServices)).unwrap_err();
-    assert!(err.to_string().contains("module 'a' requires itself"), "{err}");
+    assert!(
+        err.to_string().contains("module 'a' requires itself"),
+        "{err}"
+    );
 }
 
 #[test]
 fn collectgarbage_cannot_stop_the_collector() {
     ok("assert(collectgarbage('count') > 0); collectgarbage(); collectgarbage('step')");
-    refused("collectgarbage('stop')", "collectgarbage('stop') is not allowed");
+    refused(
+        "collectgarbage('stop')",
+        "collectgarbage('stop') is not allowed",
+    );
     refused("collectgarbage('generational')", "is not allowed");
 }
 
@@ -159,9 +196,16 @@ fn agent_scripts_are_defined_only_at_load() {
         "function campaign.select_mode(c)\n  agent_script.define { name = 'late' }\nend\n",
     );
     let host = waihu_script::ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
-    let err = host.current().select_mode(&common::contact(&[])).unwrap_err();
+    let err = host
+        .current()
+        .select_mode(&common::contact(&[]))
+        .unwrap_err();
     assert_eq!(err.line, Some(2));
-    assert!(err.to_string().contains("only be called while the scripts load"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("only be called while the scripts load"),
+        "{err}"
+    );
 }
 
 #[test]

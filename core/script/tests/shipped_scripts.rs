@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use waihu_script::{
-    AgentScript, Contact, Customer, DialMode, HostConfig, ModeChoice, Offer, Outcome, ScriptHost, Services, Verdict,
-    Version,
+    AgentScript, Contact, Customer, DialMode, HostConfig, ModeChoice, Offer, Outcome, ScriptHost,
+    Services, Verdict, Version,
 };
 
 /// The one number on the test do-not-call list (national form).
@@ -36,8 +36,12 @@ fn version() -> Arc<Version> {
     static HOST: OnceLock<ScriptHost> = OnceLock::new();
     HOST.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts");
-        let config = HostConfig { dir, ..HostConfig::default() };
-        ScriptHost::load(config, Arc::new(OneNumberDnc)).unwrap_or_else(|e| panic!("the shipped scripts load: {e}"))
+        let config = HostConfig {
+            dir,
+            ..HostConfig::default()
+        };
+        ScriptHost::load(config, Arc::new(OneNumberDnc))
+            .unwrap_or_else(|e| panic!("the shipped scripts load: {e}"))
     })
     .current()
 }
@@ -60,7 +64,10 @@ fn sh_hour(t: i64) -> i64 {
 }
 
 fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// A contact in Shanghai with these list columns.
@@ -88,7 +95,11 @@ fn loads_every_file_without_warnings() {
         "retention.lua",
         "segments.lua",
     ] {
-        assert!(info.files.iter().any(|f| f == file), "{file} missing from {:?}", info.files);
+        assert!(
+            info.files.iter().any(|f| f == file),
+            "{file} missing from {:?}",
+            info.files
+        );
     }
     assert_eq!(info.agent_scripts, ["haoyun", "haoyun_en"]);
     // A warning would mean an undefined hook or an unreachable node.
@@ -98,7 +109,13 @@ fn loads_every_file_without_warnings() {
 // ---- campaign.select_mode -------------------------------------------------
 
 /// List columns, `contact.last_agent`, and the expected mode, priority, agent.
-type SegmentRow<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, DialMode, i64, Option<String>);
+type SegmentRow<'a> = (
+    &'a [(&'a str, &'a str)],
+    Option<&'a str>,
+    DialMode,
+    i64,
+    Option<String>,
+);
 
 #[test]
 fn select_mode_follows_the_segments_of_domain_md() {
@@ -138,8 +155,18 @@ fn select_mode_follows_the_segments_of_domain_md() {
     for (pairs, last_agent, mode, priority, agent) in table {
         let mut c = contact(pairs);
         c.last_agent = last_agent.map(str::to_owned);
-        let got = v.select_mode(&c).unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
-        assert_eq!(got, ModeChoice { mode: *mode, priority: *priority, agent: agent.clone() }, "{pairs:?}");
+        let got = v
+            .select_mode(&c)
+            .unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
+        assert_eq!(
+            got,
+            ModeChoice {
+                mode: *mode,
+                priority: *priority,
+                agent: agent.clone()
+            },
+            "{pairs:?}"
+        );
         top = top.max(got.priority);
     }
     let vip = v.select_mode(&contact(&[("segment", "vip")])).expect("vip");
@@ -186,7 +213,9 @@ fn next_attempt_spacing_per_outcome() {
         (Blacklisted, sh(10, 0), None),
     ];
     for &(outcome, now, want) in table {
-        let got = v.next_attempt(&c, outcome, 1, now).unwrap_or_else(|e| panic!("{outcome}: {e}"));
+        let got = v
+            .next_attempt(&c, outcome, 1, now)
+            .unwrap_or_else(|e| panic!("{outcome}: {e}"));
         assert_eq!(got, want, "{outcome} at {}h", sh_hour(now));
     }
 }
@@ -208,23 +237,37 @@ fn next_attempt_skips_rest_hours() {
         (Unreachable, sh(22, 0), tomorrow(9, 0) + DAY),
     ];
     for &(outcome, now, want) in table {
-        assert_eq!(v.next_attempt(&c, outcome, 1, now).expect("call"), Some(want), "{outcome}");
+        assert_eq!(
+            v.next_attempt(&c, outcome, 1, now).expect("call"),
+            Some(want),
+            "{outcome}"
+        );
     }
     // Every hour and half hour of the day, every retried outcome: the time
     // is later than now and inside 09:00-21:00 Shanghai time.
     for step in 0..48 {
         let now = WED + step * 30 * MIN;
         for outcome in RETRIED {
-            let at = v.next_attempt(&c, outcome, 1, now).expect("call").expect("a retry");
+            let at = v
+                .next_attempt(&c, outcome, 1, now)
+                .expect("call")
+                .expect("a retry");
             assert!(at > now, "{outcome} at {step}");
-            assert!((9..21).contains(&sh_hour(at)), "{outcome} from {now} lands at {}h", sh_hour(at));
+            assert!(
+                (9..21).contains(&sh_hour(at)),
+                "{outcome} from {now} lands at {}h",
+                sh_hour(at)
+            );
         }
     }
     // Another fixed-offset zone: 20:55 in Tokyo waits for 09:00 Tokyo time.
     let mut tokyo = contact(&[]);
     tokyo.timezone = Some("Asia/Tokyo".into());
     let tokyo_2055 = sh(19, 55);
-    assert_eq!(v.next_attempt(&tokyo, Busy, 1, tokyo_2055).expect("call"), Some(tomorrow(8, 0)));
+    assert_eq!(
+        v.next_attempt(&tokyo, Busy, 1, tokyo_2055).expect("call"),
+        Some(tomorrow(8, 0))
+    );
 }
 
 #[test]
@@ -238,9 +281,16 @@ fn next_attempt_without_timezone_uses_the_switch_clock_consistently() {
     for step in 0..48 {
         let now = WED + step * 30 * MIN;
         for outcome in RETRIED {
-            let at = v.next_attempt(&c, outcome, 1, now).expect("call").expect("a retry");
+            let at = v
+                .next_attempt(&c, outcome, 1, now)
+                .expect("call")
+                .expect("a retry");
             assert!(at > now);
-            assert_eq!(v.blacklist_check("13800138000", None, at).expect("call"), Verdict::Allow, "{outcome} {at}");
+            assert_eq!(
+                v.blacklist_check("13800138000", None, at).expect("call"),
+                Verdict::Allow,
+                "{outcome} {at}"
+            );
         }
     }
 }
@@ -251,17 +301,42 @@ fn seven_times_rule_caps_attempts() {
     let c = contact(&[]);
     let now = sh(10, 0);
     for outcome in RETRIED {
-        assert!(v.next_attempt(&c, outcome, 6, now).expect("call").is_some(), "{outcome}: a 7th attempt");
-        assert_eq!(v.next_attempt(&c, outcome, 7, now).expect("call"), None, "{outcome}: no 8th attempt");
-        assert_eq!(v.next_attempt(&c, outcome, 8, now).expect("call"), None, "{outcome}");
+        assert!(
+            v.next_attempt(&c, outcome, 6, now).expect("call").is_some(),
+            "{outcome}: a 7th attempt"
+        );
+        assert_eq!(
+            v.next_attempt(&c, outcome, 7, now).expect("call"),
+            None,
+            "{outcome}: no 8th attempt"
+        );
+        assert_eq!(
+            v.next_attempt(&c, outcome, 8, now).expect("call"),
+            None,
+            "{outcome}"
+        );
     }
     // A contact list may set its own cap.
     let three = contact(&[("max_attempts", "3")]);
-    assert!(v.next_attempt(&three, Outcome::Busy, 2, now).expect("call").is_some());
-    assert_eq!(v.next_attempt(&three, Outcome::Busy, 3, now).expect("call"), None);
+    assert!(
+        v.next_attempt(&three, Outcome::Busy, 2, now)
+            .expect("call")
+            .is_some()
+    );
+    assert_eq!(
+        v.next_attempt(&three, Outcome::Busy, 3, now).expect("call"),
+        None
+    );
     let ten = contact(&[("max_attempts", "10")]);
-    assert!(v.next_attempt(&ten, Outcome::Busy, 9, now).expect("call").is_some());
-    assert_eq!(v.next_attempt(&ten, Outcome::Busy, 10, now).expect("call"), None);
+    assert!(
+        v.next_attempt(&ten, Outcome::Busy, 9, now)
+            .expect("call")
+            .is_some()
+    );
+    assert_eq!(
+        v.next_attempt(&ten, Outcome::Busy, 10, now).expect("call"),
+        None
+    );
 }
 
 // ---- retention.offers -----------------------------------------------------
@@ -285,13 +360,21 @@ fn civil(days: i64) -> (i64, i64, i64) {
 /// the switch's local date, so the tests keep a margin of several days from
 /// every threshold.
 fn date_in(offset: i64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
     let today = i64::try_from(now).expect("seconds fit") / DAY;
     let (y, m, d) = civil(today + offset);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn customer(tenure_months: u32, monthly_spend: f64, churn_score: f64, broadband_expiry: Option<String>) -> Customer {
+fn customer(
+    tenure_months: u32,
+    monthly_spend: f64,
+    churn_score: f64,
+    broadband_expiry: Option<String>,
+) -> Customer {
     Customer {
         id: 7,
         phone: "+8613800138000".into(),
@@ -346,7 +429,12 @@ fn retention_offers_by_tenure_spend_churn_and_expiry() {
         let offers = v.offers(c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
         assert_eq!(codes(&offers), *want, "{c:?}");
         for o in &offers {
-            assert!(o.text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)), "Chinese text: {o:?}");
+            assert!(
+                o.text
+                    .chars()
+                    .any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)),
+                "Chinese text: {o:?}"
+            );
             assert!(o.price >= 0.0, "{o:?}");
         }
     }
@@ -356,16 +444,28 @@ fn retention_offers_by_tenure_spend_churn_and_expiry() {
 fn retention_offer_terms() {
     let v = version();
     let expiry = date_in(20);
-    let renew = v.offers(&customer(12, 80.0, 0.1, Some(expiry.clone()))).expect("offers");
+    let renew = v
+        .offers(&customer(12, 80.0, 0.1, Some(expiry.clone())))
+        .expect("offers");
     assert_eq!((renew[0].price, renew[1].price), (100.0, 90.0));
-    assert!(renew[0].text.contains(&expiry) && renew[0].text.contains("将于"), "{}", renew[0].text);
+    assert!(
+        renew[0].text.contains(&expiry) && renew[0].text.contains("将于"),
+        "{}",
+        renew[0].text
+    );
     assert!(renew[0].text.contains("12个月") && renew[1].text.contains("24个月"));
-    let lapsed = v.offers(&customer(12, 80.0, 0.1, Some(date_in(-5)))).expect("offers");
+    let lapsed = v
+        .offers(&customer(12, 80.0, 0.1, Some(date_in(-5))))
+        .expect("offers");
     assert!(lapsed[0].text.contains("已于"), "{}", lapsed[0].text);
 
     let loyal = v.offers(&customer(60, 100.0, 0.8, None)).expect("offers");
     assert_eq!(loyal[0].price, 85.0, "15% off the monthly spend");
-    assert!(loyal[0].text.contains("在网5年") && loyal[0].text.contains("85元"), "{}", loyal[0].text);
+    assert!(
+        loyal[0].text.contains("在网5年") && loyal[0].text.contains("85元"),
+        "{}",
+        loyal[0].text
+    );
     let credit = v.offers(&customer(12, 30.0, 0.7, None)).expect("offers");
     assert_eq!(credit[0].price, 0.0, "a credit costs the customer nothing");
     assert!(credit[0].text.contains("30元"), "{}", credit[0].text);
@@ -376,7 +476,10 @@ fn retention_offer_terms() {
 // ---- blacklist.check ------------------------------------------------------
 
 fn deny_reason(v: &Version, number: &str, contact: Option<&Contact>, now: i64) -> Option<String> {
-    match v.blacklist_check(number, contact, now).unwrap_or_else(|e| panic!("{number}: {e}")) {
+    match v
+        .blacklist_check(number, contact, now)
+        .unwrap_or_else(|e| panic!("{number}: {e}"))
+    {
         Verdict::Allow => None,
         Verdict::Deny(reason) => Some(reason),
     }
@@ -437,16 +540,25 @@ fn blacklist_denies_by_rule() {
         let got = deny_reason(&v, number, Some(&c), noon);
         match want {
             None => assert_eq!(got, None, "{number:?}"),
-            Some(prefix) => assert!(got.as_deref().is_some_and(|r| r.starts_with(prefix)), "{number:?}: {got:?}"),
+            Some(prefix) => assert!(
+                got.as_deref().is_some_and(|r| r.starts_with(prefix)),
+                "{number:?}: {got:?}"
+            ),
         }
     }
     // The contact's own flag.
     let flagged = contact(&[("malicious", "true")]);
-    assert_eq!(deny_reason(&v, "13800138000", Some(&flagged), noon).as_deref(), Some("malicious: flagged on the contact"));
+    assert_eq!(
+        deny_reason(&v, "13800138000", Some(&flagged), noon).as_deref(),
+        Some("malicious: flagged on the contact")
+    );
     let cleared = contact(&[("malicious", "false")]);
     assert_eq!(deny_reason(&v, "13800138000", Some(&cleared), noon), None);
     // Manual dials (no contact) go through the same list.
-    assert_eq!(deny_reason(&v, "+86 139 0000 0000", None, noon).as_deref(), Some("dnc"));
+    assert_eq!(
+        deny_reason(&v, "+86 139 0000 0000", None, noon).as_deref(),
+        Some("dnc")
+    );
     assert!(deny_reason(&v, "110", None, noon).is_some_and(|r| r.starts_with("special number")));
 }
 
@@ -461,18 +573,29 @@ fn blacklist_denies_rest_hours() {
     ];
     for &(now, allowed) in table {
         let got = deny_reason(&v, "13800138000", Some(&c), now);
-        let want = if allowed { None } else { Some("rest hours".to_owned()) };
+        let want = if allowed {
+            None
+        } else {
+            Some("rest hours".to_owned())
+        };
         assert_eq!(got, want, "at {}h", sh_hour(now));
     }
     // The contact's own timezone counts: 20:30 in Shanghai is 21:30 in Tokyo.
     let mut tokyo = contact(&[]);
     tokyo.timezone = Some("Asia/Tokyo".into());
-    assert_eq!(deny_reason(&v, "13800138000", Some(&tokyo), sh(12, 0)), None);
-    assert_eq!(deny_reason(&v, "13800138000", Some(&tokyo), sh(20, 30)).as_deref(), Some("rest hours"));
+    assert_eq!(
+        deny_reason(&v, "13800138000", Some(&tokyo), sh(12, 0)),
+        None
+    );
+    assert_eq!(
+        deny_reason(&v, "13800138000", Some(&tokyo), sh(20, 30)).as_deref(),
+        Some("rest hours")
+    );
     // Manual dials use the switch's clock, whatever its TZ: 12 of the 24
     // hours of a day are open, in one block (09:00-21:00 local).
-    let open: Vec<bool> =
-        (0..24).map(|h| deny_reason(&v, "13800138000", None, WED + h * HOUR + 30 * MIN).is_none()).collect();
+    let open: Vec<bool> = (0..24)
+        .map(|h| deny_reason(&v, "13800138000", None, WED + h * HOUR + 30 * MIN).is_none())
+        .collect();
     assert_eq!(open.iter().filter(|o| **o).count(), 12, "{open:?}");
     let edges = (0..24).filter(|&h| open[h] != open[(h + 1) % 24]).count();
     assert_eq!(edges, 2, "one open block: {open:?}");
@@ -521,7 +644,11 @@ fn check_structure(s: &AgentScript, language: &str) {
     assert_eq!(s.language, language, "{}", s.name);
     assert_eq!(s.start, "greet");
     assert!(!s.title.is_empty());
-    let want: BTreeSet<&str> = BRANCHES.iter().map(|b| b.0).chain(TERMINALS.iter().map(|t| t.0)).collect();
+    let want: BTreeSet<&str> = BRANCHES
+        .iter()
+        .map(|b| b.0)
+        .chain(TERMINALS.iter().map(|t| t.0))
+        .collect();
     let got: BTreeSet<&str> = s.nodes.keys().map(String::as_str).collect();
     assert_eq!(got, want, "{}: nodes", s.name);
     for (id, next) in BRANCHES {
@@ -540,15 +667,27 @@ fn check_structure(s: &AgentScript, language: &str) {
     assert_eq!(outcomes.len(), 5, "{}: all five agent categories", s.name);
     // QA: success only through the confirmation that restates the terms.
     assert!(reachable(s, "").contains("done"));
-    assert!(!reachable(s, "confirm").contains("done"), "{}: done without confirm", s.name);
+    assert!(
+        !reachable(s, "confirm").contains("done"),
+        "{}: done without confirm",
+        s.name
+    );
     // The retention line is tried once: nothing leads back to it or to the offer.
     for (id, node) in &s.nodes {
         for c in &node.options {
             if c.next == "offer" {
-                assert!(id == "greet" || id == "can_decide", "{}: {id} leads back to the offer", s.name);
+                assert!(
+                    id == "greet" || id == "can_decide",
+                    "{}: {id} leads back to the offer",
+                    s.name
+                );
             }
             if c.next == "retain" {
-                assert_eq!(id, "offer", "{}: the retention line comes once, after the offer", s.name);
+                assert_eq!(
+                    id, "offer",
+                    "{}: the retention line comes once, after the offer",
+                    s.name
+                );
             }
         }
     }
@@ -559,13 +698,23 @@ fn haoyun_follows_the_call_script_of_seed_002() {
     let v = version();
     let s = v.agent_script("haoyun").expect("haoyun is defined");
     check_structure(s, "zh");
-    assert!(s.defined_at.starts_with("scripts/agent/haoyun.lua:"), "{}", s.defined_at);
+    assert!(
+        s.defined_at.starts_with("scripts/agent/haoyun.lua:"),
+        "{}",
+        s.defined_at
+    );
     let f = fields(&[("name", "王先生"), ("phone", "13800138000")]);
     let greet = s.nodes["greet"].render_say(&f);
-    assert!(greet.contains("王先生") && greet.contains("13800138000"), "{greet}");
+    assert!(
+        greet.contains("王先生") && greet.contains("13800138000"),
+        "{greet}"
+    );
     let confirm = s.nodes["confirm"].render_say(&f);
     for part in ["13800138000", "好运年年", "4元", "三天", "10000"] {
-        assert!(confirm.contains(part), "the confirmation restates {part}: {confirm}");
+        assert!(
+            confirm.contains(part),
+            "the confirmation restates {part}: {confirm}"
+        );
     }
     let consent = &s.nodes["confirm"].options[0].label;
     for word in ["好", "行", "可以", "开通"] {
@@ -582,16 +731,33 @@ fn haoyun_en_mirrors_haoyun() {
     check_structure(s, "en");
     let f = fields(&[("name", "Mr Wang"), ("phone", "13800138000")]);
     let greet = s.nodes["greet"].render_say(&f);
-    assert!(greet.contains("Mr Wang") && greet.contains("13800138000"), "{greet}");
+    assert!(
+        greet.contains("Mr Wang") && greet.contains("13800138000"),
+        "{greet}"
+    );
     let confirm = s.nodes["confirm"].render_say(&f);
-    for part in ["13800138000", "Good Fortune", "4 yuan a month", "three days", "10000"] {
-        assert!(confirm.contains(part), "the confirmation restates {part}: {confirm}");
+    for part in [
+        "13800138000",
+        "Good Fortune",
+        "4 yuan a month",
+        "three days",
+        "10000",
+    ] {
+        assert!(
+            confirm.contains(part),
+            "the confirmation restates {part}: {confirm}"
+        );
     }
     // No Chinese left in the English script.
     for (id, node) in &s.nodes {
         let texts = std::iter::once(&node.say).chain(node.options.iter().map(|c| &c.label));
         for text in texts {
-            assert!(!text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)), "{id}: {text}");
+            assert!(
+                !text
+                    .chars()
+                    .any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)),
+                "{id}: {text}"
+            );
         }
     }
 }

@@ -55,7 +55,10 @@ fn invite(branch: u64) -> Vec<u8> {
 fn endpoint(now: Instant) -> Endpoint {
     let mut config = EndpointConfig::new(
         "waihu.local",
-        vec![User { id: "1001".into(), password: "secret".into() }],
+        vec![User {
+            id: "1001".into(),
+            password: "secret".into(),
+        }],
     );
     config.rate_per_ip = u32::MAX;
     config.burst_per_ip = u32::MAX;
@@ -92,9 +95,14 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("sip");
     g.throughput(Throughput::Elements(1));
-    for (name, make) in [("register", register as fn(u64) -> Vec<u8>), ("invite", invite)] {
+    for (name, make) in [
+        ("register", register as fn(u64) -> Vec<u8>),
+        ("invite", invite),
+    ] {
         let msg = make(1);
-        g.bench_function(format!("parse/{name}"), |b| b.iter(|| parse(black_box(&msg))));
+        g.bench_function(format!("parse/{name}"), |b| {
+            b.iter(|| parse(black_box(&msg)))
+        });
     }
 
     // Steady state of a busy server: the virtual clock advances 1 ms per
@@ -134,7 +142,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
 
     // The same request again: found in the table, the stored response resent.
-    for (name, make) in [("register", register as fn(u64) -> Vec<u8>), ("invite", invite)] {
+    for (name, make) in [
+        ("register", register as fn(u64) -> Vec<u8>),
+        ("invite", invite),
+    ] {
         let msg = make(1);
         let mut ep = endpoint(start);
         ep.handle_input(start, peer, &msg);

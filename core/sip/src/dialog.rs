@@ -263,9 +263,10 @@ impl Dialog {
         }
         let got = request.cseq.seq;
         if let Some(last) = self.remote_seq
-            && got < last {
-                return Err(DialogError::CSeqOutOfOrder { got, last });
-            }
+            && got < last
+        {
+            return Err(DialogError::CSeqOutOfOrder { got, last });
+        }
         self.remote_seq = Some(got);
         Ok(())
     }

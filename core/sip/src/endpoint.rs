@@ -28,9 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{Algorithm, AuthError, Authenticator, DigestConfig};
 use crate::guard::{Admission, Guard, GuardConfig};
-use crate::message::{
-    self, HeaderName, Host, Limits, Message, Method, Request, Response, Uri,
-};
+use crate::message::{self, HeaderName, Host, Limits, Message, Method, Request, Response, Uri};
 use crate::registrar::{Registrar, RegistrarConfig, RegistrarError};
 use crate::transaction::{Incoming, ServerKey, Timers, TransactionEvent, Transactions};
 use crate::{Peer, Transmit};
@@ -131,10 +129,7 @@ pub enum Event {
     /// An IP was banned after too many failures.
     Banned { ip: IpAddr, until: Instant },
     /// A contact was bound to, refreshed for, or removed from an address of record.
-    Registration {
-        aor: String,
-        contacts: usize,
-    },
+    Registration { aor: String, contacts: usize },
 }
 
 /// Counters for metrics.
@@ -333,7 +328,7 @@ impl Endpoint {
                     self.reply(now, key, &request, 100);
                 }
                 self.events.push_back(Event::Request {
-                id: ServerTxId(key),
+                    id: ServerTxId(key),
                     request: Box::new(request),
                     peer,
                     user,
@@ -387,14 +382,17 @@ impl Endpoint {
         None
     }
 
-    fn register(&mut self, now: Instant, key: ServerKey, request: &Request, peer: Peer, user: &str) {
+    fn register(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: &Request,
+        peer: Peer,
+        user: &str,
+    ) {
         // Only the authenticated user may change its own bindings, and only
         // in our domain.
-        let to_user = request
-            .to
-            .uri
-            .as_sip()
-            .and_then(|u| u.user_unescaped());
+        let to_user = request.to.uri.as_sip().and_then(|u| u.user_unescaped());
         if to_user.as_deref() != Some(user) || !self.is_local(&request.to.uri) {
             self.reply(now, key, request, 403);
             return;
@@ -404,7 +402,8 @@ impl Endpoint {
             Ok(registration) => {
                 let mut resp = Response::to_request(request, 200);
                 for binding in &registration.bindings {
-                    resp.headers.push(HeaderName::Contact, binding.contact_header());
+                    resp.headers
+                        .push(HeaderName::Contact, binding.contact_header());
                 }
                 self.events.push_back(Event::Registration {
                     aor,
@@ -449,7 +448,9 @@ impl Endpoint {
             response.to.set_tag(&tag);
         }
         if response.headers.get(&HeaderName::Server).is_none() {
-            response.headers.push(HeaderName::Server, self.server.clone());
+            response
+                .headers
+                .push(HeaderName::Server, self.server.clone());
         }
         // Unknown or finished transactions (a late answer) are dropped: the
         // peer has stopped listening for it.
@@ -462,7 +463,9 @@ impl Endpoint {
             let tag = self.new_tag();
             response.to.set_tag(&tag);
         }
-        response.headers.push(HeaderName::Server, self.server.clone());
+        response
+            .headers
+            .push(HeaderName::Server, self.server.clone());
         self.send(peer, response.to_bytes());
     }
 

@@ -33,7 +33,11 @@ pub fn tcp_framing(data: &[u8]) {
     while !rest.is_empty() {
         match next_frame(rest, 2048, 4096) {
             Ok(Some(Frame::Message(n))) => {
-                assert!(n > 0 && n <= rest.len(), "frame of {n} in {} bytes", rest.len());
+                assert!(
+                    n > 0 && n <= rest.len(),
+                    "frame of {n} in {} bytes",
+                    rest.len()
+                );
                 let _ = parse(&rest[..n]);
                 rest = &rest[n..];
             }
@@ -60,7 +64,11 @@ pub fn endpoint(data: &[u8]) {
     let mut now = start;
     let mut seen = Vec::new();
     for (i, chunk) in chunks(data, b"\0\0").enumerate() {
-        let transport = if i % 2 == 0 { Transport::Udp } else { Transport::Tcp };
+        let transport = if i % 2 == 0 {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
         let peer = Peer {
             transport,
             addr: SocketAddr::from(([192, 0, 2, (i % 3) as u8 + 1], 5060)),
@@ -70,7 +78,11 @@ pub fn endpoint(data: &[u8]) {
         ep.handle_input(now, peer, chunk);
         ep.handle_timeout(now);
         while let Some(t) = ep.poll_transmit() {
-            assert!(seen.contains(&t.peer), "reply to {:?}, which sent nothing", t.peer);
+            assert!(
+                seen.contains(&t.peer),
+                "reply to {:?}, which sent nothing",
+                t.peer
+            );
         }
         while ep.poll_event().is_some() {}
     }

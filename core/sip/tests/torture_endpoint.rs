@@ -10,7 +10,10 @@ use client::{Harness, authorization, challenge, peer};
 use waihu_sip::message::{Contact, HeaderName, Message, Response, parse};
 
 fn load(set: &str, file: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/sip-torture").join(set).join(file);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sip-torture")
+        .join(set)
+        .join(file);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -77,13 +80,18 @@ fn every_rfc4475_message_gets_its_answer() {
         let got = h.send_raw(peer(1), &load("rfc4475", &format!("{name}.dat")));
         let status = got.first().map(|r| r.0);
         if got.len() > 1 || status != *want {
-            failures.push(format!("{name}: expected {want:?}, got {:?}", got.iter().map(|r| r.0).collect::<Vec<_>>()));
+            failures.push(format!(
+                "{name}: expected {want:?}, got {:?}",
+                got.iter().map(|r| r.0).collect::<Vec<_>>()
+            ));
             continue;
         }
         match got.first() {
             Some((_, Some(r), _)) => check_headers(name, r, &mut failures),
             // Only a refused malformed request may echo headers we cannot parse.
-            Some((status, None, text)) if *status < 400 => failures.push(format!("{name}: unparseable {status}:\n{text}")),
+            Some((status, None, text)) if *status < 400 => {
+                failures.push(format!("{name}: unparseable {status}:\n{text}"))
+            }
             _ => {}
         }
         // The endpoint still answers afterwards.
@@ -98,15 +106,23 @@ fn every_rfc4475_message_gets_its_answer() {
 fn check_headers(name: &str, r: &Response, failures: &mut Vec<String>) {
     let has = |h: HeaderName| r.headers.get(&h).map(str::to_owned);
     match r.status {
-        501 | 405 if has(HeaderName::Allow).is_none() => failures.push(format!("{name}: {} without Allow", r.status)),
-        415 if has(HeaderName::Accept).is_none() => failures.push(format!("{name}: 415 without Accept")),
+        501 | 405 if has(HeaderName::Allow).is_none() => {
+            failures.push(format!("{name}: {} without Allow", r.status))
+        }
+        415 if has(HeaderName::Accept).is_none() => {
+            failures.push(format!("{name}: 415 without Accept"))
+        }
         420 => {
             let u = has(HeaderName::Unsupported).unwrap_or_default();
-            if !(u.contains("nothingSupportsThis") && u.contains("nothingSupportsThisEither")) || u.contains("Prox") {
+            if !(u.contains("nothingSupportsThis") && u.contains("nothingSupportsThisEither"))
+                || u.contains("Prox")
+            {
                 failures.push(format!("{name}: 420 Unsupported lists {u:?}"));
             }
         }
-        401 if r.headers.get(&HeaderName::WwwAuthenticate).is_none() => failures.push(format!("{name}: 401 without a challenge")),
+        401 if r.headers.get(&HeaderName::WwwAuthenticate).is_none() => {
+            failures.push(format!("{name}: 401 without a challenge"))
+        }
         _ => {}
     }
     if r.status > 100 && r.to.tag().is_none() {
@@ -132,7 +148,11 @@ fn rfc5118_messages_get_their_answers() {
     ];
     for (name, want) in expect {
         let mut h = Harness::new("example.com", &[], |_| {});
-        let got: Vec<u16> = h.send_raw(peer(1), &load("rfc5118", name)).iter().map(|r| r.0).collect();
+        let got: Vec<u16> = h
+            .send_raw(peer(1), &load("rfc5118", name))
+            .iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(got.first().copied(), *want, "{name}: {got:?}");
     }
 }
@@ -144,7 +164,14 @@ fn register_with_credentials(file: &str, user: &str) -> (Response, Contact) {
     let mut h = Harness::new("example.com", &[(user, "pw")], |_| {});
     let r = h.one(peer(1), &raw);
     assert_eq!(r.status, 401, "{file}");
-    let auth = authorization(&challenge(&r, "MD5"), user, "pw", "REGISTER", "sip:example.com", 1);
+    let auth = authorization(
+        &challenge(&r, "MD5"),
+        user,
+        "pw",
+        "REGISTER",
+        "sip:example.com",
+        1,
+    );
     // Same message with the Authorization line added and a new branch / CSeq.
     let text = String::from_utf8(raw).expect("text");
     let text = text.replacen("branch=z9hG4bKkdjuw", "branch=z9hG4bKkdjuw-2", 1);
@@ -159,7 +186,12 @@ fn register_with_credentials(file: &str, user: &str) -> (Response, Contact) {
 
 fn bump_cseq(text: &str) -> String {
     let line = text.lines().find(|l| l.starts_with("CSeq:")).expect("cseq");
-    let n: u32 = line[5..].trim().split(' ').next().and_then(|n| n.parse().ok()).expect("number");
+    let n: u32 = line[5..]
+        .trim()
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("number");
     text.replacen(line, &format!("CSeq: {} REGISTER", n + 1), 1)
 }
 
@@ -169,12 +201,20 @@ fn contact_parameters_stay_apart_from_uri_parameters() {
     let (_, c) = register_with_credentials("cparam01.dat", "watson");
     let Contact::Addr(na) = c else { panic!("star") };
     assert!(na.params.contains("unknownparam"), "{na:?}");
-    assert!(na.uri.as_sip().is_some_and(|u| !u.params.contains("unknownparam")));
+    assert!(
+        na.uri
+            .as_sip()
+            .is_some_and(|u| !u.params.contains("unknownparam"))
+    );
     // cparam02: `<sip:...;unknownparam>` -> a URI parameter.
     let (_, c) = register_with_credentials("cparam02.dat", "watson");
     let Contact::Addr(na) = c else { panic!("star") };
     assert!(!na.params.contains("unknownparam"), "{na:?}");
-    assert!(na.uri.as_sip().is_some_and(|u| u.params.contains("unknownparam")));
+    assert!(
+        na.uri
+            .as_sip()
+            .is_some_and(|u| u.params.contains("unknownparam"))
+    );
 }
 
 #[test]
@@ -182,7 +222,10 @@ fn escaped_uri_header_in_contact_is_kept() {
     let (_, c) = register_with_credentials("regescrt.dat", "user");
     let Contact::Addr(na) = c else { panic!("star") };
     let sip = na.uri.as_sip().expect("sip uri");
-    assert_eq!(sip.headers.as_deref(), Some("Route=%3Csip:sip.example.com%3E"));
+    assert_eq!(
+        sip.headers.as_deref(),
+        Some("Route=%3Csip:sip.example.com%3E")
+    );
 }
 
 #[test]

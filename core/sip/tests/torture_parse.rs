@@ -106,7 +106,9 @@ fn outcome(bytes: &[u8]) -> Outcome {
         Ok(Message::Response(_)) => Response,
         Err(m) => match m.status() {
             Some(s) => {
-                let reply = m.reply("waihu-test", "t1").expect("a status comes with a reply");
+                let reply = m
+                    .reply("waihu-test", "t1")
+                    .expect("a status comes with a reply");
                 let text = String::from_utf8(reply).expect("reply is text");
                 assert!(text.starts_with(&format!("SIP/2.0 {s} ")), "{text}");
                 assert!(text.contains("\r\nVia: "), "{text}");
@@ -124,7 +126,10 @@ fn every_torture_message_meets_its_parse_expectation() {
         for (name, want) in table {
             let got = outcome(&load(set, name));
             if &got != want {
-                failures.push(format!("{set}/{name}: expected {want:?}, got {got:?} ({:?})", parse(&load(set, name)).err()));
+                failures.push(format!(
+                    "{set}/{name}: expected {want:?}, got {got:?} ({:?})",
+                    parse(&load(set, name)).err()
+                ));
             }
         }
     }
@@ -136,9 +141,23 @@ fn the_table_covers_every_file() {
     for (set, table) in [("rfc4475", RFC4475), ("rfc5118", RFC5118)] {
         for entry in std::fs::read_dir(torture_dir().join(set)).expect("torture dir") {
             let path = entry.expect("entry").path();
-            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
-            let name = if set == "rfc5118" { path.file_name().expect("name").to_string_lossy().into_owned() } else { name };
-            assert!(table.iter().any(|(n, _)| *n == name), "{set}/{name} has no expectation");
+            let name = path
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned();
+            let name = if set == "rfc5118" {
+                path.file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned()
+            } else {
+                name
+            };
+            assert!(
+                table.iter().any(|(n, _)| *n == name),
+                "{set}/{name} has no expectation"
+            );
         }
     }
 }
@@ -160,14 +179,20 @@ fn valid_messages_keep_their_details() {
     assert_eq!(r.body.len(), 150);
 
     let r = request("rfc4475", "intmeth");
-    assert_eq!(r.method, Method::Extension("!interesting-Method0123456789_*+`.%indeed'~".into()));
+    assert_eq!(
+        r.method,
+        Method::Extension("!interesting-Method0123456789_*+`.%indeed'~".into())
+    );
     let r = request("rfc4475", "esc02");
     assert!(matches!(r.method, Method::Extension(_)));
     let r = request("rfc4475", "dblreq");
     assert_eq!(r.method, Method::Register);
     assert!(r.body.is_empty());
     let r = request("rfc4475", "semiuri");
-    assert_eq!(r.uri.as_sip().and_then(|u| u.user.as_deref()), Some("user;par=u%40example.net"));
+    assert_eq!(
+        r.uri.as_sip().and_then(|u| u.user.as_deref()),
+        Some("user;par=u%40example.net")
+    );
     let r = request("rfc4475", "escnull");
     assert_eq!(r.contacts().expect("contacts").len(), 2);
     let r = request("rfc4475", "unksm2");
@@ -175,12 +200,21 @@ fn valid_messages_keep_their_details() {
     let r = request("rfc4475", "longreq");
     assert!(r.via.len() > 30);
     let r = request("rfc4475", "transports");
-    assert_eq!(r.via.iter().map(|v| v.transport.as_str()).collect::<Vec<_>>(), ["UDP", "SCTP", "TLS", "UNKNOWN", "TCP"]);
+    assert_eq!(
+        r.via
+            .iter()
+            .map(|v| v.transport.as_str())
+            .collect::<Vec<_>>(),
+        ["UDP", "SCTP", "TLS", "UNKNOWN", "TCP"]
+    );
 }
 
 #[test]
 fn serialised_requests_parse_back_equal() {
-    for name in ["wsinv", "esc01", "escnull", "intmeth", "semiuri", "longreq", "cparam01", "regescrt", "inv2543"] {
+    for name in [
+        "wsinv", "esc01", "escnull", "intmeth", "semiuri", "longreq", "cparam01", "regescrt",
+        "inv2543",
+    ] {
         let r = request("rfc4475", name);
         let again = match parse(&r.to_bytes()) {
             Ok(Message::Request(again)) => again,
@@ -203,5 +237,8 @@ fn a_malformed_ack_is_never_answered() {
 fn control_characters_in_quoted_strings_frame_on_tcp() {
     use waihu_sip::message::frame::{Frame, next_frame};
     let intmeth = load("rfc4475", "intmeth");
-    assert_eq!(next_frame(&intmeth, 16_384, 65_536), Ok(Some(Frame::Message(intmeth.len()))));
+    assert_eq!(
+        next_frame(&intmeth, 16_384, 65_536),
+        Ok(Some(Frame::Message(intmeth.len())))
+    );
 }

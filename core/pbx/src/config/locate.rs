@@ -20,8 +20,14 @@ pub fn key_lines(text: &str) -> HashMap<String, usize> {
 
 enum Container {
     /// A mapping, and the key whose value comes next (if it was read).
-    Map { path: String, key: Option<String> },
-    Seq { path: String, next: usize },
+    Map {
+        path: String,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
@@ -60,8 +66,16 @@ impl MarkedEventReceiver for Walker {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(value, ..) => {
-                if let Some(Container::Map { path, key: key @ None }) = self.stack.last_mut() {
-                    let full = if path.is_empty() { value.clone() } else { format!("{path}.{value}") };
+                if let Some(Container::Map {
+                    path,
+                    key: key @ None,
+                }) = self.stack.last_mut()
+                {
+                    let full = if path.is_empty() {
+                        value.clone()
+                    } else {
+                        format!("{path}.{value}")
+                    };
                     *key = Some(value);
                     self.record(&full, mark);
                     return;

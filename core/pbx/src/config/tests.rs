@@ -323,15 +323,22 @@ fn bad_listen_strings_are_refused() {
 #[test]
 fn digest_algorithms_default_to_md5_first_and_are_validated() {
     let s = from_str("t.yaml", MINIMAL).expect("valid");
-    assert_eq!(s.digest_algorithms, [DigestAlgorithm::Md5, DigestAlgorithm::Sha256]);
+    assert_eq!(
+        s.digest_algorithms,
+        [DigestAlgorithm::Md5, DigestAlgorithm::Sha256]
+    );
     let only_sha = format!("{MINIMAL}security:\n  digest_algorithms: [\"SHA-256\"]\n");
     let s = from_str("t.yaml", &only_sha).expect("valid");
     assert_eq!(s.digest_algorithms, [DigestAlgorithm::Sha256]);
-    let p = problems(&format!("{MINIMAL}security:\n  digest_algorithms: [\"MD5\", \"MD5\"]\n"));
+    let p = problems(&format!(
+        "{MINIMAL}security:\n  digest_algorithms: [\"MD5\", \"MD5\"]\n"
+    ));
     assert_eq!(keys(&p), ["security.digest_algorithms[1]"]);
     let p = problems(&format!("{MINIMAL}security:\n  digest_algorithms: []\n"));
     assert_eq!(keys(&p), ["security.digest_algorithms"]);
-    let e = syntax(&format!("{MINIMAL}security:\n  digest_algorithms: [\"SHA-512\"]\n"));
+    let e = syntax(&format!(
+        "{MINIMAL}security:\n  digest_algorithms: [\"SHA-512\"]\n"
+    ));
     assert!(e.to_string().contains("security.digest_algorithms"), "{e}");
 }
 
@@ -350,6 +357,16 @@ agents:
 ";
     let e = from_str("w.yaml", text).expect_err("invalid");
     let lines = e.lines();
-    assert!(lines.contains(&"w.yaml:3: sip.domain: \"bad domain\" is not a host name or IP address".to_owned()), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("w.yaml:8: agents[1].id: duplicate")), "{lines:?}");
+    assert!(
+        lines.contains(
+            &"w.yaml:3: sip.domain: \"bad domain\" is not a host name or IP address".to_owned()
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("w.yaml:8: agents[1].id: duplicate")),
+        "{lines:?}"
+    );
 }

@@ -195,9 +195,10 @@ impl ConfigFile {
             .required("sip.domain", &self.sip.domain)
             .map(str::to_owned);
         if let Some(d) = &domain
-            && !is_host(d) {
-                c.report("sip.domain", ProblemKind::BadHost { value: d.clone() });
-            }
+            && !is_host(d)
+        {
+            c.report("sip.domain", ProblemKind::BadHost { value: d.clone() });
+        }
         let realm = c.required("sip.realm", &self.sip.realm).map(str::to_owned);
         if let Some(r) = &realm {
             check_realm(&mut c, r);
@@ -550,9 +551,11 @@ fn check_scripts(c: &mut Checker, s: &super::ScriptsSection) {
 /// A relative `scripts.dir` is relative to the config file's directory.
 fn resolve_scripts(source: &str, s: &super::ScriptsSection) -> super::ScriptsSection {
     let mut out = s.clone();
-    if s.dir.is_relative() && source != super::DEFAULTS_NAME
-        && let Some(parent) = std::path::Path::new(source).parent() {
-            out.dir = parent.join(&s.dir);
-        }
+    if s.dir.is_relative()
+        && source != super::DEFAULTS_NAME
+        && let Some(parent) = std::path::Path::new(source).parent()
+    {
+        out.dir = parent.join(&s.dir);
+    }
     out
 }

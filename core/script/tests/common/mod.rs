@@ -14,7 +14,9 @@ use waihu_script::{Contact, Customer, HostConfig, Services};
 pub const NOON: i64 = 1_700_020_800;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A `scripts` directory of its own for one test, removed when dropped.
@@ -59,7 +61,10 @@ impl ScriptDir {
     }
 
     pub fn config(&self) -> HostConfig {
-        HostConfig { dir: self.root.clone(), ..HostConfig::default() }
+        HostConfig {
+            dir: self.root.clone(),
+            ..HostConfig::default()
+        }
     }
 }
 
@@ -89,7 +94,10 @@ pub fn contact(fields: &[(&str, &str)]) -> Contact {
         timezone: Some("Asia/Shanghai".into()),
         attempts: 1,
         last_agent: Some("1001".into()),
-        fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 

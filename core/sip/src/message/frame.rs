@@ -38,7 +38,10 @@ pub fn next_frame(
     max_header: usize,
     max_body: usize,
 ) -> Result<Option<Frame>, FramingError> {
-    let crlfs = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let crlfs = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
     if crlfs > 0 {
         if crlfs == buf.len() && crlfs < 4 && !buf.starts_with(b"\r\n\r\n") {
             // Could still grow into a double-CRLF ping.
@@ -114,8 +117,14 @@ fn content_length(head: &[u8]) -> Result<usize, FramingError> {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
@@ -127,7 +136,10 @@ mod tests {
 
     #[test]
     fn whole_message_and_partial() {
-        assert_eq!(next_frame(MSG, 1024, 1024), Ok(Some(Frame::Message(MSG.len() - 4))));
+        assert_eq!(
+            next_frame(MSG, 1024, 1024),
+            Ok(Some(Frame::Message(MSG.len() - 4)))
+        );
         assert_eq!(next_frame(&MSG[..20], 1024, 1024), Ok(None));
         assert_eq!(next_frame(&MSG[..MSG.len() - 6], 1024, 1024), Ok(None));
     }
@@ -141,21 +153,39 @@ mod tests {
         assert_eq!(next_frame(b"\r\n", 1024, 1024), Ok(None));
         assert_eq!(
             next_frame(b"\r\nINVITE", 1024, 1024),
-            Ok(Some(Frame::KeepAlive { len: 2, ping: false }))
+            Ok(Some(Frame::KeepAlive {
+                len: 2,
+                ping: false
+            }))
         );
     }
 
     #[test]
     fn bad_lengths_are_errors() {
         let neg = b"INVITE sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n";
-        assert_eq!(next_frame(neg, 1024, 1024), Err(FramingError::BadContentLength));
+        assert_eq!(
+            next_frame(neg, 1024, 1024),
+            Err(FramingError::BadContentLength)
+        );
         let two = b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 5\r\nl: 13\r\n\r\n";
-        assert_eq!(next_frame(two, 1024, 1024), Err(FramingError::RepeatedContentLength));
+        assert_eq!(
+            next_frame(two, 1024, 1024),
+            Err(FramingError::RepeatedContentLength)
+        );
         let none = b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\n\r\n";
-        assert_eq!(next_frame(none, 1024, 1024), Err(FramingError::MissingContentLength));
+        assert_eq!(
+            next_frame(none, 1024, 1024),
+            Err(FramingError::MissingContentLength)
+        );
         let big = b"INVITE sip:a@b SIP/2.0\r\nl: 999999\r\n\r\n";
-        assert_eq!(next_frame(big, 1024, 1024), Err(FramingError::BodyTooLarge(999_999)));
+        assert_eq!(
+            next_frame(big, 1024, 1024),
+            Err(FramingError::BodyTooLarge(999_999))
+        );
         let long = vec![b'a'; 5000];
-        assert_eq!(next_frame(&long, 1024, 1024), Err(FramingError::HeaderTooLarge(1024)));
+        assert_eq!(
+            next_frame(&long, 1024, 1024),
+            Err(FramingError::HeaderTooLarge(1024))
+        );
     }
 }

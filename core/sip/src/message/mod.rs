@@ -142,7 +142,11 @@ impl Params {
     /// Sets (replacing) a parameter.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_owned);
-        match self.0.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+        {
             Some(p) => p.value = value,
             None => self.0.push(Param {
                 name: name.to_owned(),
@@ -205,7 +209,10 @@ impl SipUri {
 pub enum Uri {
     Sip(SipUri),
     /// An absolute URI of another scheme: `scheme` is lower-cased, `rest` is what follows `:`.
-    Other { scheme: String, rest: String },
+    Other {
+        scheme: String,
+        rest: String,
+    },
 }
 
 impl Uri {

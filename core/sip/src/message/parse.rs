@@ -229,7 +229,9 @@ fn header_lines<'a>(
             return Err(ParseError::TooLarge);
         }
         if line.starts_with([' ', '\t']) {
-            let (_, value) = out.last_mut().ok_or(ParseError::BadHeader("continuation first"))?;
+            let (_, value) = out
+                .last_mut()
+                .ok_or(ParseError::BadHeader("continuation first"))?;
             if value.len() + line.len() > limits.max_header_line {
                 return Err(ParseError::TooLarge);
             }
@@ -266,7 +268,9 @@ fn header_lines<'a>(
 
 /// Byte-wise, so a multi-byte character near the start cannot split a slice.
 fn starts_with_sip_slash(s: &str) -> bool {
-    s.as_bytes().get(..4).is_some_and(|b| b.eq_ignore_ascii_case(b"SIP/"))
+    s.as_bytes()
+        .get(..4)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"SIP/"))
 }
 
 fn start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
@@ -281,7 +285,9 @@ fn start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
         if code.len() != 3 || !code.bytes().all(|c| c.is_ascii_digit()) {
             return Err(ParseError::BadResponse("status code"));
         }
-        let status: u16 = code.parse().map_err(|_| ParseError::BadResponse("status code"))?;
+        let status: u16 = code
+            .parse()
+            .map_err(|_| ParseError::BadResponse("status code"))?;
         if !(100..=699).contains(&status) {
             return Err(ParseError::BadResponse("status code out of range"));
         }
@@ -309,14 +315,12 @@ fn check_version(version: &str) -> Result<(), ParseError> {
     }
     // SIP/x.y with digits is a version we do not speak; anything else is garbage.
     let is_sip_version = starts_with_sip_slash(version)
-        && version[4..]
-            .split_once('.')
-            .is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.bytes().all(|c| c.is_ascii_digit())
-                    && b.bytes().all(|c| c.is_ascii_digit())
-            });
+        && version[4..].split_once('.').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        });
     Err(if is_sip_version {
         ParseError::VersionNotSupported
     } else {
@@ -425,10 +429,15 @@ fn typed_headers(raw: Vec<(&str, String)>) -> Result<Typed, ParseError> {
             }
             HeaderName::CSeq => once(&mut t.cseq, parse_cseq(&value)?, "CSeq")?,
             HeaderName::MaxForwards => {
-                once(&mut t.max_forwards, digits_u32(&value, "Max-Forwards")?, "Max-Forwards")?;
+                once(
+                    &mut t.max_forwards,
+                    digits_u32(&value, "Max-Forwards")?,
+                    "Max-Forwards",
+                )?;
             }
             HeaderName::ContentLength => {
-                if value.is_empty() || value.len() > 9 || !value.bytes().all(|c| c.is_ascii_digit()) {
+                if value.is_empty() || value.len() > 9 || !value.bytes().all(|c| c.is_ascii_digit())
+                {
                     return Err(ParseError::BadContentLength);
                 }
                 let len = value.parse().map_err(|_| ParseError::BadContentLength)?;
@@ -497,8 +506,8 @@ pub fn parse_with_limits(bytes: &[u8], limits: &Limits) -> Result<Message, Malfo
     let bytes = &bytes[start..];
     // A datagram without its blank line is all head.
     let (head_end, body_start) = split_head(bytes).unwrap_or((bytes.len(), bytes.len()));
-    let head =
-        std::str::from_utf8(&bytes[..head_end]).map_err(|_| Malformed::drop(ParseError::NotUtf8))?;
+    let head = std::str::from_utf8(&bytes[..head_end])
+        .map_err(|_| Malformed::drop(ParseError::NotUtf8))?;
     let first_line = head.split('\n').next().unwrap_or_default();
     let start = start_line(first_line.strip_suffix('\r').unwrap_or(first_line));
     let is_request = !matches!(

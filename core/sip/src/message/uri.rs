@@ -174,7 +174,11 @@ fn parse_sip_uri(s: &str, secure: bool) -> Result<SipUri, ParseError> {
 fn split_hostport(s: &str) -> Result<(&str, &str), ParseError> {
     let end = if s.starts_with('[') {
         let close = s.find(']').ok_or(bad("unclosed IPv6 reference"))?;
-        close + 1 + s[close + 1..].find([';', '?']).unwrap_or(s.len() - close - 1)
+        close
+            + 1
+            + s[close + 1..]
+                .find([';', '?'])
+                .unwrap_or(s.len() - close - 1)
     } else {
         s.find([';', '?']).unwrap_or(s.len())
     };
@@ -188,9 +192,14 @@ pub(super) fn parse_hostport(s: &str) -> Result<(Host, Option<u16>), ParseError>
         let after = &inner[close + 1..];
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or(bad("junk after IPv6 reference"))?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or(bad("junk after IPv6 reference"))?,
+            ),
         };
-        let addr: Ipv6Addr = inner[..close].parse().map_err(|_| bad("bad IPv6 address"))?;
+        let addr: Ipv6Addr = inner[..close]
+            .parse()
+            .map_err(|_| bad("bad IPv6 address"))?;
         return Ok((Host::V6(addr), port.map(parse_port).transpose()?));
     } else {
         match s.rfind(':') {
@@ -400,7 +409,9 @@ fn name_addr(c: &mut Cursor<'_>) -> Result<NameAddr, ParseError> {
     }
     let uri = if c.eat(b'<') {
         let rest = c.rest();
-        let close = rest.find('>').ok_or(ParseError::BadHeader("unclosed '<'"))?;
+        let close = rest
+            .find('>')
+            .ok_or(ParseError::BadHeader("unclosed '<'"))?;
         let inner = &rest[..close];
         if inner.bytes().any(|b| b == b' ' || b == b'\t') {
             return Err(ParseError::BadHeader("whitespace inside '<...>'"));
@@ -513,7 +524,10 @@ fn via(c: &mut Cursor<'_>) -> Result<Via, ParseError> {
     let sent_by = c.take_while(|b| !matches!(b, b';' | b',' | b' ' | b'\t'));
     let (host, port) = parse_hostport(sent_by)?;
     let params = header_params(c)?;
-    if params.iter().any(|p| p.name.eq_ignore_ascii_case("branch") && p.value.is_none()) {
+    if params
+        .iter()
+        .any(|p| p.name.eq_ignore_ascii_case("branch") && p.value.is_none())
+    {
         return Err(err);
     }
     Ok(Via {
@@ -546,9 +560,17 @@ mod tests {
 
     #[test]
     fn unusual_user_and_password() {
-        let u = sip("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
-        assert_eq!(u.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
-        assert_eq!(u.password.as_deref(), Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+        let u = sip(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        );
+        assert_eq!(
+            u.user.as_deref(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password.as_deref(),
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
     }
 
     #[test]
@@ -568,7 +590,10 @@ mod tests {
         let u = sip("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31");
         assert_eq!(u.params.0.len(), 2);
         let u = sip("sip:user@example.com?Route=%3Csip:sip.example.com%3E");
-        assert_eq!(u.headers.as_deref(), Some("Route=%3Csip:sip.example.com%3E"));
+        assert_eq!(
+            u.headers.as_deref(),
+            Some("Route=%3Csip:sip.example.com%3E")
+        );
         assert!(parse_uri("sip:user@example.com;;lr").is_err());
         assert!(parse_uri("sip:user@example.com:99999").is_err());
         assert!(parse_uri("sip:a%4@b").is_err());
@@ -588,7 +613,10 @@ mod tests {
 
     #[test]
     fn name_addr_forms() {
-        let n = parse_name_addr("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>  ;  tag = 98asjd8").expect("wsinv from");
+        let n = parse_name_addr(
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>  ;  tag = 98asjd8",
+        )
+        .expect("wsinv from");
         assert_eq!(n.tag(), Some("98asjd8"));
         let n = parse_name_addr("caller<sip:caller@example.com>;tag=323").expect("lwsdisp");
         assert_eq!(n.display.as_deref(), Some("caller"));
@@ -599,7 +627,10 @@ mod tests {
         assert!(parse_name_addr("Watson, Thomas <sip:t.watson@example.org>").is_err());
         assert!(parse_name_addr("\"Mr. J. User <sip:j.user@example.com>").is_err());
         assert!(parse_name_addr("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
-        let n = parse_name_addr("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.").expect("intmeth from");
+        let n = parse_name_addr(
+            "token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.",
+        )
+        .expect("intmeth from");
         assert_eq!(n.display.as_deref(), Some("token1~` token2'+_ token3*%!.-"));
     }
 
@@ -613,7 +644,11 @@ mod tests {
         assert_eq!(v[2].transport, "UDP");
         let mut v = Vec::new();
         assert!(parse_vias("SIP/2.0/UDP 192.0.2.15;;,;,,", &mut v).is_err());
-        parse_vias("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3", &mut v).expect("5118 received");
+        parse_vias(
+            "SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3",
+            &mut v,
+        )
+        .expect("5118 received");
         assert_eq!(v[0].params.value("received"), Some("2001:db8::9:255"));
     }
 

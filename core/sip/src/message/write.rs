@@ -130,14 +130,6 @@ pub(super) fn response(r: &Response) -> Vec<u8> {
     let mut out = Out(String::with_capacity(512 + r.body.len()));
     let _ = write!(out.0, "SIP/2.0 {} {}\r\n", r.status, r.reason);
     common(
-        &mut out,
-        &r.via,
-        &r.from,
-        &r.to,
-        &r.call_id,
-        &r.cseq,
-        None,
-        &r.headers,
-        &r.body,
+        &mut out, &r.via, &r.from, &r.to, &r.call_id, &r.cseq, None, &r.headers, &r.body,
     )
 }

@@ -728,9 +728,10 @@ impl Transactions {
             return;
         }
         if let Some(entry) = self.clients.remove(&key)
-            && self.client_index.get(&entry.index) == Some(&key) {
-                self.client_index.remove(&entry.index);
-            }
+            && self.client_index.get(&entry.index) == Some(&key)
+        {
+            self.client_index.remove(&entry.index);
+        }
         self.ended(TxRef::Client(key), Key::Client(key));
     }
 
@@ -746,9 +747,10 @@ impl Transactions {
                 }
             }
             if let Some(ack_key) = &entry.ack_key
-                && self.ack_index.get(ack_key) == Some(&key) {
-                    self.ack_index.remove(ack_key);
-                }
+                && self.ack_index.get(ack_key) == Some(&key)
+            {
+                self.ack_index.remove(ack_key);
+            }
         }
         self.ended(TxRef::Server(key), Key::Server(key));
     }

@@ -26,15 +26,26 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(domain: &str, users: &[(&str, &str)], tweak: impl FnOnce(&mut EndpointConfig)) -> Harness {
+    pub fn new(
+        domain: &str,
+        users: &[(&str, &str)],
+        tweak: impl FnOnce(&mut EndpointConfig),
+    ) -> Harness {
         let users = users
             .iter()
-            .map(|(id, pw)| User { id: (*id).into(), password: (*pw).into() })
+            .map(|(id, pw)| User {
+                id: (*id).into(),
+                password: (*pw).into(),
+            })
             .collect();
         let mut config = EndpointConfig::new(domain, users);
         tweak(&mut config);
         let now = Instant::now();
-        Harness { ep: Endpoint::new(config, now, [42; 32]), now, events: Vec::new() }
+        Harness {
+            ep: Endpoint::new(config, now, [42; 32]),
+            now,
+            events: Vec::new(),
+        }
     }
 
     pub fn advance(&mut self, by: Duration) {
@@ -54,7 +65,9 @@ impl Harness {
         self.send_raw(from, bytes)
             .into_iter()
             .map(|(status, parsed, text)| {
-                parsed.unwrap_or_else(|| panic!("endpoint sent something unparseable ({status}):\n{text}"))
+                parsed.unwrap_or_else(|| {
+                    panic!("endpoint sent something unparseable ({status}):\n{text}")
+                })
             })
             .collect()
     }
@@ -92,7 +105,15 @@ impl Harness {
 }
 
 /// A request as text; `extra` are whole header lines.
-pub fn request(method: &str, ruri: &str, branch: &str, from_user: &str, to_user: &str, cseq: u32, extra: &[String]) -> Vec<u8> {
+pub fn request(
+    method: &str,
+    ruri: &str,
+    branch: &str,
+    from_user: &str,
+    to_user: &str,
+    cseq: u32,
+    extra: &[String],
+) -> Vec<u8> {
     let mut s = format!(
         "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\n\
          From: <sip:{from_user}@{DOMAIN}>;tag=f{branch}\r\nTo: <sip:{to_user}@{DOMAIN}>\r\nCall-ID: call-{from_user}@192.0.2.1\r\n\
@@ -127,8 +148,19 @@ pub fn challenge(resp: &Response, alg: &str) -> String {
 }
 
 /// An Authorization header line answering `challenge`.
-pub fn authorization(challenge: &str, user: &str, password: &str, method: &str, uri: &str, nc: u32) -> String {
-    let alg = if param(challenge, "algorithm") == Some("SHA-256") { Algorithm::Sha256 } else { Algorithm::Md5 };
+pub fn authorization(
+    challenge: &str,
+    user: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    nc: u32,
+) -> String {
+    let alg = if param(challenge, "algorithm") == Some("SHA-256") {
+        Algorithm::Sha256
+    } else {
+        Algorithm::Md5
+    };
     let realm = param(challenge, "realm").expect("realm");
     let nonce = param(challenge, "nonce").expect("nonce");
     let opaque = param(challenge, "opaque").expect("opaque");
