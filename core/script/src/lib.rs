@@ -77,6 +77,7 @@ mod convert;
 mod error;
 mod host;
 mod pool;
+pub mod route;
 mod sandbox;
 mod sources;
 mod state;

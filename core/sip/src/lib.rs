@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub mod guard;
 pub mod message;
 pub mod registrar;
+pub mod sdp;
 pub mod transaction;
 
 use std::net::SocketAddr;
