@@ -18,6 +18,7 @@
 //! - [`record`]: crash-safe WAV recording.
 //! - [`relay`]: strict source learning and media timeout for a relayed leg.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods)]
 
 pub mod dtmf;
 pub mod g711;
