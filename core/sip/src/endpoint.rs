@@ -30,7 +30,9 @@ use crate::auth::{Algorithm, AuthError, Authenticator, DigestConfig};
 use crate::guard::{Admission, Guard, GuardConfig};
 use crate::message::{self, HeaderName, Host, Limits, Message, Method, Request, Response, Uri};
 use crate::registrar::{Registrar, RegistrarConfig, RegistrarError};
-use crate::transaction::{Incoming, ServerKey, Timers, TransactionEvent, Transactions};
+use crate::transaction::{
+    ClientKey, Incoming, ServerKey, Timers, TransactionError, TransactionEvent, Transactions,
+};
 use crate::{Peer, Transmit};
 
 /// Methods this endpoint accepts, for `Allow`.
@@ -109,6 +111,10 @@ impl EndpointConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ServerTxId(pub(crate) ServerKey);
 
+/// A client transaction the application started with [`Endpoint::send_request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientTxId(pub(crate) ClientKey);
+
 /// What happened, for the application.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -130,6 +136,20 @@ pub enum Event {
     Banned { ip: IpAddr, until: Instant },
     /// A contact was bound to, refreshed for, or removed from an address of record.
     Registration { aor: String, contacts: usize },
+    /// An ACK for a 2xx (it belongs to the dialog, not to a transaction).
+    Ack { request: Box<Request>, peer: Peer },
+    /// A CANCEL matched the INVITE `id`: the endpoint has answered the CANCEL
+    /// with 200 and the INVITE with 487 (if it was still unanswered).
+    Cancelled { id: ServerTxId },
+    /// A response to a request the application sent (retransmitted 2xx
+    /// included: the application re-sends its ACK for each).
+    Response {
+        id: ClientTxId,
+        response: Box<Response>,
+        peer: Peer,
+    },
+    /// No final response came for `id` (timer B or F): act as on a 408.
+    Timeout { id: ClientTxId },
 }
 
 /// Counters for metrics.
@@ -161,6 +181,10 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Dialogs the application vouches for, by (Call-ID, our tag): requests
+    /// inside them are not challenged again (the INVITE that made the
+    /// dialog was), which is what phones and sipp expect of a BYE.
+    dialogs: HashMap<(String, String), String>,
 }
 
 impl Endpoint {
@@ -211,6 +235,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            dialogs: HashMap::new(),
         }
     }
 
@@ -244,9 +269,15 @@ impl Endpoint {
                 }
             }
             Ok(Message::Response(response)) => {
-                // waihu originates no requests yet; the transaction layer
-                // absorbs retransmissions and drops strays (bcast, unreason).
-                let _ = self.transactions.on_response(now, response, peer);
+                // The transaction layer absorbs retransmissions and drops
+                // strays (responses matching nothing we sent).
+                if let Some((key, response)) = self.transactions.on_response(now, response, peer) {
+                    self.events.push_back(Event::Response {
+                        id: ClientTxId(key),
+                        response: Box::new(response),
+                        peer,
+                    });
+                }
             }
             Ok(Message::Request(request)) => self.on_request(now, request, peer),
         }
@@ -259,7 +290,11 @@ impl Endpoint {
                 self.stats.transactions_started += 1;
                 self.on_new_request(now, key, request, peer);
             }
-            Incoming::Absorbed | Incoming::Ack(_) => {}
+            Incoming::Absorbed => {}
+            Incoming::Ack(request) => self.events.push_back(Event::Ack {
+                request: Box::new(request),
+                peer,
+            }),
             Incoming::Cancel {
                 key,
                 cancel,
@@ -277,6 +312,9 @@ impl Endpoint {
                     if let Some(resp) = response {
                         self.respond_key(now, invite, resp);
                     }
+                    self.events.push_back(Event::Cancelled {
+                        id: ServerTxId(invite),
+                    });
                 }
             }
             Incoming::Full(request) => {
@@ -308,8 +346,17 @@ impl Endpoint {
             self.respond_key(now, key, resp);
             return;
         }
-        let Some(user) = self.authenticate(now, key, &request, peer) else {
-            return;
+        let trusted = request
+            .to
+            .tag()
+            .and_then(|tag| self.dialogs.get(&(request.call_id.clone(), tag.to_owned())))
+            .cloned();
+        let user = match trusted {
+            Some(user) => user,
+            None => match self.authenticate(now, key, &request, peer) {
+                Some(user) => user,
+                None => return,
+            },
         };
         match request.method {
             Method::Options => {
@@ -496,8 +543,9 @@ impl Endpoint {
                 TransactionEvent::AckTimeout { key } => {
                     tracing::debug!(?key, "no ACK for a final response");
                 }
-                // Client timeouts and terminations need no action yet: waihu
-                // originates no requests in this milestone.
+                TransactionEvent::Timeout { key } => {
+                    self.events.push_back(Event::Timeout { id: ClientTxId(key) });
+                }
                 _ => {}
             }
         }
@@ -513,6 +561,50 @@ impl Endpoint {
             });
         }
         self.drain_transactions();
+    }
+
+    /// Starts a client transaction for `request` (its top Via must carry a
+    /// fresh branch: [`crate::transaction::new_branch`]). Responses come back
+    /// as [`Event::Response`], silence as [`Event::Timeout`].
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Request,
+        peer: Peer,
+    ) -> Result<ClientTxId, TransactionError> {
+        let key = self.transactions.send_request(now, request, peer)?;
+        self.drain_transactions();
+        Ok(ClientTxId(key))
+    }
+
+    /// Cancels an INVITE sent with [`Endpoint::send_request`] (RFC 3261 9.1).
+    pub fn cancel(&mut self, now: Instant, id: ClientTxId) -> Result<(), TransactionError> {
+        self.transactions.cancel(now, id.0)?;
+        self.drain_transactions();
+        Ok(())
+    }
+
+    /// Sends the ACK for a 2xx (not a transaction).
+    pub fn send_ack(&mut self, ack: &Request, peer: Peer) {
+        self.transactions.send_ack(ack, peer);
+        self.drain_transactions();
+    }
+
+    /// Vouches for a dialog: requests carrying `local_tag` as To tag and
+    /// this Call-ID are taken as from `user` without a new challenge.
+    pub fn trust_dialog(&mut self, call_id: &str, local_tag: &str, user: &str) {
+        self.dialogs
+            .insert((call_id.to_owned(), local_tag.to_owned()), user.to_owned());
+    }
+
+    /// Ends [`Endpoint::trust_dialog`] for a dialog.
+    pub fn forget_dialog(&mut self, call_id: &str, local_tag: &str) {
+        self.dialogs.remove(&(call_id.to_owned(), local_tag.to_owned()));
+    }
+
+    /// A fresh tag for a dialog the application creates.
+    pub fn fresh_tag(&mut self) -> String {
+        self.new_tag()
     }
 
     /// Answers a request handed out in [`Event::Request`].
