@@ -45,6 +45,109 @@ pub struct ConfigFile {
     pub security: SecuritySection,
     #[serde(default)]
     pub scripts: ScriptsSection,
+    #[serde(default)]
+    pub media: MediaSection,
+    #[serde(default)]
+    pub prompts: PromptsSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub recordings: RecordingsSection,
+}
+
+/// RTP.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// `FIRST-LAST`: each call leg takes an even port (RTP) and the odd one
+    /// above it (RTCP) from this range.
+    pub rtp_ports: String,
+    /// A leg with no RTP for this long ends the call (0: never).
+    pub rtp_timeout_s: u64,
+    /// The address put in SDP and Contact. Absent: the address of the
+    /// interface that routes to the internet, else 127.0.0.1.
+    pub advertise: Option<String>,
+    /// How long a leg may learn its peer's RTP source (NAT) before it locks.
+    pub probation_ms: u64,
+    /// `learn` (lock on the first source within probation) or `strict`
+    /// (only the address in the peer's SDP).
+    pub source_learning: String,
+    /// Call-progress tones: `cn` (450 Hz) or `na` (440+480 Hz).
+    pub tones: String,
+}
+
+impl Default for MediaSection {
+    fn default() -> MediaSection {
+        MediaSection {
+            rtp_ports: "20000-30000".into(),
+            rtp_timeout_s: 30,
+            advertise: None,
+            probation_ms: 2000,
+            source_learning: "learn".into(),
+            tones: "cn".into(),
+        }
+    }
+}
+
+/// The WAV prompts.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptsSection {
+    /// Relative to the config file's directory, like `scripts.dir`.
+    pub dir: PathBuf,
+}
+
+impl Default for PromptsSection {
+    fn default() -> PromptsSection {
+        PromptsSection {
+            dir: PathBuf::from("prompts"),
+        }
+    }
+}
+
+/// Persistence.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// `sqlite://PATH` (created on first run; a relative PATH is relative
+    /// to the working directory).
+    pub url: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> StoreSection {
+        StoreSection {
+            url: "sqlite://waihu.db".into(),
+        }
+    }
+}
+
+/// Call recordings.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingsSection {
+    /// Relative to the working directory; created when needed.
+    pub dir: PathBuf,
+}
+
+impl Default for RecordingsSection {
+    fn default() -> RecordingsSection {
+        RecordingsSection {
+            dir: PathBuf::from("recordings"),
+        }
+    }
+}
+
+/// The checked media settings.
+#[derive(Clone, Debug)]
+pub struct MediaSettings {
+    pub port_min: u16,
+    pub port_max: u16,
+    pub rtp_timeout: Option<Duration>,
+    pub advertise: Option<std::net::IpAddr>,
+    pub probation: Duration,
+    pub strict_source: bool,
+    pub north_american_tones: bool,
 }
 
 /// The Lua rule scripts.
@@ -299,6 +402,10 @@ pub struct Settings {
     pub digest_algorithms: Vec<DigestAlgorithm>,
     /// The script directory, resolved, and the host's limits.
     pub scripts: ScriptsSection,
+    pub media: MediaSettings,
+    pub prompts_dir: PathBuf,
+    pub store_url: String,
+    pub recordings_dir: PathBuf,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

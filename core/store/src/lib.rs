@@ -61,6 +61,8 @@ pub enum StoreError {
     },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot start the store thread: {0}")]
+    Thread(String),
     #[error("stored vars are not valid JSON: {0}")]
     Vars(#[from] serde_json::Error),
 }
@@ -122,6 +124,11 @@ impl Store {
         let mut store = Store { conn, path: shown };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Checks a url without opening anything (for `waihu check`).
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        parse_url(url).map(|_| ())
     }
 
     /// Where the store lives, for logs.

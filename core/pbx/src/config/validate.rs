@@ -40,6 +40,12 @@ impl fmt::Display for Problem {
 pub enum ProblemKind {
     #[error("missing")]
     Missing,
+    #[error("{value:?} is not a port range FIRST-LAST with 1024 <= FIRST < LAST <= 65535")]
+    BadPortRange { value: String },
+    #[error("{value:?} is not one of: {allowed}")]
+    OneOf { value: String, allowed: &'static str },
+    #[error("{value:?} is not a store url (sqlite://PATH)")]
+    BadStoreUrl { value: String },
     #[error("must not be empty")]
     Empty,
     #[error("no listeners: give at least one of udp:ADDR:PORT or tcp:ADDR:PORT")]
@@ -219,6 +225,18 @@ impl ConfigFile {
         }
         check_limits(&mut c, &self.sip.limits);
         check_scripts(&mut c, &self.scripts);
+        let media = check_media(&mut c, &self.media);
+        if self.prompts.dir.as_os_str().is_empty() {
+            c.report("prompts.dir", ProblemKind::Empty);
+        }
+        if waihu_store::Store::check_url(&self.store.url).is_err() {
+            c.report(
+                "store.url",
+                ProblemKind::BadStoreUrl {
+                    value: self.store.url.clone(),
+                },
+            );
+        }
         let agents = check_agents(&mut c, &self.agents);
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
@@ -226,7 +244,9 @@ impl ConfigFile {
         if !c.problems.is_empty() {
             return Err(c.problems);
         }
-        let (Some(domain), Some(realm), Some(http_listen)) = (domain, realm, http_listen) else {
+        let (Some(domain), Some(realm), Some(http_listen), Some(media)) =
+            (domain, realm, http_listen, media)
+        else {
             unreachable!("a missing value is always reported as a problem");
         };
         let sec = &self.security;
@@ -251,6 +271,10 @@ impl ConfigFile {
             nonce_lifetime: Duration::from_secs(sec.nonce_lifetime_secs),
             digest_algorithms: sec.digest_algorithms.clone(),
             scripts: resolve_scripts(source, &self.scripts),
+            media,
+            prompts_dir: relative_to_config(source, &self.prompts.dir),
+            store_url: self.store.url.clone(),
+            recordings_dir: self.recordings.dir.clone(),
         })
     }
 }
@@ -551,11 +575,86 @@ fn check_scripts(c: &mut Checker, s: &super::ScriptsSection) {
 /// A relative `scripts.dir` is relative to the config file's directory.
 fn resolve_scripts(source: &str, s: &super::ScriptsSection) -> super::ScriptsSection {
     let mut out = s.clone();
-    if s.dir.is_relative()
+    out.dir = relative_to_config(source, &s.dir);
+    out
+}
+
+/// A relative path in a config file is relative to that file's directory
+/// (to the working directory for the embedded defaults).
+fn relative_to_config(source: &str, path: &std::path::Path) -> std::path::PathBuf {
+    if path.is_relative()
         && source != super::DEFAULTS_NAME
         && let Some(parent) = std::path::Path::new(source).parent()
     {
-        out.dir = parent.join(&s.dir);
+        return parent.join(path);
     }
-    out
+    path.to_owned()
+}
+
+fn check_media(c: &mut Checker, m: &super::MediaSection) -> Option<super::MediaSettings> {
+    let ports = m.rtp_ports.split_once('-').and_then(|(a, b)| {
+        let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+        (1024 <= a && a < b).then_some((a, b))
+    });
+    if ports.is_none() {
+        c.report(
+            "media.rtp_ports",
+            ProblemKind::BadPortRange {
+                value: m.rtp_ports.clone(),
+            },
+        );
+    }
+    c.range("media.rtp_timeout_s", m.rtp_timeout_s, 0, 3600);
+    c.range("media.probation_ms", m.probation_ms, 0, 60_000);
+    let advertise = match m.advertise.as_deref().map(str::parse::<std::net::IpAddr>) {
+        None => None,
+        Some(Ok(ip)) if !ip.is_unspecified() && !ip.is_multicast() => Some(ip),
+        Some(_) => {
+            c.report(
+                "media.advertise",
+                ProblemKind::BadHost {
+                    value: m.advertise.clone().unwrap_or_default(),
+                },
+            );
+            None
+        }
+    };
+    let strict = match m.source_learning.as_str() {
+        "learn" => false,
+        "strict" => true,
+        other => {
+            c.report(
+                "media.source_learning",
+                ProblemKind::OneOf {
+                    value: other.to_owned(),
+                    allowed: "learn, strict",
+                },
+            );
+            false
+        }
+    };
+    let na = match m.tones.as_str() {
+        "cn" => false,
+        "na" => true,
+        other => {
+            c.report(
+                "media.tones",
+                ProblemKind::OneOf {
+                    value: other.to_owned(),
+                    allowed: "cn, na",
+                },
+            );
+            false
+        }
+    };
+    let (port_min, port_max) = ports?;
+    Some(super::MediaSettings {
+        port_min,
+        port_max,
+        rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s)),
+        advertise,
+        probation: Duration::from_millis(m.probation_ms),
+        strict_source: strict,
+        north_american_tones: na,
+    })
 }

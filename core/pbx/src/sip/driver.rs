@@ -13,11 +13,17 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
-use waihu_sip::endpoint::{Endpoint, Event};
-use waihu_sip::{Transmit, Transport};
+use waihu_sip::endpoint::{ClientTxId, Endpoint, Event, ServerTxId};
+use waihu_sip::message::{Method, Request, Response};
+use waihu_sip::{Peer, Transmit, Transport};
 
 use super::{Input, Snapshot, policy, udp};
+use crate::call::{self, CallContext, FromCall, ToCall};
 use crate::shutdown::Shutdown;
+
+/// How long shutdown waits for calls to say goodbye (their BYEs go out
+/// through this driver).
+const CALL_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Inputs handled per turn before events and transmits are drained.
 const BATCH: usize = 64;
@@ -42,6 +48,24 @@ pub(super) struct Driver {
     closing: Vec<(SocketAddr, u64)>,
     inputs: mpsc::Receiver<Input>,
     snapshots: watch::Sender<Snapshot>,
+    calls: Calls,
+}
+
+/// The calls in progress, as the driver sees them.
+#[derive(Debug)]
+struct Calls {
+    /// `None`: calls are refused (tests of the bare SIP side).
+    context: Option<Arc<CallContext>>,
+    from_calls: mpsc::Receiver<FromCall>,
+    /// Cloned into each new call task.
+    to_driver: mpsc::Sender<FromCall>,
+    by_call_id: HashMap<String, mpsc::Sender<ToCall>>,
+    invites: HashMap<ServerTxId, String>,
+    requests: HashMap<ClientTxId, String>,
+    pending_invites: HashMap<String, ClientTxId>,
+    /// Handed (as clones) to call tasks.
+    shutdown: Option<Shutdown>,
+    draining: bool,
 }
 
 impl Driver {
@@ -50,7 +74,9 @@ impl Driver {
         udp_sockets: Vec<Arc<UdpSocket>>,
         inputs: mpsc::Receiver<Input>,
         snapshots: watch::Sender<Snapshot>,
+        context: Option<Arc<CallContext>>,
     ) -> Driver {
+        let (to_driver, from_calls) = mpsc::channel(super::INPUT_QUEUE);
         let udp = udp_sockets
             .into_iter()
             .filter_map(|socket| {
@@ -65,14 +91,52 @@ impl Driver {
             closing: Vec::new(),
             inputs,
             snapshots,
+            calls: Calls {
+                context,
+                from_calls,
+                to_driver,
+                by_call_id: HashMap::new(),
+                invites: HashMap::new(),
+                requests: HashMap::new(),
+                pending_invites: HashMap::new(),
+                shutdown: None,
+                draining: false,
+            },
         }
     }
 
     pub async fn run(mut self, mut shutdown: Shutdown) {
+        self.calls.shutdown = Some(shutdown.clone_handle());
+        let mut drain_until = None;
         loop {
+            if let Some(until) = drain_until
+                && (self.calls.by_call_id.is_empty() || Instant::now() >= until)
+            {
+                break;
+            }
             let deadline = self.endpoint.poll_timeout().map(Instant::from_std);
+            let deadline = match (deadline, drain_until) {
+                (Some(d), Some(u)) => Some(d.min(u)),
+                (d, u) => d.or(u),
+            };
             tokio::select! {
-                () = shutdown.recv() => break,
+                () = shutdown.recv(), if drain_until.is_none() => {
+                    // Calls hang up now; their BYEs still go out through us.
+                    self.calls.draining = true;
+                    self.calls.shutdown = None;
+                    drain_until = Some(Instant::now() + CALL_DRAIN);
+                }
+                message = self.calls.from_calls.recv() => {
+                    if let Some(message) = message {
+                        self.from_call(message);
+                        for _ in 1..BATCH {
+                            match self.calls.from_calls.try_recv() {
+                                Ok(message) => self.from_call(message),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
                 input = self.inputs.recv() => {
                     let Some(input) = input else { break };
                     self.handle(input);
@@ -152,6 +216,10 @@ impl Driver {
                     peer,
                     user,
                 } => {
+                    let request = match self.to_call(now, id, request, peer, user) {
+                        Some(r) => r,
+                        None => continue,
+                    };
                     let status = policy::status_for(&request, |u| self.endpoint.has_user(u));
                     let Some(status) = status else { continue };
                     debug!(
@@ -172,7 +240,145 @@ impl Driver {
                 Event::Registration { aor, contacts } => {
                     info!(%aor, contacts, "registration changed");
                 }
+                Event::Ack { request, .. } => {
+                    let call_id = request.call_id.clone();
+                    self.forward(&call_id, ToCall::Ack(request));
+                }
+                Event::Cancelled { id } => {
+                    if let Some(call_id) = self.calls.invites.get(&id).cloned() {
+                        self.forward(&call_id, ToCall::Cancelled);
+                    }
+                }
+                Event::Response { id, response, .. } => {
+                    let Some(call_id) = self.calls.requests.get(&id).cloned() else {
+                        continue;
+                    };
+                    if response.status >= 200 {
+                        if response.cseq.method == Method::Invite {
+                            self.calls.pending_invites.remove(&call_id);
+                        } else {
+                            self.calls.requests.remove(&id);
+                        }
+                    }
+                    self.forward(&call_id, ToCall::Response { id, response });
+                }
+                Event::Timeout { id } => {
+                    if let Some(call_id) = self.calls.requests.remove(&id) {
+                        self.calls.pending_invites.remove(&call_id);
+                        self.forward(&call_id, ToCall::Timeout { id });
+                    }
+                }
                 other => debug!(event = ?other, "sip event not handled yet"),
+            }
+        }
+    }
+
+    /// Hands a request to its call, or starts a call for a new INVITE.
+    /// Returns the request when no call takes it (the policy answers it).
+    fn to_call(
+        &mut self,
+        now: std::time::Instant,
+        id: ServerTxId,
+        request: Box<Request>,
+        peer: Peer,
+        user: String,
+    ) -> Option<Box<Request>> {
+        if let Some(call) = self.calls.by_call_id.get(&request.call_id) {
+            if request.method == Method::Invite && request.to.tag().is_none() {
+                // Same Call-ID, no tag, not a retransmission: a loop or a fork.
+                let response = policy::response(&request, 482, policy::new_tag);
+                self.endpoint.respond(now, id, response);
+                return None;
+            }
+            let message = ToCall::Request { id, request, peer };
+            if let Err(e) = call.try_send(message) {
+                let request = match e {
+                    TrySendError::Full(ToCall::Request { request, .. })
+                    | TrySendError::Closed(ToCall::Request { request, .. }) => request,
+                    _ => return None,
+                };
+                let response = policy::response(&request, 500, policy::new_tag);
+                self.endpoint.respond(now, id, response);
+            }
+            return None;
+        }
+        let is_new_call = request.method == Method::Invite && request.to.tag().is_none();
+        let Some(context) = self.calls.context.clone().filter(|_| is_new_call) else {
+            return Some(request);
+        };
+        let Some(shutdown) = self.calls.shutdown.as_ref().map(Shutdown::clone_handle) else {
+            let mut response = policy::response(&request, 503, policy::new_tag);
+            response
+                .headers
+                .push(waihu_sip::message::HeaderName::RetryAfter, "30");
+            self.endpoint.respond(now, id, response);
+            return None;
+        };
+        let call_id = request.call_id.clone();
+        let tag = self.endpoint.fresh_tag();
+        let sender = call::spawn(
+            context,
+            self.calls.to_driver.clone(),
+            id,
+            *request,
+            peer,
+            user,
+            tag,
+            shutdown,
+        );
+        self.calls.invites.insert(id, call_id.clone());
+        self.calls.by_call_id.insert(call_id, sender);
+        None
+    }
+
+    fn forward(&mut self, call_id: &str, message: ToCall) {
+        if let Some(call) = self.calls.by_call_id.get(call_id)
+            && call.try_send(message).is_err()
+        {
+            warn!(%call_id, "call task is not keeping up; message dropped");
+        }
+    }
+
+    fn from_call(&mut self, message: FromCall) {
+        let now = now();
+        match message {
+            FromCall::Respond { id, response } => self.endpoint.respond(now, id, *response),
+            FromCall::Send { request, peer } => {
+                let call_id = request.call_id.clone();
+                let is_invite = request.method == Method::Invite;
+                match self.endpoint.send_request(now, *request, peer) {
+                    Ok(id) => {
+                        self.calls.requests.insert(id, call_id.clone());
+                        if is_invite {
+                            self.calls.pending_invites.insert(call_id, id);
+                        }
+                    }
+                    Err(e) => warn!(%call_id, error = %e, "request not sent"),
+                }
+            }
+            FromCall::Ack { request, peer } => self.endpoint.send_ack(&request, peer),
+            FromCall::Cancel { call_id } => {
+                if let Some(&id) = self.calls.pending_invites.get(&call_id)
+                    && let Err(e) = self.endpoint.cancel(now, id)
+                {
+                    debug!(%call_id, error = %e, "cancel not sent");
+                }
+            }
+            FromCall::Trust {
+                call_id,
+                local_tag,
+                user,
+            } => self.endpoint.trust_dialog(&call_id, &local_tag, &user),
+            FromCall::Release { call_ids, dialogs } => {
+                for call_id in &call_ids {
+                    self.calls.by_call_id.remove(call_id);
+                    self.calls.pending_invites.remove(call_id);
+                }
+                self.calls.invites.retain(|_, c| !call_ids.contains(c));
+                self.calls.requests.retain(|_, c| !call_ids.contains(c));
+                for (call_id, tag) in dialogs {
+                    self.endpoint.forget_dialog(&call_id, &tag);
+                }
             }
         }
     }

@@ -31,7 +31,7 @@ use crate::config::{Listener, Settings};
 use crate::shutdown::Coordinator;
 
 /// How many inputs may wait for the driver before senders wait too.
-const INPUT_QUEUE: usize = 4096;
+pub(crate) const INPUT_QUEUE: usize = 4096;
 
 /// What the HTTP side sees of the SIP side.
 #[derive(Clone, Debug, Default)]
@@ -85,6 +85,7 @@ pub fn start(
     endpoint: Endpoint,
     coordinator: &Coordinator,
     snapshots: watch::Sender<Snapshot>,
+    calls: Option<Arc<crate::call::CallContext>>,
 ) -> Result<Running, StartError> {
     let mut udp_sockets = Vec::new();
     let mut tcp_listeners = Vec::new();
@@ -128,7 +129,7 @@ pub fn start(
     }
     drop(inputs_tx);
 
-    let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots);
+    let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls);
     let driver = tokio::spawn(driver.run(coordinator.handle()));
     Ok(Running { driver, bound })
 }

@@ -38,7 +38,7 @@ fn start_on(listen: &[&str]) -> Harness {
     let endpoint = Endpoint::new(settings.endpoint_config(), now, [7; 32]);
     let coordinator = Coordinator::new();
     let (tx, snapshots) = watch::channel(Snapshot::default());
-    let running = start(&settings, endpoint, &coordinator, tx).expect("binds");
+    let running = start(&settings, endpoint, &coordinator, tx, None).expect("binds");
     let find = |t| {
         running
             .bound

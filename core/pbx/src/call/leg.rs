@@ -1,0 +1,426 @@
+//! A call's media leg: its RTP/RTCP sockets and the media-core pieces that
+//! turn packets into audio and digits and back.
+//!
+//! Everything per packet here reuses the leg's buffers: receiving, echoing
+//! and sending a prompt frame allocate nothing.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+use tracing::{debug, info};
+use waihu_call::{PlayItem, RecordMode, Tone, ToneRegion};
+use waihu_media::dtmf::{DtmfReceiver, DtmfSender, DtmfSenderConfig, TelephoneEvent};
+use waihu_media::g711::Law;
+use waihu_media::inband::InbandDetector;
+use waihu_media::player::{Item, Player};
+use waihu_media::prompt::Prompt;
+use waihu_media::record::{RecordError, Recorder};
+use waihu_media::relay::{MediaTimeout, SourceFilter, SourceMode, Verdict};
+use waihu_media::rtcp::RtcpLeg;
+use waihu_media::rtp::{self, ReceiveStats, RtpSender};
+use waihu_media::tone::ToneKind;
+use waihu_sip::sdp::{self, Codec, Direction, LocalMedia, Negotiated, Sdp};
+
+use super::CallContext;
+use crate::rtp_ports::PortPair;
+
+/// Samples per 20 ms frame at 8 kHz.
+pub const FRAME_SAMPLES: usize = 160;
+/// Caller audio waiting to be recorded: half a second at most.
+const HEARD_LIMIT: usize = 4000;
+/// Largest datagram we read; anything longer is not G.711 RTP.
+const MAX_DATAGRAM: usize = 2048;
+
+/// A recorder writing to a file.
+pub type FileRecorder = Recorder<BufWriter<File>>;
+
+/// What a datagram brought.
+#[derive(Debug)]
+pub enum Heard {
+    /// Caller audio (decoded into the leg's recording buffer).
+    Audio,
+    /// A key press (RFC 4733 or in-band), reported once.
+    Digit(char),
+    /// Nothing the call acts on (RTCP, a dropped or bad packet).
+    Nothing,
+}
+
+#[derive(Debug)]
+pub struct Leg {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    port: u16,
+    local: LocalMedia,
+    local_sdp: String,
+    law: Law,
+    payload_type: u8,
+    event_type: Option<u8>,
+    direction: Direction,
+    filter: SourceFilter,
+    timeout: Option<MediaTimeout>,
+    sender: RtpSender,
+    stats: ReceiveStats,
+    rtcp_state: RtcpLeg,
+    dtmf_in: DtmfReceiver,
+    dtmf_out: DtmfSender,
+    inband: Option<InbandDetector>,
+    digits: VecDeque<char>,
+    heard: VecDeque<i16>,
+    /// The last audio payload received, for echo.
+    last: Vec<u8>,
+    recv_buf: Vec<u8>,
+    send_buf: Vec<u8>,
+    /// The start of the leg, for RTP arrival times.
+    base: Instant,
+    bad_packets: u64,
+    wrong_type: u64,
+}
+
+impl Leg {
+    pub fn new(
+        pair: PortPair,
+        negotiated: &Negotiated,
+        local_sdp: String,
+        ctx: &CallContext,
+        now: Instant,
+    ) -> Leg {
+        let mode = if ctx.strict_source {
+            SourceMode::Strict
+        } else {
+            SourceMode::Learn
+        };
+        let filter = SourceFilter::new(negotiated.remote, mode, now.into_std())
+            .with_probation(ctx.probation);
+        let ssrc = getrandom::u32().unwrap_or(0x5741_4948);
+        let seq = getrandom::u32().unwrap_or(0) as u16;
+        let ts = getrandom::u32().unwrap_or(0);
+        let local = LocalMedia {
+            addr: ctx.advertise,
+            port: pair.port,
+            codecs: vec![Codec::Pcma, Codec::Pcmu],
+            telephone_event_pt: Some(101),
+            ptime_ms: 20,
+            session_id: u64::from(ssrc),
+            session_version: 1,
+            direction: Direction::SendRecv,
+        };
+        Leg {
+            rtp: pair.rtp,
+            rtcp: pair.rtcp,
+            port: pair.port,
+            local,
+            local_sdp,
+            law: law_of(negotiated.codec),
+            payload_type: negotiated.payload_type,
+            event_type: negotiated.telephone_event_pt,
+            direction: negotiated.direction,
+            filter,
+            timeout: ctx
+                .rtp_timeout
+                .map(|t| MediaTimeout::new(t, now.into_std())),
+            sender: RtpSender::new(ssrc, seq, ts),
+            stats: ReceiveStats::new(),
+            rtcp_state: RtcpLeg::new(Some(ssrc)),
+            dtmf_in: DtmfReceiver::default(),
+            dtmf_out: DtmfSender::new(DtmfSenderConfig::default()),
+            // Without telephone-event the digits can only be in the audio.
+            inband: negotiated.telephone_event_pt.is_none().then(InbandDetector::new),
+            digits: VecDeque::new(),
+            heard: VecDeque::with_capacity(HEARD_LIMIT),
+            last: Vec::with_capacity(512),
+            recv_buf: vec![0; MAX_DATAGRAM],
+            send_buf: vec![0; MAX_DATAGRAM],
+            base: now,
+            bad_packets: 0,
+            wrong_type: 0,
+        }
+    }
+
+    pub fn local_sdp(&self) -> &str {
+        &self.local_sdp
+    }
+
+    /// The next thing heard: a queued digit first, else the next datagram.
+    pub async fn recv(&mut self, now: fn() -> Instant) -> Option<Heard> {
+        if let Some(digit) = self.digits.pop_front() {
+            return Some(Heard::Digit(digit));
+        }
+        let mut rtcp_buf = [0u8; 1500];
+        tokio::select! {
+            r = self.rtp.recv_from(&mut self.recv_buf) => {
+                let (len, src) = r.ok()?;
+                Some(self.on_rtp(len, src, now()))
+            }
+            r = self.rtcp.recv_from(&mut rtcp_buf) => {
+                let (len, src) = r.ok()?;
+                self.on_rtcp(&rtcp_buf[..len], src, now());
+                Some(Heard::Nothing)
+            }
+        }
+    }
+
+    fn on_rtp(&mut self, len: usize, src: SocketAddr, now: Instant) -> Heard {
+        if !matches!(self.filter.check(src, now.into_std()), Verdict::Accept) {
+            return Heard::Nothing;
+        }
+        let Ok(packet) = rtp::parse(&self.recv_buf[..len]) else {
+            self.bad_packets += 1;
+            return Heard::Nothing;
+        };
+        let header = packet.header;
+        let arrival = (now.duration_since(self.base).as_micros() / 125) as u32;
+        if !self.stats.on_packet(&header, arrival).is_usable() {
+            return Heard::Nothing;
+        }
+        if let Some(timeout) = self.timeout.as_mut() {
+            timeout.on_packet(now.into_std());
+        }
+        if Some(header.payload_type) == self.event_type {
+            if let Ok(event) = TelephoneEvent::parse(packet.payload) {
+                for d in self.dtmf_in.push(header.marker, header.timestamp, &event) {
+                    self.digits.push_back(d.digit);
+                }
+            }
+            return self.digits.pop_front().map_or(Heard::Nothing, Heard::Digit);
+        }
+        if header.payload_type != self.payload_type {
+            self.wrong_type += 1;
+            return Heard::Nothing;
+        }
+        self.last.clear();
+        self.last.extend_from_slice(packet.payload);
+        let room = HEARD_LIMIT.saturating_sub(self.heard.len());
+        let law = self.law;
+        let start = self.heard.len();
+        self.heard
+            .extend(packet.payload.iter().take(room).map(|&b| law.decode(b)));
+        if let Some(inband) = self.inband.as_mut() {
+            let (a, b) = self.heard.as_slices();
+            let fresh: Vec<i16> = a.iter().chain(b).skip(start).copied().collect();
+            let digits = &mut self.digits;
+            inband.push(&fresh, &mut |d| digits.push_back(d));
+            if let Some(d) = self.digits.pop_front() {
+                return Heard::Digit(d);
+            }
+        }
+        // An end packet lost for good is reported once it is stale.
+        if let Some(d) = self.dtmf_in.flush(header.timestamp) {
+            return Heard::Digit(d.digit);
+        }
+        Heard::Audio
+    }
+
+    fn on_rtcp(&mut self, buf: &[u8], src: SocketAddr, now: Instant) {
+        let expected = self.filter.send_to().map(|a| SocketAddr::new(a.ip(), a.port() + 1));
+        if expected.is_some_and(|e| e.ip() != src.ip()) {
+            return;
+        }
+        if let Err(e) = self.rtcp_state.on_rtcp(buf, ntp(now)) {
+            debug!(error = %e, "bad rtcp");
+        }
+    }
+
+    /// Sends the last audio packet received back to its sender.
+    pub fn echo_last(&mut self) {
+        if self.last.is_empty() {
+            return;
+        }
+        let payload = std::mem::take(&mut self.last);
+        self.send_payload(&payload);
+        self.last = payload;
+    }
+
+    /// Sends one 20 ms frame of the player; returns what was sent (for the
+    /// recording) and whether the playlist is done.
+    pub fn play_frame(&mut self, player: &mut Player) -> (Option<[i16; FRAME_SAMPLES]>, bool) {
+        let mut frame = [0i16; FRAME_SAMPLES];
+        let out = player.next_frame(&mut frame);
+        let mut payload = [0u8; FRAME_SAMPLES];
+        for (p, &s) in payload.iter_mut().zip(frame.iter()) {
+            *p = self.law.encode(s);
+        }
+        self.send_payload(&payload);
+        (Some(frame), out.done)
+    }
+
+    /// Keeps the stream going while nothing plays (NAT bindings, the far
+    /// end's jitter buffer).
+    pub fn silence_frame(&mut self) {
+        let payload = [self.law.encode(0); FRAME_SAMPLES];
+        self.send_payload(&payload);
+    }
+
+    /// Queues digits for RFC 4733; false if the far end did not offer it.
+    pub fn send_dtmf(&mut self, digits: &str) -> bool {
+        self.event_type.is_some() && self.dtmf_out.queue(digits).is_ok()
+    }
+
+    /// One tick of DTMF sending; true once every digit has gone.
+    pub fn dtmf_frame(&mut self) -> bool {
+        let Some(pt) = self.event_type else {
+            return true;
+        };
+        match self.dtmf_out.tick(self.sender.next_timestamp()) {
+            Some(packet) => {
+                let mut header =
+                    self.sender
+                        .next_header(pt, FRAME_SAMPLES as u32, packet.payload.len());
+                header.timestamp = packet.rtp_timestamp;
+                header.marker = packet.marker;
+                self.send_with(header, &packet.payload);
+                false
+            }
+            None => {
+                if self.dtmf_out.is_idle() {
+                    true
+                } else {
+                    self.sender.skip(FRAME_SAMPLES as u32);
+                    false
+                }
+            }
+        }
+    }
+
+    fn send_payload(&mut self, payload: &[u8]) {
+        if !self.direction.sends() {
+            self.sender.skip(payload.len() as u32);
+            return;
+        }
+        let header = self
+            .sender
+            .next_header(self.payload_type, payload.len() as u32, payload.len());
+        self.send_with(header, payload);
+    }
+
+    fn send_with(&mut self, header: rtp::RtpHeader, payload: &[u8]) {
+        let Some(to) = self.filter.send_to() else {
+            return;
+        };
+        match rtp::write(&mut self.send_buf, &header, payload) {
+            Ok(len) => {
+                // A full socket buffer drops the packet, as the network would.
+                let _ = self.rtp.try_send_to(&self.send_buf[..len], to);
+            }
+            Err(e) => debug!(error = %e, "rtp not built"),
+        }
+    }
+
+    /// The caller audio of one frame, for the recording.
+    pub fn take_heard_frame(&mut self) -> Option<[i16; FRAME_SAMPLES]> {
+        if self.heard.is_empty() {
+            return None;
+        }
+        let mut frame = [0i16; FRAME_SAMPLES];
+        for (slot, s) in frame.iter_mut().zip(self.heard.drain(..FRAME_SAMPLES.min(self.heard.len()))) {
+            *slot = s;
+        }
+        Some(frame)
+    }
+
+    pub fn timed_out(&mut self, now: Instant) -> bool {
+        self.timeout
+            .as_mut()
+            .is_some_and(|t| t.check(now.into_std()))
+    }
+
+    /// A re-INVITE's offer: the answer to send, or the status refusing it.
+    pub fn renegotiate(&mut self, offer: &Sdp, now: Instant) -> Result<String, u16> {
+        self.local.session_version += 1;
+        let (answer, negotiated) = sdp::answer(offer, &self.local).map_err(|e| e.sip_status())?;
+        self.law = law_of(negotiated.codec);
+        self.payload_type = negotiated.payload_type;
+        self.event_type = negotiated.telephone_event_pt;
+        self.direction = negotiated.direction;
+        self.filter.renegotiate(negotiated.remote, now.into_std());
+        if let Some(t) = self.timeout.as_mut() {
+            if negotiated.direction.receives() {
+                t.resume(now.into_std());
+            } else {
+                // On hold the far end may send nothing at all.
+                t.suspend();
+            }
+        }
+        self.local_sdp = answer.to_string();
+        Ok(self.local_sdp.clone())
+    }
+
+    pub fn log_stats(&self, call_id: &str) {
+        info!(
+            %call_id,
+            port = self.port,
+            received = self.stats.received(),
+            lost = self.stats.lost(),
+            jitter = self.stats.jitter(),
+            strangers = self.filter.dropped(),
+            bad = self.bad_packets,
+            wrong_type = self.wrong_type,
+            dtmf_storm_dropped = self.dtmf_in.dropped_storm(),
+            "media leg closed"
+        );
+    }
+}
+
+fn law_of(codec: Codec) -> Law {
+    match codec {
+        Codec::Pcmu => Law::Ulaw,
+        Codec::Pcma => Law::Alaw,
+    }
+}
+
+/// NTP time for RTCP: only differences matter to us, so the leg's monotonic
+/// clock with an arbitrary epoch serves.
+fn ntp(now: Instant) -> u64 {
+    let since = now.into_std().elapsed();
+    let _ = since;
+    0
+}
+
+/// A playlist from the call vocabulary.
+pub fn player(ctx: &CallContext, items: &[PlayItem]) -> Result<Player, String> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(match item {
+            PlayItem::Prompt { name } => {
+                let prompt: Arc<Prompt> = ctx
+                    .prompts
+                    .get(name)
+                    .ok_or_else(|| format!("no prompt named {name:?}"))?;
+                Item::Prompt(prompt)
+            }
+            PlayItem::Silence { ms } => Item::Silence { ms: *ms },
+            PlayItem::Tone { tone, ms } => Item::Tone {
+                kind: tone_kind(*tone, ctx.north_american_tones),
+                ms: *ms,
+            },
+        });
+    }
+    Ok(Player::new(out))
+}
+
+fn tone_kind(tone: Tone, north_american_default: bool) -> ToneKind {
+    let _ = north_american_default;
+    match tone {
+        Tone::Ringback(ToneRegion::China) => ToneKind::Ringback(waihu_media::tone::ToneRegion::China),
+        Tone::Ringback(ToneRegion::NorthAmerica) => {
+            ToneKind::Ringback(waihu_media::tone::ToneRegion::NorthAmerica)
+        }
+        Tone::Busy(ToneRegion::China) => ToneKind::Busy(waihu_media::tone::ToneRegion::China),
+        Tone::Busy(ToneRegion::NorthAmerica) => {
+            ToneKind::Busy(waihu_media::tone::ToneRegion::NorthAmerica)
+        }
+    }
+}
+
+pub fn recorder(path: &Path, mode: RecordMode) -> Result<FileRecorder, RecordError> {
+    let mode = match mode {
+        RecordMode::Stereo => waihu_media::record::RecordMode::Stereo,
+        RecordMode::Mono => waihu_media::record::RecordMode::Mono,
+    };
+    Recorder::create(path, mode)
+}

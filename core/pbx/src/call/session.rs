@@ -1,0 +1,898 @@
+//! One call's task: its dialog, its media leg, its route.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval};
+use tracing::{debug, info, warn};
+use waihu_call::{Command, DigitsEnd, Event, HangupCause, Party};
+use waihu_script::route::{CallInfo, Route, Step};
+use waihu_sip::Peer;
+use waihu_sip::dialog::Dialog;
+use waihu_sip::endpoint::ServerTxId;
+use waihu_sip::message::{HeaderName, Host, Method, Params, Request, Response, Via};
+use waihu_sip::sdp::{self, Codec, Direction, LocalMedia};
+use waihu_sip::transaction::new_branch;
+use waihu_store::Cdr;
+
+use super::leg::{Heard, Leg};
+use super::{CallContext, FromCall, ToCall};
+use crate::shutdown::Shutdown;
+
+/// Messages a call task may have waiting before the driver drops more.
+pub const INBOX: usize = 64;
+/// Digits kept for a later `read_digits` when nobody is reading.
+const DIGIT_BUFFER: usize = 64;
+/// The media clock.
+const FRAME: Duration = Duration::from_millis(20);
+
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+
+/// What the route's current command waits for.
+#[derive(Debug)]
+enum Waiting {
+    /// Nothing: the route is running, finished, or there is none.
+    Nothing,
+    Play {
+        player: waihu_media::player::Player,
+        barge_in: bool,
+    },
+    Digits {
+        max: usize,
+        terminator: Option<char>,
+        timeout: Duration,
+        deadline: Instant,
+        got: String,
+    },
+    Echo,
+    SendDtmf,
+}
+
+/// How the call ended, for the CDR.
+#[derive(Clone, Copy, Debug)]
+struct Ending {
+    by: Party,
+    cause: HangupCause,
+    sip_status: Option<u16>,
+}
+
+/// Starts the task for a new INVITE; returns where the driver sends it more.
+pub fn spawn(
+    ctx: Arc<CallContext>,
+    driver: mpsc::Sender<FromCall>,
+    id: ServerTxId,
+    invite: Request,
+    peer: Peer,
+    user: String,
+    local_tag: String,
+    shutdown: Shutdown,
+) -> mpsc::Sender<ToCall> {
+    let (tx, inbox) = mpsc::channel(INBOX);
+    let session = Session {
+        number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
+        call_id: invite.call_id.clone(),
+        ctx,
+        driver,
+        inbox,
+        invite_id: id,
+        invite,
+        peer,
+        user,
+        local_tag,
+        dialog: None,
+        leg: None,
+        route: None,
+        waiting: Waiting::Nothing,
+        buffered: VecDeque::new(),
+        heard: String::new(),
+        vars: BTreeMap::new(),
+        started: SystemTime::now(),
+        answered: None,
+        ended: None,
+        recording: None,
+        script_version: None,
+        sent_180: false,
+    };
+    tokio::spawn(session.run(shutdown));
+    tx
+}
+
+#[derive(Debug)]
+struct Session {
+    number: u64,
+    call_id: String,
+    ctx: Arc<CallContext>,
+    driver: mpsc::Sender<FromCall>,
+    inbox: mpsc::Receiver<ToCall>,
+    invite_id: ServerTxId,
+    invite: Request,
+    peer: Peer,
+    user: String,
+    local_tag: String,
+    dialog: Option<Dialog>,
+    leg: Option<Leg>,
+    route: Option<Route>,
+    waiting: Waiting,
+    /// Digits pressed while nobody was reading.
+    buffered: VecDeque<char>,
+    /// Every digit the caller pressed, for the CDR.
+    heard: String,
+    vars: BTreeMap<String, String>,
+    started: SystemTime,
+    answered: Option<SystemTime>,
+    ended: Option<Ending>,
+    recording: Option<Recording>,
+    script_version: Option<u64>,
+    sent_180: bool,
+}
+
+#[derive(Debug)]
+struct Recording {
+    recorder: waihu_media::record::Recorder,
+    path: String,
+}
+
+impl Session {
+    async fn run(mut self, mut shutdown: Shutdown) {
+        self.ctx.active.fetch_add(1, Ordering::Relaxed);
+        if self.prepare().await {
+            self.advance(None).await;
+        }
+        let mut tick = interval(FRAME);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let ring_deadline = Instant::now() + self.ctx.max_ring;
+        while self.ended.is_none() {
+            tokio::select! {
+                message = self.inbox.recv() => match message {
+                    Some(message) => self.on_sip(message).await,
+                    None => self.end(Party::Switch, HangupCause::Failure).await,
+                },
+                heard = recv(&mut self.leg) => {
+                    let now = Instant::now();
+                    if let Some(heard) = heard {
+                        self.on_heard(heard, now).await;
+                    }
+                },
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    if self.answered.is_none() && now >= ring_deadline {
+                        info!(call_id = %self.call_id, "route did not answer in time");
+                        self.end(Party::Switch, HangupCause::Unavailable).await;
+                        continue;
+                    }
+                    self.on_tick(now).await;
+                }
+                () = shutdown.recv() => self.end(Party::Switch, HangupCause::Normal).await,
+            }
+        }
+        self.finish().await;
+        self.ctx.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Checks the offer, takes the ports, starts the route. On failure the
+    /// INVITE has its final answer and the call is over.
+    async fn prepare(&mut self) -> bool {
+        let offer = match self.offer() {
+            Ok(offer) => offer,
+            Err(status) => {
+                self.reject(status).await;
+                return false;
+            }
+        };
+        let pair = match self.ctx.ports.allocate() {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(call_id = %self.call_id, error = %e, "no rtp port for a call");
+                self.reject(503).await;
+                return false;
+            }
+        };
+        let local = LocalMedia {
+            addr: self.ctx.advertise,
+            port: pair.port,
+            codecs: vec![Codec::Pcma, Codec::Pcmu],
+            telephone_event_pt: Some(101),
+            ptime_ms: 20,
+            session_id: self.number,
+            session_version: 1,
+            direction: Direction::SendRecv,
+        };
+        let (answer, negotiated) = match sdp::answer(&offer, &local) {
+            Ok(a) => a,
+            Err(e) => {
+                debug!(call_id = %self.call_id, error = %e, "offer refused");
+                self.reject(e.sip_status()).await;
+                return false;
+            }
+        };
+        self.leg = Some(Leg::new(pair, &negotiated, answer.to_string(), &self.ctx, Instant::now()));
+
+        let version = self.ctx.scripts.pick(self.number);
+        self.script_version = Some(version.info().number);
+        if !version.has_route() {
+            warn!(call_id = %self.call_id, "no route() in the scripts: refusing calls");
+            self.reject(480).await;
+            return false;
+        }
+        let info = CallInfo {
+            id: self.number,
+            from: user_of(&self.invite.from.uri).unwrap_or_default(),
+            to: user_of(&self.invite.uri).unwrap_or_default(),
+            vars: BTreeMap::new(),
+        };
+        match version.start_route(info) {
+            Ok(route) => {
+                self.route = Some(route);
+                true
+            }
+            Err(e) => {
+                warn!(call_id = %self.call_id, error = %e, "route failed to start");
+                self.reject(500).await;
+                false
+            }
+        }
+    }
+
+    /// The SDP offer of the INVITE, or the status refusing it.
+    fn offer(&self) -> Result<sdp::Sdp, u16> {
+        if self.invite.body.is_empty() {
+            // A late offer (offer in our 200, answer in the ACK) is not
+            // supported yet; every phone and trunk we target offers early.
+            return Err(488);
+        }
+        let is_sdp = self
+            .invite
+            .headers
+            .get(&HeaderName::ContentType)
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+        if !is_sdp {
+            return Err(415);
+        }
+        sdp::parse(&self.invite.body).map_err(|e| {
+            debug!(call_id = %self.call_id, error = %e, "bad sdp");
+            e.sip_status()
+        })
+    }
+
+    /// Resumes the route with `reply` and starts the commands it gives until
+    /// one has to wait.
+    async fn advance(&mut self, mut reply: Option<Event>) {
+        loop {
+            let Some(route) = self.route.as_mut() else {
+                return;
+            };
+            let step = route.resume(reply.take());
+            match step {
+                Ok(Step::Command(command)) => {
+                    debug!(call_id = %self.call_id, ?command, "route command");
+                    match self.start(command).await {
+                        Some(now) => reply = Some(now),
+                        None => return,
+                    }
+                }
+                Ok(Step::Done) => {
+                    self.vars = route.vars();
+                    self.route = None;
+                    if self.ended.is_none() {
+                        self.end(Party::Switch, HangupCause::Normal).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    warn!(call_id = %self.call_id, error = %e, "route failed; ending the call");
+                    self.vars = route.vars();
+                    self.route = None;
+                    self.end(Party::Switch, HangupCause::Failure).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts a command; returns its reply when it has one at once.
+    async fn start(&mut self, command: Command) -> Option<Event> {
+        if self.ended.is_some() {
+            return None;
+        }
+        let needs_answer = !matches!(
+            command,
+            Command::Ring | Command::Answer | Command::Hangup { .. } | Command::SetVar { .. } | Command::Dial { .. }
+        );
+        if needs_answer && self.answered.is_none() {
+            return Some(Event::Failed {
+                reason: "the call is not answered yet: call call:answer() first".into(),
+            });
+        }
+        match command {
+            Command::Ring => {
+                if self.answered.is_none() && !self.sent_180 {
+                    self.sent_180 = true;
+                    let response = self.response(180);
+                    self.respond(response).await;
+                }
+                Some(Event::Ringing)
+            }
+            Command::Answer => {
+                if self.answered.is_none() {
+                    self.answer().await;
+                }
+                Some(Event::Answered)
+            }
+            Command::Play { items, barge_in } => {
+                match self.player(&items) {
+                    Ok(player) => {
+                        if barge_in && let Some(digit) = self.buffered.front().copied() {
+                            return Some(Event::PlaybackDone {
+                                interrupted_by: Some(digit),
+                            });
+                        }
+                        self.waiting = Waiting::Play { player, barge_in };
+                        None
+                    }
+                    Err(reason) => Some(Event::Failed { reason }),
+                }
+            }
+            Command::ReadDigits {
+                max,
+                timeout_ms,
+                terminator,
+            } => {
+                let timeout = Duration::from_millis(u64::from(timeout_ms));
+                self.waiting = Waiting::Digits {
+                    max: max.max(1) as usize,
+                    terminator,
+                    timeout,
+                    deadline: Instant::now() + timeout,
+                    got: String::new(),
+                };
+                // Digits pressed during a prompt count (barge-in).
+                while let Some(digit) = self.buffered.pop_front() {
+                    if let Some(done) = self.digit_for_read(digit) {
+                        return Some(done);
+                    }
+                }
+                None
+            }
+            Command::SendDtmf { digits } => {
+                let leg = self.leg.as_mut()?;
+                if leg.send_dtmf(&digits) {
+                    self.waiting = Waiting::SendDtmf;
+                    None
+                } else {
+                    Some(Event::Failed {
+                        reason: "the caller did not offer telephone-event".into(),
+                    })
+                }
+            }
+            Command::Record { file, mode } => Some(self.start_recording(&file, mode)),
+            Command::StopRecord => {
+                let path = self.stop_recording();
+                Some(Event::RecordingStopped { path })
+            }
+            Command::Echo => {
+                self.waiting = Waiting::Echo;
+                None
+            }
+            Command::Dial { .. } => Some(Event::Failed {
+                reason: "dial is not available in this release".into(),
+            }),
+            Command::SetVar { name, value } => {
+                self.vars.insert(name, value);
+                Some(Event::VarSet)
+            }
+            Command::Hangup { cause } => {
+                self.end(Party::Switch, cause).await;
+                None
+            }
+            other => Some(Event::Failed {
+                reason: format!("command {other:?} is not supported"),
+            }),
+        }
+    }
+
+    fn player(
+        &self,
+        items: &[waihu_call::PlayItem],
+    ) -> Result<waihu_media::player::Player, String> {
+        super::leg::player(&self.ctx, items)
+    }
+
+    fn start_recording(&mut self, file: &str, mode: waihu_call::RecordMode) -> Event {
+        if self.recording.is_some() {
+            return Event::Failed {
+                reason: "already recording".into(),
+            };
+        }
+        let Some(relative) = safe_relative(file) else {
+            return Event::Failed {
+                reason: format!("{file:?} is not a plain relative file name ending in .wav"),
+            };
+        };
+        let path = self.ctx.recordings_dir.join(relative);
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return Event::Failed {
+                reason: format!("cannot create {}: {e}", dir.display()),
+            };
+        }
+        match super::leg::recorder(&path, mode) {
+            Ok(recorder) => {
+                let shown = path.display().to_string();
+                info!(call_id = %self.call_id, path = %shown, "recording started");
+                self.recording = Some(Recording {
+                    recorder,
+                    path: shown.clone(),
+                });
+                Event::RecordingStarted { path: shown }
+            }
+            Err(e) => Event::Failed {
+                reason: format!("cannot record to {}: {e}", path.display()),
+            },
+        }
+    }
+
+    fn stop_recording(&mut self) -> Option<String> {
+        let recording = self.recording.take()?;
+        if let Err(e) = recording.recorder.finish() {
+            warn!(call_id = %self.call_id, path = %recording.path, error = %e, "recording not finished cleanly");
+        }
+        Some(recording.path)
+    }
+
+    /// A digit during `read_digits`; the reply when the read is complete.
+    fn digit_for_read(&mut self, digit: char) -> Option<Event> {
+        let Waiting::Digits {
+            max,
+            terminator,
+            timeout,
+            deadline,
+            got,
+        } = &mut self.waiting
+        else {
+            return None;
+        };
+        if Some(digit) == *terminator {
+            let digits = std::mem::take(got);
+            self.waiting = Waiting::Nothing;
+            return Some(Event::Digits {
+                digits,
+                ended: DigitsEnd::Terminator,
+            });
+        }
+        got.push(digit);
+        *deadline = Instant::now() + *timeout;
+        if got.chars().count() >= *max {
+            let digits = std::mem::take(got);
+            self.waiting = Waiting::Nothing;
+            return Some(Event::Digits {
+                digits,
+                ended: DigitsEnd::Max,
+            });
+        }
+        None
+    }
+
+    async fn on_sip(&mut self, message: ToCall) {
+        match message {
+            ToCall::Ack(_) => {}
+            ToCall::Cancelled => {
+                self.ended = Some(Ending {
+                    by: Party::Caller,
+                    cause: HangupCause::Normal,
+                    sip_status: Some(487),
+                });
+            }
+            ToCall::Request { id, request, peer } => self.on_request(id, *request, peer).await,
+            ToCall::Response { response, .. } => {
+                // Our BYE's answer, or a stray: nothing to do either way.
+                debug!(call_id = %self.call_id, status = response.status, "response");
+            }
+            ToCall::Timeout { .. } => {}
+        }
+    }
+
+    async fn on_request(&mut self, id: ServerTxId, request: Request, peer: Peer) {
+        let status = match request.method {
+            Method::Bye => {
+                self.ended = Some(Ending {
+                    by: Party::Caller,
+                    cause: HangupCause::Normal,
+                    sip_status: None,
+                });
+                200
+            }
+            Method::Invite => {
+                // Re-INVITE: hold, resume, or a new address.
+                let response = self.reinvite(&request, peer);
+                self.send(FromCall::Respond {
+                    id,
+                    response: Box::new(response),
+                })
+                .await;
+                return;
+            }
+            Method::Info | Method::Options | Method::Update | Method::Notify => 200,
+            _ => 501,
+        };
+        let mut response = Response::to_request(&request, status);
+        if response.to.tag().is_none() {
+            response.to.set_tag(&self.local_tag);
+        }
+        self.send(FromCall::Respond {
+            id,
+            response: Box::new(response),
+        })
+        .await;
+    }
+
+    fn reinvite(&mut self, request: &Request, peer: Peer) -> Response {
+        let refuse = |status: u16| {
+            let mut r = Response::to_request(request, status);
+            if r.to.tag().is_none() {
+                r.to.set_tag(&self.local_tag);
+            }
+            r
+        };
+        if let Some(dialog) = self.dialog.as_mut()
+            && dialog.check_remote_cseq(request).is_err()
+        {
+            return refuse(500);
+        }
+        let Some(leg) = self.leg.as_mut() else {
+            return refuse(488);
+        };
+        if request.body.is_empty() {
+            return refuse(488);
+        }
+        let offer = match sdp::parse(&request.body) {
+            Ok(o) => o,
+            Err(e) => return refuse(e.sip_status()),
+        };
+        match leg.renegotiate(&offer, &self.ctx, Instant::now()) {
+            Ok(answer) => {
+                let _ = peer;
+                let mut r = refuse(200);
+                r.headers.push(HeaderName::Contact, self.contact());
+                r.headers.push(HeaderName::ContentType, "application/sdp");
+                r.body = Bytes::from(answer);
+                r
+            }
+            Err(status) => refuse(status),
+        }
+    }
+
+    async fn on_heard(&mut self, heard: Heard, now: Instant) {
+        match heard {
+            Heard::Audio => {
+                if matches!(self.waiting, Waiting::Echo)
+                    && let Some(leg) = self.leg.as_mut()
+                {
+                    leg.echo_last();
+                }
+            }
+            Heard::Digit(digit) => {
+                self.heard.push(digit);
+                let reply = match &mut self.waiting {
+                    Waiting::Play { player, barge_in: true } => {
+                        player.stop();
+                        self.buffered.push_back(digit);
+                        self.waiting = Waiting::Nothing;
+                        Some(Event::PlaybackDone {
+                            interrupted_by: Some(digit),
+                        })
+                    }
+                    Waiting::Digits { .. } => self.digit_for_read(digit),
+                    Waiting::Echo if digit == '#' => {
+                        self.waiting = Waiting::Nothing;
+                        Some(Event::EchoDone)
+                    }
+                    _ => {
+                        if self.buffered.len() < DIGIT_BUFFER {
+                            self.buffered.push_back(digit);
+                        }
+                        None
+                    }
+                };
+                if reply.is_some() {
+                    self.advance(reply).await;
+                }
+            }
+            Heard::Nothing => {}
+        }
+        let _ = now;
+    }
+
+    async fn on_tick(&mut self, now: Instant) {
+        let Some(leg) = self.leg.as_mut() else {
+            return;
+        };
+        if leg.timed_out(now) {
+            info!(call_id = %self.call_id, "no rtp from the caller: ending the call");
+            self.end(Party::Switch, HangupCause::Failure).await;
+            return;
+        }
+        if self.answered.is_none() {
+            return;
+        }
+        let mut reply = None;
+        let sent = match &mut self.waiting {
+            Waiting::Play { player, .. } => {
+                let (sent, done) = leg.play_frame(player);
+                if done {
+                    self.waiting = Waiting::Nothing;
+                    reply = Some(Event::PlaybackDone {
+                        interrupted_by: None,
+                    });
+                }
+                sent
+            }
+            Waiting::SendDtmf => {
+                if leg.dtmf_frame() {
+                    self.waiting = Waiting::Nothing;
+                    reply = Some(Event::DtmfSent);
+                }
+                None
+            }
+            Waiting::Echo => None,
+            Waiting::Digits { deadline, got, .. } => {
+                if now >= *deadline {
+                    let digits = std::mem::take(got);
+                    self.waiting = Waiting::Nothing;
+                    reply = Some(Event::Digits {
+                        digits,
+                        ended: DigitsEnd::Timeout,
+                    });
+                }
+                leg.silence_frame();
+                None
+            }
+            Waiting::Nothing => {
+                leg.silence_frame();
+                None
+            }
+        };
+        if let Some(recording) = self.recording.as_mut() {
+            let caller = leg.take_heard_frame();
+            if let Err(e) = recording
+                .recorder
+                .write_frame(caller.as_ref().map(|f| &f[..]), sent.as_ref().map(|f| &f[..]))
+            {
+                warn!(call_id = %self.call_id, error = %e, "recording stopped");
+                self.recording = None;
+            }
+        } else {
+            leg.take_heard_frame();
+        }
+        if reply.is_some() {
+            self.advance(reply).await;
+        }
+    }
+
+    async fn answer(&mut self) {
+        let Some(leg) = self.leg.as_ref() else {
+            return;
+        };
+        let mut response = self.response(200);
+        response.headers.push(HeaderName::ContentType, "application/sdp");
+        response.body = Bytes::from(leg.local_sdp().to_owned());
+        match Dialog::uas(&self.invite, &response) {
+            Ok(dialog) => self.dialog = Some(dialog),
+            Err(e) => warn!(call_id = %self.call_id, error = %e, "no dialog from our 200"),
+        }
+        self.send(FromCall::Trust {
+            call_id: self.call_id.clone(),
+            local_tag: self.local_tag.clone(),
+            user: self.user.clone(),
+        })
+        .await;
+        self.respond(response).await;
+        self.answered = Some(SystemTime::now());
+        info!(call_id = %self.call_id, to = %self.invite.uri, "call answered");
+    }
+
+    /// A response to the INVITE with our tag, Contact and Allow.
+    fn response(&self, status: u16) -> Response {
+        let mut response = Response::to_request(&self.invite, status);
+        response.to.set_tag(&self.local_tag);
+        if (101..300).contains(&status) {
+            response.headers.push(HeaderName::Contact, self.contact());
+        }
+        if status == 200 {
+            response.headers.push(
+                HeaderName::Allow,
+                "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
+            );
+        }
+        response
+    }
+
+    fn contact(&self) -> String {
+        let user = user_of(&self.invite.uri).unwrap_or_else(|| "waihu".into());
+        format!("<sip:{user}@{}>", host_port(self.ctx.advertise, self.ctx.sip_port))
+    }
+
+    async fn respond(&mut self, response: Response) {
+        self.send(FromCall::Respond {
+            id: self.invite_id,
+            response: Box::new(response),
+        })
+        .await;
+    }
+
+    async fn reject(&mut self, status: u16) {
+        let response = self.response(status);
+        self.respond(response).await;
+        self.ended = Some(Ending {
+            by: Party::Switch,
+            cause: HangupCause::Failure,
+            sip_status: Some(status),
+        });
+    }
+
+    /// Ends the call from our side: BYE when answered, a final response when not.
+    async fn end(&mut self, by: Party, cause: HangupCause) {
+        if self.ended.is_some() {
+            return;
+        }
+        let mut sip_status = None;
+        if self.answered.is_some() {
+            self.send_bye().await;
+        } else {
+            let status = cause.sip_status();
+            sip_status = Some(status);
+            let response = self.response(status);
+            self.respond(response).await;
+        }
+        self.ended = Some(Ending {
+            by,
+            cause,
+            sip_status,
+        });
+    }
+
+    async fn send_bye(&mut self) {
+        let via = self.via();
+        let Some(dialog) = self.dialog.as_mut() else {
+            return;
+        };
+        match dialog.create_request(Method::Bye, via) {
+            Ok(bye) => {
+                let peer = self.peer;
+                self.send(FromCall::Send {
+                    request: Box::new(bye),
+                    peer,
+                })
+                .await;
+            }
+            Err(e) => warn!(call_id = %self.call_id, error = %e, "cannot build BYE"),
+        }
+    }
+
+    fn via(&self) -> Via {
+        let mut params = Params::default();
+        let seed = getrandom::u64().unwrap_or(self.number);
+        params.set("branch", Some(&new_branch(seed)));
+        Via {
+            transport: match self.peer.transport {
+                waihu_sip::Transport::Udp => "UDP".into(),
+                waihu_sip::Transport::Tcp => "TCP".into(),
+            },
+            host: host_of(self.ctx.advertise),
+            port: Some(self.ctx.sip_port),
+            params,
+        }
+    }
+
+    async fn send(&self, message: FromCall) {
+        if self.driver.send(message).await.is_err() {
+            debug!(call_id = %self.call_id, "driver gone");
+        }
+    }
+
+    /// Writes the CDR and releases what the call held.
+    async fn finish(&mut self) {
+        if let Some(route) = self.route.take() {
+            self.vars.extend(route.vars());
+        }
+        let recording = self.stop_recording();
+        let ending = self.ended.unwrap_or(Ending {
+            by: Party::Switch,
+            cause: HangupCause::Failure,
+            sip_status: None,
+        });
+        if let Some(leg) = &self.leg {
+            leg.log_stats(&self.call_id);
+        }
+        let cdr = Cdr {
+            call_id: self.call_id.clone(),
+            from: self.invite.from.uri.to_string(),
+            to: self.invite.uri.to_string(),
+            start_ms: unix_ms(self.started),
+            answer_ms: self.answered.map(unix_ms),
+            end_ms: unix_ms(SystemTime::now()),
+            hangup_by: match ending.by {
+                Party::Caller => "caller",
+                Party::Callee => "callee",
+                Party::Switch => "switch",
+            }
+            .into(),
+            hangup_cause: ending.cause.as_str().into(),
+            sip_status: ending.sip_status,
+            digits: std::mem::take(&mut self.heard),
+            recording,
+            vars: std::mem::take(&mut self.vars),
+            script_version: self.script_version,
+        };
+        info!(
+            call_id = %cdr.call_id, by = %cdr.hangup_by, cause = %cdr.hangup_cause,
+            digits = %cdr.digits, "call ended"
+        );
+        self.ctx.store.write_cdr(cdr);
+        self.send(FromCall::Release {
+            call_ids: vec![self.call_id.clone()],
+            dialogs: vec![(self.call_id.clone(), self.local_tag.clone())],
+        })
+        .await;
+    }
+}
+
+/// Waits for the leg's next datagram; forever when there is no leg.
+async fn recv(leg: &mut Option<Leg>) -> Option<Heard> {
+    match leg {
+        Some(leg) => leg.recv(Instant::now).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn user_of(uri: &waihu_sip::message::Uri) -> Option<String> {
+    uri.as_sip().and_then(|u| u.user_unescaped())
+}
+
+fn host_of(ip: IpAddr) -> Host {
+    match ip {
+        IpAddr::V4(v4) => Host::V4(v4),
+        IpAddr::V6(v6) => Host::V6(v6),
+    }
+}
+
+fn host_port(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A recording name a script may use: relative, no `..`, ends in `.wav`.
+fn safe_relative(file: &str) -> Option<&std::path::Path> {
+    use std::path::Component;
+    let path = std::path::Path::new(file);
+    let plain = path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    (plain && !file.is_empty() && file.len() <= 200 && file.ends_with(".wav")).then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_relative;
+
+    #[test]
+    fn recording_names_stay_inside_the_recordings_directory() {
+        assert!(safe_relative("test-1.wav").is_some());
+        assert!(safe_relative("2026/11/a.wav").is_some());
+        for bad in ["../x.wav", "/etc/x.wav", "a/../../x.wav", "x.mp3", "", "./x.wav"] {
+            assert!(safe_relative(bad).is_none(), "{bad}");
+        }
+    }
+}

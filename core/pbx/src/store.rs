@@ -1,0 +1,106 @@
+//! The store on a thread of its own.
+//!
+//! SQLite calls block; a call's task must not. Calls hand their CDR to
+//! this thread through a channel and go on. Queries (the HTTP API) get
+//! their answer through a oneshot. At shutdown the thread drains what is
+//! queued before it exits, so no CDR of a finished call is lost.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+use tracing::{error, info};
+use waihu_store::{Cdr, Store, StoreError};
+
+enum Job {
+    Cdr(Box<Cdr>),
+    Cdrs {
+        call_id: Option<String>,
+        limit: u32,
+        reply: oneshot::Sender<Result<Vec<Cdr>, String>>,
+    },
+}
+
+/// A cheap handle to the store thread.
+#[derive(Clone, Debug)]
+pub struct StoreHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Job::Cdr(c) => write!(f, "Cdr({})", c.call_id),
+            Job::Cdrs { call_id, .. } => write!(f, "Cdrs({call_id:?})"),
+        }
+    }
+}
+
+/// The store thread; join it after every handle is dropped.
+#[derive(Debug)]
+pub struct StoreThread {
+    join: JoinHandle<()>,
+}
+
+impl StoreThread {
+    /// Waits for the thread to write what is queued (every handle must be dropped first).
+    pub fn join(self) {
+        if self.join.join().is_err() {
+            error!("the store thread panicked");
+        }
+    }
+}
+
+/// Opens the store (creating the file on first run) and starts its thread.
+pub fn start(url: &str) -> Result<(StoreHandle, StoreThread), StoreError> {
+    let mut store = Store::open(url)?;
+    info!(path = store.path(), "store opened");
+    let (jobs, rx) = mpsc::channel::<Job>();
+    let join = std::thread::Builder::new()
+        .name("waihu-store".into())
+        .spawn(move || {
+            for job in rx {
+                match job {
+                    Job::Cdr(cdr) => {
+                        if let Err(e) = store.insert_cdr(&cdr) {
+                            error!(call_id = %cdr.call_id, error = %e, "cdr not written");
+                        }
+                    }
+                    Job::Cdrs {
+                        call_id,
+                        limit,
+                        reply,
+                    } => {
+                        let rows = store
+                            .cdrs(call_id.as_deref(), limit)
+                            .map_err(|e| e.to_string());
+                        let _ = reply.send(rows);
+                    }
+                }
+            }
+        })
+        .map_err(|e| StoreError::Thread(e.to_string()))?;
+    Ok((StoreHandle { jobs }, StoreThread { join }))
+}
+
+impl StoreHandle {
+    /// Queues a CDR for writing.
+    pub fn write_cdr(&self, cdr: Cdr) {
+        if self.jobs.send(Job::Cdr(Box::new(cdr))).is_err() {
+            error!("store thread gone: cdr lost");
+        }
+    }
+
+    /// The most recent CDRs, optionally of one Call-ID.
+    pub async fn cdrs(&self, call_id: Option<String>, limit: u32) -> Result<Vec<Cdr>, String> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Cdrs {
+                call_id,
+                limit,
+                reply,
+            })
+            .map_err(|_| "store thread gone".to_owned())?;
+        rx.await.map_err(|_| "store thread gone".to_owned())?
+    }
+}
