@@ -408,7 +408,10 @@ fn chunks_end_at(file: &mut File, mut pos: u64, file_len: u64) -> Result<bool, R
         if read_at(file, pos, &mut head).is_err() {
             return Ok(false);
         }
-        if !head[0..4].iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        if !head[0..4]
+            .iter()
+            .all(|b| b.is_ascii_graphic() || *b == b' ')
+        {
             return Ok(false);
         }
         let size = u64::from(le_u32([head[4], head[5], head[6], head[7]]));
