@@ -317,6 +317,9 @@ pub enum RepairOutcome {
 /// this recorder among them, put the data chunk last. A file whose data
 /// size is already consistent, including one with further chunks after
 /// its data, is left untouched.
+///
+/// Only for files no recorder has open: a live recording's header lags its
+/// data by design, and rewriting it underneath the writer would race it.
 pub fn repair(path: impl AsRef<Path>) -> Result<RepairOutcome, RecordError> {
     let path = path.as_ref();
     let bad = |why| RecordError::NotRepairable {
