@@ -242,7 +242,9 @@ mod tests {
 
     #[test]
     fn pass_through_is_bit_exact() {
-        let s: Vec<i16> = (0..1000).map(|i| (i * 37 % 65_536 - 32_768) as i16).collect();
+        let s: Vec<i16> = (0..1000)
+            .map(|i| (i * 37 % 65_536 - 32_768) as i16)
+            .collect();
         let out = to_8k_mono(Pcm::I16(&s), 1, 8000).unwrap_or_default();
         assert_eq!(out, s);
     }
@@ -252,7 +254,10 @@ mod tests {
         let s = [100i16, 300, -5, -6];
         assert_eq!(to_8k_mono(Pcm::I16(&s), 2, 8000).ok(), Some(vec![200, -6]));
         let u = [128u8, 255, 0];
-        assert_eq!(to_8k_mono(Pcm::U8(&u), 1, 8000).ok(), Some(vec![0, 32_512, -32_768]));
+        assert_eq!(
+            to_8k_mono(Pcm::U8(&u), 1, 8000).ok(),
+            Some(vec![0, 32_512, -32_768])
+        );
     }
 
     #[test]
@@ -266,7 +271,14 @@ mod tests {
             Err(ResampleError::RateOutOfRange { rate: 3_999 })
         ));
         assert!(matches!(
-            to_8k_mono(Pcm::I32 { samples: &[0], bits: 0 }, 1, 8000),
+            to_8k_mono(
+                Pcm::I32 {
+                    samples: &[0],
+                    bits: 0
+                },
+                1,
+                8000
+            ),
             Err(ResampleError::UnsupportedBits { bits: 0 })
         ));
     }
@@ -278,7 +290,11 @@ mod tests {
             let s = vec![0.1f32; n];
             let out = resample_mono(&s, rate).unwrap_or_default();
             let want = (n as u64 * 8000).div_ceil(u64::from(rate)) as usize;
-            assert!(out.len().abs_diff(want) <= 2, "{rate}: {} vs {want}", out.len());
+            assert!(
+                out.len().abs_diff(want) <= 2,
+                "{rate}: {} vs {want}",
+                out.len()
+            );
         }
     }
 }

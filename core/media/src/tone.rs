@@ -243,7 +243,10 @@ mod tests {
         let d = DtmfDigit::from_char('#');
         assert_eq!(d.map(DtmfDigit::frequencies), Some((941, 1477)));
         let d = DtmfDigit::from_char('b');
-        assert_eq!(d.map(|d| ToneKind::Dtmf(d).frequencies()), Some(&[770u32, 1633][..]));
+        assert_eq!(
+            d.map(|d| ToneKind::Dtmf(d).frequencies()),
+            Some(&[770u32, 1633][..])
+        );
         assert_eq!(d.map(DtmfDigit::as_char), Some('B'));
     }
 }
