@@ -332,14 +332,15 @@ pub fn decode_wav(path: &Path, data: &[u8]) -> Result<Vec<i16>, PromptError> {
         }
         Ok(out)
     }
+    // The bytes are in memory, so an I/O error while reading samples can
+    // only mean they ran out (hound reports that as a generic I/O error,
+    // not as UnexpectedEof).
     let read_err = |(e, found): (hound::Error, u64)| match e {
-        hound::Error::IoError(ref io) if io.kind() == io::ErrorKind::UnexpectedEof => {
-            PromptError::Truncated {
-                path: path.to_path_buf(),
-                promised,
-                found,
-            }
-        }
+        hound::Error::IoError(_) => PromptError::Truncated {
+            path: path.to_path_buf(),
+            promised,
+            found,
+        },
         e => format_err(e),
     };
 
