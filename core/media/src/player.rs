@@ -286,6 +286,9 @@ impl Pacer {
     /// late, the oldest are skipped: their timestamps are never handed
     /// out, so the stream shows a gap rather than a growing delay.
     pub fn due(&mut self, now: Instant) -> u32 {
+        if now < self.start {
+            return 0;
+        }
         let elapsed = now.saturating_duration_since(self.start).as_nanos();
         // Slots whose deadline is at or before `now`.
         let slots = u64::try_from(elapsed / self.frame.as_nanos())
