@@ -108,7 +108,8 @@ impl Player {
     }
 
     /// Appends an item to the playlist (also after it has finished, which
-    /// restarts playback with the new item).
+    /// restarts playback with the new item). Ignored after
+    /// [`Player::stop`]: a barged-in player stays stopped.
     pub fn push(&mut self, item: Item) {
         if !self.stopped {
             self.total += item.samples();
