@@ -1,0 +1,57 @@
+//! The prompts shipped in `prompts/` load cleanly, and every name the
+//! demo dialplans use is there.
+
+use std::path::PathBuf;
+
+use waihu_media::prompt::PromptCache;
+
+const NAMES: [&str; 9] = [
+    "welcome",
+    "menu",
+    "goodbye",
+    "please_hold",
+    "you_entered",
+    "enter_digits",
+    "echo_intro",
+    "record_intro",
+    "invalid",
+];
+
+fn prompts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../prompts")
+}
+
+#[test]
+fn shipped_prompts_load_without_errors_and_every_name_exists() {
+    let cache = match PromptCache::load_dir(&prompts_dir()) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let mut expected = Vec::new();
+    for lang in ["en", "zh"] {
+        for name in NAMES {
+            expected.push(format!("{lang}/{name}"));
+        }
+        for d in 0..10 {
+            expected.push(format!("{lang}/digits/{d}"));
+        }
+    }
+    for name in &expected {
+        let p = cache.get(name);
+        assert!(p.is_some(), "missing prompt {name}");
+        if let Some(p) = p {
+            assert!(p.duration().as_millis() >= 100, "{name} is too short");
+            assert!(p.duration().as_secs() < 20, "{name} is too long");
+            assert!(
+                p.samples().iter().any(|&s| s.unsigned_abs() > 1000),
+                "{name} is silent"
+            );
+        }
+    }
+    assert_eq!(
+        cache.len(),
+        expected.len(),
+        "unexpected extra prompts: {:?}",
+        cache.names().collect::<Vec<_>>()
+    );
+}
