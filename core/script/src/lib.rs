@@ -77,7 +77,7 @@ mod convert;
 mod error;
 mod host;
 mod pool;
-pub mod route;
+mod route;
 mod sandbox;
 mod sources;
 mod state;
@@ -86,6 +86,7 @@ mod version;
 
 pub use error::{HookError, HookErrorKind, LoadError, LoadErrorKind, RollbackError};
 pub use host::{HostConfig, HostStatus, ScriptHost, check};
+pub use route::{CallInfo, Route, RouteStats, Step};
 pub use types::{
     AgentScript, Choice, Contact, Customer, DialMode, ModeChoice, NEXT_ATTEMPT_ON_ERROR, Node,
     Offer, Outcome, UnknownOutcome, Verdict, offers_on_error,
