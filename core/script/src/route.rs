@@ -111,14 +111,14 @@ end
 local Call = {}
 Call.__index = Call
 
-function Call:ring() local c = command(self, "ring") return yield(c) end
-function Call:answer() local c = command(self, "answer") return yield(c) end
+function Call:ring(...) local c = command(self, "ring", ...) return yield(c) end
+function Call:answer(...) local c = command(self, "answer", ...) return yield(c) end
 function Call:play(what, opts) local c = command(self, "play", what, opts) return yield(c) end
 function Call:read_digits(opts) local c = command(self, "read_digits", opts) return yield(c) end
 function Call:send_dtmf(digits) local c = command(self, "send_dtmf", digits) return yield(c) end
 function Call:record(opts) local c = command(self, "record", opts) return yield(c) end
-function Call:stop_record() local c = command(self, "stop_record") return yield(c) end
-function Call:echo() local c = command(self, "echo") return yield(c) end
+function Call:stop_record(...) local c = command(self, "stop_record", ...) return yield(c) end
+function Call:echo(...) local c = command(self, "echo", ...) return yield(c) end
 function Call:dial(target, opts) local c = command(self, "dial", target, opts) return yield(c) end
 function Call:hangup(cause) local c = command(self, "hangup", cause) return yield(c) end
 function Call:set_var(name, value)
