@@ -204,8 +204,27 @@ pub mod coordinator {
 
         /// Runs `route` to its end; the commands it gave, or its error.
         pub fn drive(&mut self, route: &mut Route) -> Result<Vec<Command>, HookError> {
+            self.drive_from(route, None)
+        }
+
+        /// Goes on with a route already started: `pending` is the command
+        /// its last resume gave.
+        pub fn finish(
+            &mut self,
+            route: &mut Route,
+            pending: &Command,
+        ) -> Result<Vec<Command>, HookError> {
+            let reply = self.reply(pending);
+            self.drive_from(route, Some(reply))
+        }
+
+        fn drive_from(
+            &mut self,
+            route: &mut Route,
+            first: Option<Event>,
+        ) -> Result<Vec<Command>, HookError> {
             let mut seen = Vec::new();
-            let mut reply = None;
+            let mut reply = first;
             for _ in 0..1000 {
                 match route.resume(reply.take())? {
                     Step::Done => return Ok(seen),
