@@ -1,6 +1,7 @@
 //! What a route sees of its replies, the argument checks of the call
 //! methods, yields inside `pcall`, coroutines a script creates, and which
 //! version a route runs on across a reload.
+#![allow(clippy::unwrap_used)] // helpers too: a panic is the failure report
 
 mod common;
 

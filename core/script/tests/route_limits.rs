@@ -1,6 +1,7 @@
 //! Routes under the limits: the budget and the memory limit end one route
 //! and leave the others (and the state) working; dropped routes release
 //! their coroutines.
+#![allow(clippy::unwrap_used)] // helpers too: a panic is the failure report
 
 mod common;
 
