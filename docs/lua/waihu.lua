@@ -79,6 +79,84 @@
 ---@field start string # id of the first node
 ---@field nodes table<string, AgentNode>
 
+---@alias HangupCause "normal"|"busy"|"rejected"|"unavailable"|"not_found"|"failure"
+---@alias DialOutcome "completed"|"busy"|"no_answer"|"unavailable"|"rejected"|"failed"
+---@alias DigitsEnd "max"|"terminator"|"timeout"
+
+---One item of a playlist: a prompt name, a silence or a tone.
+---@alias PlayItem string|{silence: integer}|{tone: "ringback"|"busy", region: "cn"|"na"|nil, ms: integer}
+
+---The call a route handles. Every method waits for the switch to carry it
+---out; a command the switch cannot carry out returns nil, reason.
+---@class Call
+---@field id integer
+---@field from string
+---@field to string                  # "601", or a URI such as "sip:601@pbx"
+---@field vars table<string, string> # call variables; set_var adds to it
+local Call = {}
+
+---Send 180 Ringing if the call is not answered yet.
+---@return true|nil, string|nil
+function Call:ring() end
+
+---Answer the call.
+---@return true|nil, string|nil
+function Call:answer() end
+
+---Play a prompt name ("en/welcome") or a list of items.
+---@param what string|PlayItem[]
+---@param opts {barge_in: boolean|nil}|nil
+---@return string|nil digit # the barge-in digit, or nil
+---@return string|nil reason
+function Call:play(what, opts) end
+
+---Collect DTMF digits: max 1..64 (default 1), timeout_ms 100..120000 (default 5000).
+---@param opts {max: integer|nil, timeout_ms: integer|nil, terminator: string|nil}|nil
+---@return string|nil digits
+---@return DigitsEnd|string ended # or the reason of a failure
+function Call:read_digits(opts) end
+
+---Send DTMF digits (0-9 * # A-D) to the caller.
+---@param digits string
+---@return true|nil, string|nil
+function Call:send_dtmf(digits) end
+
+---Start recording to a file relative to the recordings directory.
+---@param opts {file: string, mode: "stereo"|"mono"|nil}
+---@return string|nil path
+---@return string|nil reason
+function Call:record(opts) end
+
+---Stop the recording.
+---@return string|nil path
+---@return string|nil reason
+function Call:stop_record() end
+
+---Echo the caller's audio until they press # or hang up.
+---@return true|nil, string|nil
+function Call:echo() end
+
+---Ring `target` and bridge it with the caller; returns when that ends.
+---@param target string
+---@param opts {timeout_s: integer|nil}|nil
+---@return DialOutcome|nil outcome
+---@return string|nil reason
+function Call:dial(target, opts) end
+
+---Set a call variable (kept in the CDR and in call.vars).
+---@param name string
+---@param value string
+---@return true|nil, string|nil
+function Call:set_var(name, value) end
+
+---End the call; the route ends here.
+---@param cause HangupCause|nil # default "normal"
+function Call:hangup(cause) end
+
+---The call-flow hook (scripts/route.lua): one run per incoming call.
+---@type fun(call: Call)|nil
+route = nil
+
 ---Campaign hooks: fill these in.
 campaign = {}
 

@@ -1,5 +1,5 @@
 //! The cost of one hook call (single thread, and two threads calling the
-//! same version at once), and of a reload.
+//! same version at once), of a route resume, and of a reload.
 //!
 //! `cargo bench -p waihu-script --bench hooks`. Goals (issue 3): a hook call
 //! under 5 µs, a reload under 50 ms. The rule scripts are the test fixture
@@ -19,7 +19,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use waihu_script::{Contact, HostConfig, NoServices, ScriptHost, Version};
+use waihu_call::Event;
+use waihu_script::{CallInfo, Contact, HostConfig, NoServices, ScriptHost, Version};
 
 const NOON: i64 = 1_700_020_800;
 
@@ -185,5 +186,51 @@ fn reloads(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, hook_calls, reloads);
+/// One route resume: a reply in, Lua to the next `call:` method, the
+/// command out. And a route's whole setup: start, first resume, drop.
+fn route_resumes(c: &mut Criterion) {
+    let scratch =
+        std::env::temp_dir().join(format!("waihu-script-bench-{}-route", std::process::id()));
+    let dir = scratch.join("scripts");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("route.lua"),
+        "function route(call)\n\
+         \x20 call:answer()\n\
+         \x20 while true do call:play({ 'en/menu', { silence = 200 } }, { barge_in = true }) end\n\
+         end\n",
+    )
+    .unwrap();
+    let config = HostConfig {
+        dir,
+        ..HostConfig::default()
+    };
+    let version = ScriptHost::load(config, Arc::new(NoServices))
+        .unwrap()
+        .current();
+    let mut group = c.benchmark_group("route");
+    group.measurement_time(Duration::from_secs(3));
+    let mut route = version.start_route(CallInfo::default()).unwrap();
+    route.resume(None).unwrap();
+    route.resume(Some(Event::Answered)).unwrap();
+    group.bench_function("resume (play reply -> next play)", |b| {
+        b.iter(|| {
+            let reply = Event::PlaybackDone {
+                interrupted_by: None,
+            };
+            black_box(route.resume(Some(reply)).unwrap());
+        })
+    });
+    group.bench_function("start, first resume, drop", |b| {
+        b.iter(|| {
+            let mut r = version.start_route(CallInfo::default()).unwrap();
+            black_box(r.resume(None).unwrap());
+        })
+    });
+    group.finish();
+    drop(route);
+    let _ = fs::remove_dir_all(&scratch);
+}
+
+criterion_group!(benches, hook_calls, route_resumes, reloads);
 criterion_main!(benches);

@@ -126,6 +126,10 @@ pub enum HookErrorKind {
     /// was lost and a new one failed to build).
     #[error("no Lua state available: {0}")]
     Unavailable(String),
+    /// The host resumed a route with an event that does not answer the
+    /// command the route waits on: a bug of the caller, not of the script.
+    #[error("route resumed with {got}, but it waits for {expected}")]
+    UnexpectedReply { expected: &'static str, got: String },
 }
 
 /// Why a rollback did not happen.

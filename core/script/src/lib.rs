@@ -54,22 +54,23 @@
 //! - The hook data types ([`Contact`], [`ModeChoice`], [`Verdict`], ...)
 //!   are plain Rust; no Lua value escapes this crate.
 //!
-//! # Coroutines, for the call-flow hook to come
-//! Hooks here run to completion: each is one `Function::call` on a leased
-//! state. The `route` hook of the media issue must wait on call events, so
-//! it will run as a coroutine: `Lua::create_thread(route)`, then
-//! `Thread::resume` with each event, re-arming the budget and the memory
-//! limit around each resume (a resume is what must stay short, not the
-//! call's lifetime). What is already in place for it:
+//! # Call flows
+//! The `route(call)` hook waits on call events, so it runs as a coroutine
+//! per call: [`Version::start_route`] gives a [`Route`], and
+//! [`Route::resume`] runs it to its next [`waihu_call::Command`], to be
+//! resumed with the reply [`waihu_call::Event`]. The budget and the memory
+//! limit are armed around each resume (a resume must stay short, not the
+//! call). A suspended route pins the Lua state its coroutine lives in, so
+//! routes do not use the pool: each version keeps a few route states of its
+//! own and gives a new route the least loaded (see `route.rs`). What makes
+//! this safe:
 //! - the instruction budget is a *global* hook, so it covers threads the
-//!   host creates as well as coroutines scripts create (tested: a loop in
-//!   `coroutine.wrap` is stopped);
+//!   host creates as well as coroutines scripts create;
 //! - `pcall`, `xpcall` and `coroutine.resume` are Lua wrappers over the
 //!   yieldable originals, so a route may yield inside a `pcall`;
-//! - the pool hands out whole states. A suspended route pins its state (its
-//!   coroutine lives there), so route will need to lease *that* state for
-//!   each resume (a "lease this state" beside "lease any state"), or route
-//!   coroutines get states of their own outside the pool.
+//! - a call method checks it runs in its own route's coroutine, and yields
+//!   a command only the host can build: a script's own `coroutine.yield`
+//!   cannot pass for one.
 #![forbid(unsafe_code)]
 
 mod agent;
@@ -77,7 +78,7 @@ mod convert;
 mod error;
 mod host;
 mod pool;
-pub mod route;
+mod route;
 mod sandbox;
 mod sources;
 mod state;
@@ -86,6 +87,7 @@ mod version;
 
 pub use error::{HookError, HookErrorKind, LoadError, LoadErrorKind, RollbackError};
 pub use host::{HostConfig, HostStatus, ScriptHost, check};
+pub use route::{CallInfo, Route, RouteStats, Step};
 pub use types::{
     AgentScript, Choice, Contact, Customer, DialMode, ModeChoice, NEXT_ATTEMPT_ON_ERROR, Node,
     Offer, Outcome, UnknownOutcome, Verdict, offers_on_error,

@@ -204,6 +204,7 @@ pub(crate) fn new_state(
     restrict_std(&lua)?;
     install_host_tables(&lua, &ctx, services)?;
     install_prelude(&lua, &ctx)?;
+    crate::route::install(&lua)?;
     track_assignments(&lua, &ctx)?;
     install_require(&lua, &ctx, sources)?;
     install_hook(&lua, &ctx, limits.budget, true)?;

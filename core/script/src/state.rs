@@ -70,9 +70,9 @@ impl Hook {
 /// A hook function and where it is defined (the fallback location of its
 /// errors).
 #[derive(Debug)]
-struct HookFn {
-    func: Function,
-    at: Loc,
+pub(crate) struct HookFn {
+    pub func: Function,
+    pub at: Loc,
 }
 
 /// One loaded Lua state of a version.
@@ -81,6 +81,8 @@ pub(crate) struct LuaState {
     lua: Lua,
     ctx: Arc<Ctx>,
     hooks: [Option<HookFn>; 4],
+    /// The global `route(call)`, the call-flow hook (see `route.rs`).
+    route: Option<HookFn>,
     limits: Limits,
     sources: Arc<Sources>,
 }
@@ -131,6 +133,7 @@ pub(crate) fn build(
         ctx.arm(load_budget);
         func.call::<()>(()).map_err(fail)?;
         take_checks(&lua, &file.display, validate, &mut checks)?;
+        check_route(&lua, &file.display)?;
     }
     ctx.set_loading(false);
     ctx.set_quiet(false);
@@ -143,6 +146,13 @@ pub(crate) fn build(
     // any self-check trips over it.
     let mut warnings = Vec::new();
     let hooks = collect_hooks(&lua, &ctx, &dir, validate.then_some(&mut warnings))?;
+    let route = match lua.globals().raw_get::<Value>(crate::route::GLOBAL) {
+        Ok(Value::Function(func)) => {
+            let at = function_loc(&func);
+            Some(HookFn { func, at })
+        }
+        _ => None,
+    };
     if validate {
         run_checks(&ctx, sources, &checks, limits.memory, load_budget)?;
     }
@@ -158,6 +168,7 @@ pub(crate) fn build(
         lua,
         ctx,
         hooks,
+        route,
         limits,
         sources: Arc::clone(sources),
     };
@@ -239,6 +250,26 @@ fn run_checks(
         }
     }
     Ok(())
+}
+
+/// A global `route` that is not a function fails the load, naming the file
+/// that left it so (checked after each file: globals are not tracked).
+fn check_route(lua: &Lua, file: &str) -> Result<(), LoadError> {
+    match lua
+        .globals()
+        .raw_get::<Value>(crate::route::GLOBAL)
+        .unwrap_or(Value::Nil)
+    {
+        Value::Nil | Value::Function(_) => Ok(()),
+        other => {
+            let kind = LoadErrorKind::BadHook {
+                hook: crate::route::GLOBAL.to_owned(),
+                expected: "a function",
+                found: describe(&other),
+            };
+            Err(LoadError::new(file, None, kind))
+        }
+    }
 }
 
 /// Reads the hook functions; a hook table or hook that is not what the
@@ -378,13 +409,13 @@ impl LuaState {
         // arguments and reading the result take what our own data needs, not
         // what the script asks for; and with no limit set, mlua skips a
         // protected call per value it creates (a third of a call's cost).
-        let args = args(&self.lua).map_err(|e| self.failure(hook, f, &e))?;
+        let args = args(&self.lua).map_err(|e| self.failure(hook.name(), &f.at, &e))?;
         let result = self
             .lua
             .set_memory_limit(self.limits.memory)
             .and_then(|_| f.func.call::<Value>(args));
         let _ = self.lua.set_memory_limit(0);
-        let value = result.map_err(|e| self.failure(hook, f, &e))?;
+        let value = result.map_err(|e| self.failure(hook.name(), &f.at, &e))?;
         convert(&value).map_err(|BadReturn { expected, got }| HookError {
             file: Some(f.at.file.clone()),
             line: f.at.line,
@@ -393,7 +424,9 @@ impl LuaState {
         })
     }
 
-    fn failure(&self, hook: Hook, f: &HookFn, err: &mlua::Error) -> HookError {
+    /// Classifies an error of a call into `function` (defined at `at`, the
+    /// fallback location).
+    pub fn failure(&self, function: &'static str, at: &Loc, err: &mlua::Error) -> HookError {
         let parsed = parse_error(err);
         let (loc, kind) = if self.ctx.exhausted() {
             let loc = self.ctx.exhausted_at().or(parsed.loc);
@@ -416,14 +449,31 @@ impl LuaState {
         // A position inside the host's prelude says nothing to a script author.
         let mut loc = loc
             .filter(|l| l.file != "host")
-            .unwrap_or_else(|| f.at.clone());
+            .unwrap_or_else(|| at.clone());
         resolve(&self.sources, &mut loc);
         HookError {
             file: Some(loc.file),
             line: loc.line,
-            function: hook.name(),
+            function,
             kind,
         }
+    }
+
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The `route` function, if the scripts define one.
+    pub fn route(&self) -> Option<&HookFn> {
+        self.route.as_ref()
     }
 
     /// Whether `hook` is defined in this state.

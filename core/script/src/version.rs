@@ -13,6 +13,7 @@ use crate::Services;
 use crate::convert::{self, BadReturn};
 use crate::error::{HookError, HookErrorKind, LoadError};
 use crate::pool::Pool;
+use crate::route::{CallInfo, Route, RouteStates, RouteStats};
 use crate::sandbox::Limits;
 use crate::sources::Sources;
 use crate::state::{self, Hook};
@@ -44,7 +45,11 @@ pub struct Version {
     agent_scripts: BTreeMap<String, AgentScript>,
     /// Which hooks the scripts define (same in every state).
     defined: [bool; 4],
+    /// Whether the scripts define `route`.
+    has_route: bool,
     pool: Pool,
+    /// States of running routes, apart from the pool (see `route.rs`).
+    routes: RouteStates,
     sources: Arc<Sources>,
     limits: Limits,
     services: Arc<dyn Services>,
@@ -77,6 +82,7 @@ impl Version {
             Hook::BlacklistCheck,
         ]
         .map(|hook| built.state.has(hook));
+        let has_route = built.state.route().is_some();
         let info = VersionInfo {
             number,
             hash: sources.hash.clone(),
@@ -88,7 +94,9 @@ impl Version {
             info,
             agent_scripts: built.agent_scripts,
             defined,
+            has_route,
             pool: Pool::new(built.state, pool_size),
+            routes: RouteStates::new(pool_size),
             sources,
             limits,
             services: Arc::clone(services),
@@ -204,6 +212,42 @@ impl Version {
             },
             convert::verdict,
         )
+    }
+
+    /// Whether the scripts define the call-flow hook `route(call)`. Without
+    /// it the switch routes calls its own way.
+    pub fn has_route(&self) -> bool {
+        self.has_route
+    }
+
+    /// Starts the route of a new call on this version. The route keeps the
+    /// version alive and runs on it to the end, whatever reloads happen;
+    /// drive it with [`Route::resume`], first with `None`.
+    ///
+    /// Fails with [`HookErrorKind::Missing`] when no script defines
+    /// `route`, or [`HookErrorKind::Unavailable`] when no Lua state could be
+    /// had for it. On error the caller rejects the call.
+    pub fn start_route(self: &Arc<Self>, info: CallInfo) -> Result<Route, HookError> {
+        if !self.has_route {
+            return Err(HookError {
+                file: None,
+                line: None,
+                function: "route",
+                kind: HookErrorKind::Missing,
+            });
+        }
+        let build =
+            || state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state);
+        Route::start(Arc::clone(self), &self.routes, build, info)
+    }
+
+    /// The route states of this version and the routes on them.
+    pub fn route_stats(&self) -> RouteStats {
+        self.routes.stats()
+    }
+
+    pub(crate) fn retire_route_state(&self, state: &Arc<crate::route::RouteState>) {
+        self.routes.retire(state);
     }
 
     /// The agent script called `name`.

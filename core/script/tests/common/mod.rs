@@ -140,3 +140,101 @@ pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'stat
     rx.recv_timeout(std::time::Duration::from_secs(secs))
         .expect("did not finish in time (or panicked): a script ran past its budget?")
 }
+
+/// A fake coordinator for routes: answers each command with the reply a
+/// switch would give, taking digits and dial outcomes from queues.
+pub mod coordinator {
+    use std::collections::VecDeque;
+
+    use waihu_call::{Command, DialOutcome, DigitsEnd, Event, Party};
+    use waihu_script::{HookError, Route, Step};
+
+    #[derive(Default)]
+    pub struct Fake {
+        /// Replies to `read_digits`, in order (default: timeout, nothing).
+        pub digits: VecDeque<(String, DigitsEnd)>,
+        /// Barge-in digits for `play` with barge_in, in order.
+        pub barge: VecDeque<char>,
+        pub dial: Option<DialOutcome>,
+    }
+
+    impl Fake {
+        pub fn digits(mut self, d: &str, ended: DigitsEnd) -> Fake {
+            self.digits.push_back((d.to_owned(), ended));
+            self
+        }
+
+        pub fn reply(&mut self, cmd: &Command) -> Event {
+            match cmd {
+                Command::Ring => Event::Ringing,
+                Command::Answer => Event::Answered,
+                Command::Play { barge_in, .. } => Event::PlaybackDone {
+                    interrupted_by: if *barge_in {
+                        self.barge.pop_front()
+                    } else {
+                        None
+                    },
+                },
+                Command::ReadDigits { .. } => {
+                    let (digits, ended) = self
+                        .digits
+                        .pop_front()
+                        .unwrap_or((String::new(), DigitsEnd::Timeout));
+                    Event::Digits { digits, ended }
+                }
+                Command::SendDtmf { .. } => Event::DtmfSent,
+                Command::Record { file, .. } => Event::RecordingStarted {
+                    path: format!("/var/rec/{file}"),
+                },
+                Command::StopRecord => Event::RecordingStopped {
+                    path: Some("/var/rec/x.wav".into()),
+                },
+                Command::Echo => Event::EchoDone,
+                Command::Dial { .. } => Event::DialDone {
+                    outcome: self.dial.unwrap_or(DialOutcome::Completed),
+                },
+                Command::SetVar { .. } => Event::VarSet,
+                Command::Hangup { cause } => Event::HungUp {
+                    by: Party::Switch,
+                    cause: *cause,
+                },
+                other => panic!("unknown command {other:?}"),
+            }
+        }
+
+        /// Runs `route` to its end; the commands it gave, or its error.
+        pub fn drive(&mut self, route: &mut Route) -> Result<Vec<Command>, HookError> {
+            self.drive_from(route, None)
+        }
+
+        /// Goes on with a route already started: `pending` is the command
+        /// its last resume gave.
+        pub fn finish(
+            &mut self,
+            route: &mut Route,
+            pending: &Command,
+        ) -> Result<Vec<Command>, HookError> {
+            let reply = self.reply(pending);
+            self.drive_from(route, Some(reply))
+        }
+
+        fn drive_from(
+            &mut self,
+            route: &mut Route,
+            first: Option<Event>,
+        ) -> Result<Vec<Command>, HookError> {
+            let mut seen = Vec::new();
+            let mut reply = first;
+            for _ in 0..1000 {
+                match route.resume(reply.take())? {
+                    Step::Done => return Ok(seen),
+                    Step::Command(cmd) => {
+                        reply = Some(self.reply(&cmd));
+                        seen.push(cmd);
+                    }
+                }
+            }
+            panic!("the route did not end in 1000 steps: {seen:?}");
+        }
+    }
+}
