@@ -76,13 +76,10 @@ fn classify(buf: &[u8], err: RtpReaderError) -> RtpError {
     match err {
         RtpReaderError::BufferTooShort(len) => RtpError::TooShort { len },
         RtpReaderError::UnsupportedVersion(v) => RtpError::BadVersion(v),
-        RtpReaderError::PaddingLengthInvalid(padding) => {
-            let cc = usize::from(buf.first().map_or(0, |b| b & 0x0F));
-            RtpError::BadPadding {
-                padding,
-                available: len.saturating_sub(HEADER_LEN + 4 * cc),
-            }
-        }
+        RtpReaderError::PaddingLengthInvalid(padding) => RtpError::BadPadding {
+            padding,
+            available: len.saturating_sub(headers_len(buf)),
+        },
         RtpReaderError::HeadersTruncated { header_len, .. } => {
             let first = buf.first().copied().unwrap_or(0);
             let csrc_end = HEADER_LEN + 4 * usize::from(first & 0x0F);
@@ -105,6 +102,18 @@ fn classify(buf: &[u8], err: RtpReaderError) -> RtpError {
             }
         }
     }
+}
+
+/// Length of the fixed header, CSRCs and extension of a packet rtp-rs has
+/// already found them to fit in; bytes beyond the buffer read as zero.
+fn headers_len(buf: &[u8]) -> usize {
+    let first = buf.first().copied().unwrap_or(0);
+    let csrc_end = HEADER_LEN + 4 * usize::from(first & 0x0F);
+    if first & 0x10 == 0 {
+        return csrc_end;
+    }
+    let words = [csrc_end + 2, csrc_end + 3].map(|i| buf.get(i).copied().unwrap_or(0));
+    csrc_end + 4 + 4 * usize::from(u16::from_be_bytes(words))
 }
 
 /// Writes a packet (no CSRC, extension or padding) into `out` and returns

@@ -89,10 +89,13 @@ fn padding_bigger_than_the_packet_is_rejected() {
     packet[0] |= 0x20;
     // Five payload bytes plus this one can hold at most 6 of padding.
     packet.push(7);
-    assert!(matches!(
+    assert_eq!(
         rtp::parse(&packet),
-        Err(RtpError::BadPadding { padding: 7, .. })
-    ));
+        Err(RtpError::BadPadding {
+            padding: 7,
+            available: 6
+        })
+    );
     *packet.last_mut().expect("byte") = 0;
     assert!(matches!(
         rtp::parse(&packet),
