@@ -120,6 +120,11 @@ pub fn parse(bytes: &[u8]) -> Result<Sdp, SdpError> {
     if !seen_version {
         return Err(SdpError::Missing("v="));
     }
+    // RFC 8866 allows a session without media, but in a call it can only be
+    // a broken or truncated body, and answering it would set up nothing.
+    if media.is_empty() {
+        return Err(SdpError::Missing("m="));
+    }
     Ok(Sdp {
         origin: origin.ok_or(SdpError::Missing("o="))?,
         session_name: session_name.ok_or(SdpError::Missing("s="))?,
