@@ -40,3 +40,8 @@ fn tcp_framing_inputs() {
 fn endpoint_inputs() {
     replay("endpoint", waihu_sip::fuzzing::endpoint);
 }
+
+#[test]
+fn sdp_inputs() {
+    replay("sdp", waihu_sip::sdp::fuzz_sdp);
+}
