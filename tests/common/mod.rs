@@ -7,9 +7,13 @@
 //! If a test fails first, `Drop` kills the process and prints its log.
 //!
 //! - [`sip`]: a raw SIP client over UDP and TCP, and the digest computation;
-//! - [`sipp`]: runs the `sipp` scenarios of `tests/sipp/`.
+//! - [`sipp`]: runs the `sipp` scenarios of `tests/sipp/`;
+//! - [`baresip`]: runs the baresip softphone headless with file audio;
+//! - [`audio`]: WAV files, G.711, pcaps, an RTP tap and cross-correlation.
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
+pub mod audio;
+pub mod baresip;
 pub mod sip;
 pub mod sipp;
 
@@ -65,6 +69,10 @@ pub struct Config {
     pub scripts_dir: PathBuf,
     /// `scripts.watch`.
     pub scripts_watch: bool,
+    /// `media.rtp_timeout_s` (0: never).
+    pub rtp_timeout_s: u64,
+    /// `media.source_learning`: `learn` or `strict`.
+    pub source_learning: &'static str,
 }
 
 impl Default for Config {
@@ -77,12 +85,14 @@ impl Default for Config {
             digest_algorithms: &["MD5", "SHA-256"],
             scripts_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts"),
             scripts_watch: false,
+            rtp_timeout_s: 30,
+            source_learning: "learn",
         }
     }
 }
 
 impl Config {
-    fn to_yaml(&self, udp: SocketAddr, tcp: SocketAddr, http: SocketAddr) -> String {
+    fn to_yaml(&self, udp: SocketAddr, tcp: SocketAddr, http: SocketAddr, dir: &Path) -> String {
         let mut y = String::new();
         let (t1, t2, t4) = self.timers_ms;
         let (max, window, ban) = self.auth_failures;
@@ -102,10 +112,19 @@ impl Config {
              security:\n  auth_failures:\n    max: {max}\n    window_secs: {window}\n    ban_secs: {ban}\n  \
              rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n  \
              digest_algorithms: [{}]\n\
-             scripts:\n  dir: \"{}\"\n  watch: {}\n",
+             scripts:\n  dir: \"{}\"\n  watch: {}\n\
+             media:\n  rtp_timeout_s: {}\n  source_learning: {}\n\
+             prompts:\n  dir: \"{}\"\n\
+             store:\n  url: \"sqlite://{}\"\n\
+             recordings:\n  dir: \"{}\"\n",
             self.digest_algorithms.join(", "),
             self.scripts_dir.display(),
-            self.scripts_watch
+            self.scripts_watch,
+            self.rtp_timeout_s,
+            self.source_learning,
+            repo_dir("prompts").display(),
+            dir.join("waihu.db").display(),
+            dir.join("recordings").display(),
         );
         y
     }
@@ -176,7 +195,7 @@ impl Server {
             let ports = free_ports(3);
             let (udp, tcp, http) = (loopback(ports[0]), loopback(ports[1]), loopback(ports[2]));
             let config_path = dir.join("waihu.yaml");
-            std::fs::write(&config_path, config.to_yaml(udp, tcp, http))
+            std::fs::write(&config_path, config.to_yaml(udp, tcp, http, &dir))
                 .expect("writing the config");
             let log = dir.join("waihu.log");
             let out = std::fs::File::create(&log).expect("creating the log file");
@@ -408,6 +427,11 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
 }
 
 /// `tests/<rel>` in the repository.
+/// A path in the repository.
+pub fn repo_dir(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+}
+
 pub fn tests_dir(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests")

@@ -22,6 +22,8 @@ pub struct Sipp<'a> {
     local_port: Option<u16>,
     timeout_secs: u32,
     calls: u32,
+    media_port: Option<u16>,
+    extra: Vec<String>,
 }
 
 /// How it went.
@@ -59,6 +61,8 @@ impl<'a> Sipp<'a> {
             local_port: None,
             timeout_secs: 10,
             calls: 1,
+            media_port: None,
+            extra: Vec::new(),
         }
     }
 
@@ -87,6 +91,18 @@ impl<'a> Sipp<'a> {
     /// `-m N`: how many calls (one after the other with `-l 1`).
     pub fn calls(mut self, n: u32) -> Sipp<'a> {
         self.calls = n;
+        self
+    }
+
+    /// `-mi 127.0.0.1 -mp PORT`: sipp's RTP ports (PORT and PORT+2 must be free).
+    pub fn media_port(mut self, port: u16) -> Sipp<'a> {
+        self.media_port = Some(port);
+        self
+    }
+
+    /// Any other sipp argument.
+    pub fn arg(mut self, arg: &str) -> Sipp<'a> {
+        self.extra.push(arg.to_owned());
         self
     }
 
@@ -147,6 +163,10 @@ impl<'a> Sipp<'a> {
         for (k, v) in &self.keys {
             cmd.args(["-key", k, v]);
         }
+        if let Some(port) = self.media_port {
+            cmd.args(["-mi", "127.0.0.1", "-mp", &port.to_string()]);
+        }
+        cmd.args(&self.extra);
         cmd.arg(target.to_string());
         let out = cmd
             .stdin(Stdio::null())

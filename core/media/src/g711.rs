@@ -126,6 +126,20 @@ impl Law {
     }
 
     /// Appends the encoding of `samples` to `out`.
+    pub fn encode_sample(self, sample: i16) -> u8 {
+        match self {
+            Law::Ulaw => encode_ulaw(sample),
+            Law::Alaw => encode_alaw(sample),
+        }
+    }
+
+    pub fn decode_sample(self, code: u8) -> i16 {
+        match self {
+            Law::Ulaw => decode_ulaw(code),
+            Law::Alaw => decode_alaw(code),
+        }
+    }
+
     pub fn encode(self, samples: &[i16], out: &mut Vec<u8>) {
         let f = match self {
             Law::Ulaw => encode_ulaw,

@@ -36,6 +36,8 @@ pub struct AppState {
     registry: Arc<Registry>,
     /// The rule scripts; `None` only in tests of the other endpoints.
     pub(crate) scripts: Option<Arc<ScriptHost>>,
+    /// CDRs; `None` only in tests of the other endpoints.
+    pub(crate) store: Option<crate::store::StoreHandle>,
 }
 
 impl fmt::Debug for AppState {
@@ -47,6 +49,11 @@ impl fmt::Debug for AppState {
 }
 
 impl AppState {
+    pub fn with_store(mut self, store: crate::store::StoreHandle) -> AppState {
+        self.store = Some(store);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -62,6 +69,7 @@ impl AppState {
             started,
             registry: Arc::new(registry),
             scripts: None,
+            store: None,
         }
     }
 }
@@ -70,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/api/v1/cdrs", get(cdrs))
         .route("/api/v1/scripts", get(api_scripts::status))
         .route("/api/v1/scripts/reload", post(api_scripts::reload))
         .route("/api/v1/scripts/rollback", post(api_scripts::rollback))
@@ -99,6 +108,26 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
         "uptime_secs": state.started.elapsed().as_secs(),
         "registered_contacts": registered,
     }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CdrQuery {
+    call_id: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/cdrs?call_id=..&limit=..`: the most recent CDRs first.
+async fn cdrs(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<CdrQuery>,
+) -> Response {
+    let Some(store) = state.store.clone() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "no store"}))).into_response();
+    };
+    match store.cdrs(q.call_id, q.limit.unwrap_or(100).min(10_000)).await {
+        Ok(rows) => Json(json!({ "cdrs": rows })).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e }))).into_response(),
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -10,13 +10,16 @@
 #![forbid(unsafe_code)]
 
 mod api_scripts;
+mod call;
 mod cli;
 mod config;
 mod http;
 mod scripts;
+mod rtp_ports;
 mod server;
 mod shutdown;
 mod sip;
+mod store;
 
 use std::process::ExitCode;
 
@@ -86,7 +89,7 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
                         scripts::short(&v.hash),
                         v.agent_scripts.join(", ")
                     );
-                    ExitCode::SUCCESS
+                    check_prompts(&settings.prompts_dir)
                 }
                 Err(e) => {
                     eprintln!("{e}");
@@ -96,6 +99,24 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
         }
         Err(e) => {
             print_problems(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads every prompt as `waihu run` would; each bad file is one line.
+fn check_prompts(dir: &std::path::Path) -> ExitCode {
+    if !dir.exists() {
+        eprintln!("warning: prompts.dir {} does not exist: calls can play tones only", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    match waihu_media::prompt::PromptCache::load_dir(dir) {
+        Ok(cache) => {
+            println!("ok: prompts {}: {} prompt(s)", dir.display(), cache.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("prompts.dir {}: {e}", dir.display());
             ExitCode::FAILURE
         }
     }

@@ -11,7 +11,12 @@ use tracing::{info, warn};
 use waihu_script::ScriptHost;
 use waihu_sip::endpoint::Endpoint;
 
+use waihu_media::prompt::PromptCache;
+
+use crate::call::CallContext;
 use crate::config::{DEFAULTS_NAME, Settings, Warning};
+use crate::rtp_ports::{self, PortPool};
+use crate::store;
 use crate::http::{self, AppState};
 use crate::scripts;
 use crate::shutdown::Coordinator;
@@ -24,6 +29,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     announce(&settings);
     let started = Instant::now();
     let scripts = scripts::load(&settings.scripts)?;
+    let prompts = load_prompts(&settings.prompts_dir)?;
+    let (store, store_thread) = store::start(&settings.store_url)
+        .with_context(|| format!("cannot open store.url {}", settings.store_url))?;
+    repair_recordings(&settings.recordings_dir);
 
     // The endpoint keys nonces and tags with this; it never leaves the process.
     let mut secret = [0u8; 32];
@@ -39,14 +48,44 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let coordinator = Coordinator::new();
     let (snapshots_tx, snapshots_rx) = watch::channel(Snapshot::default());
-    let running = sip::start(&settings, endpoint, &coordinator, snapshots_tx)?;
+    let sip_listener = settings.listeners.first().map(|l| l.addr);
+    let advertise = rtp_ports::advertise(settings.media.advertise, sip_listener.map(|a| a.ip()));
+    let bind_ip = match advertise {
+        std::net::IpAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    };
+    let calls = CallContext {
+        scripts: scripts.clone(),
+        prompts: Arc::new(prompts),
+        store: store.clone(),
+        ports: PortPool::new(bind_ip, settings.media.port_min, settings.media.port_max),
+        advertise,
+        sip_port: std::sync::OnceLock::new(),
+        domain: settings.domain.clone(),
+        rtp_timeout: settings.media.rtp_timeout,
+        probation: settings.media.probation,
+        strict_source: settings.media.strict_source,
+        north_american_tones: settings.media.north_american_tones,
+        recordings_dir: settings.recordings_dir.clone(),
+        max_ring: Duration::from_secs(120),
+        active: std::sync::atomic::AtomicUsize::new(0),
+    };
+    info!(%advertise, rtp_ports = %format!("{}-{}", settings.media.port_min, settings.media.port_max), "media");
+    let calls = Arc::new(calls);
+    let running = sip::start(&settings, endpoint, &coordinator, snapshots_tx, Some(calls.clone()))?;
     for listener in &running.bound {
         info!(%listener, "sip listening");
+    }
+    // Contact and Via carry the port actually bound (0 in the config of tests).
+    if let Some(port) = running.bound.first().map(|l| l.addr.port()) {
+        let _ = calls.sip_port.set(port);
     }
     if settings.scripts.watch {
         scripts::spawn_watcher(scripts.clone(), &settings.scripts.dir, coordinator.handle())?;
     }
-    let state = AppState::new(snapshots_rx, started).with_scripts(scripts.clone());
+    let state = AppState::new(snapshots_rx, started)
+        .with_scripts(scripts.clone())
+        .with_store(store.clone());
     tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
     info!(%http_addr, "http listening (/api/v1/health, /api/v1/scripts, /metrics)");
     info!(version = env!("CARGO_PKG_VERSION"), "waihu started");
@@ -59,8 +98,46 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     {
         warn!(limit = ?SHUTDOWN_LIMIT, "shutdown took too long; exiting anyway");
     }
+    // Every call has written its CDR by now; let the store finish writing.
+    drop(calls);
+    drop(store);
+    store_thread.join();
     info!("stopped");
     outcome
+}
+
+/// Loads every prompt once (converted to 8 kHz, encoded per codec). A bad
+/// file stops startup here rather than failing a call later.
+fn load_prompts(dir: &std::path::Path) -> anyhow::Result<PromptCache> {
+    if !dir.exists() {
+        warn!(dir = %dir.display(), "prompts directory missing: calls can play tones and silence only");
+        return Ok(PromptCache::new());
+    }
+    let cache = PromptCache::load_dir(dir)
+        .map_err(|e| anyhow!("prompts.dir {}: {e}", dir.display()))?;
+    info!(dir = %dir.display(), prompts = cache.len(), "prompts loaded");
+    Ok(cache)
+}
+
+/// Recordings left by a process that died mid-call get their WAV header
+/// fixed, so every file in the directory plays.
+fn repair_recordings(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "wav") {
+            continue;
+        }
+        match waihu_media::record::repair(&path) {
+            Ok(waihu_media::record::RepairOutcome::Repaired { .. }) => {
+                info!(path = %path.display(), "recording left unfinished by a previous run repaired");
+            }
+            Ok(_) => {}
+            Err(e) => warn!(path = %path.display(), error = %e, "recording could not be repaired"),
+        }
+    }
 }
 
 /// Logs where the configuration came from and everything worth a warning.

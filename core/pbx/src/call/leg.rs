@@ -18,7 +18,7 @@ use waihu_call::{PlayItem, RecordMode, Tone, ToneRegion};
 use waihu_media::dtmf::{DtmfReceiver, DtmfSender, DtmfSenderConfig, TelephoneEvent};
 use waihu_media::g711::Law;
 use waihu_media::inband::InbandDetector;
-use waihu_media::player::{Item, Player};
+use waihu_media::player::{Frame, Item, Player};
 use waihu_media::prompt::Prompt;
 use waihu_media::record::{RecordError, Recorder};
 use waihu_media::relay::{MediaTimeout, SourceFilter, SourceMode, Verdict};
@@ -199,7 +199,7 @@ impl Leg {
         let law = self.law;
         let start = self.heard.len();
         self.heard
-            .extend(packet.payload.iter().take(room).map(|&b| law.decode(b)));
+            .extend(packet.payload.iter().take(room).map(|&b| law.decode_sample(b)));
         if let Some(inband) = self.inband.as_mut() {
             let (a, b) = self.heard.as_slices();
             let fresh: Vec<i16> = a.iter().chain(b).skip(start).copied().collect();
@@ -240,19 +240,21 @@ impl Leg {
     /// recording) and whether the playlist is done.
     pub fn play_frame(&mut self, player: &mut Player) -> (Option<[i16; FRAME_SAMPLES]>, bool) {
         let mut frame = [0i16; FRAME_SAMPLES];
-        let out = player.next_frame(&mut frame);
+        if matches!(player.next_frame(&mut frame), Frame::Done) {
+            return (None, true);
+        }
         let mut payload = [0u8; FRAME_SAMPLES];
         for (p, &s) in payload.iter_mut().zip(frame.iter()) {
-            *p = self.law.encode(s);
+            *p = self.law.encode_sample(s);
         }
         self.send_payload(&payload);
-        (Some(frame), out.done)
+        (Some(frame), player.is_done())
     }
 
     /// Keeps the stream going while nothing plays (NAT bindings, the far
     /// end's jitter buffer).
     pub fn silence_frame(&mut self) {
-        let payload = [self.law.encode(0); FRAME_SAMPLES];
+        let payload = [self.law.encode_sample(0); FRAME_SAMPLES];
         self.send_payload(&payload);
     }
 
@@ -312,12 +314,15 @@ impl Leg {
     }
 
     /// The caller audio of one frame, for the recording.
+    /// Only whole frames: packets of 30 ms (or late ones) leave part of a
+    /// frame waiting for the next packet, rather than a gap of zeros in
+    /// the middle of the caller's words.
     pub fn take_heard_frame(&mut self) -> Option<[i16; FRAME_SAMPLES]> {
-        if self.heard.is_empty() {
+        if self.heard.len() < FRAME_SAMPLES {
             return None;
         }
         let mut frame = [0i16; FRAME_SAMPLES];
-        for (slot, s) in frame.iter_mut().zip(self.heard.drain(..FRAME_SAMPLES.min(self.heard.len()))) {
+        for (slot, s) in frame.iter_mut().zip(self.heard.drain(..FRAME_SAMPLES)) {
             *slot = s;
         }
         Some(frame)
@@ -369,7 +374,8 @@ impl Leg {
 fn law_of(codec: Codec) -> Law {
     match codec {
         Codec::Pcmu => Law::Ulaw,
-        Codec::Pcma => Law::Alaw,
+        // The only other codec negotiation can pick.
+        _ => Law::Alaw,
     }
 }
 

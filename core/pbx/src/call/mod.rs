@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use waihu_media::prompt::PromptCache;
 use waihu_script::ScriptHost;
 use waihu_sip::Peer;
@@ -94,8 +93,8 @@ pub struct CallContext {
     pub ports: PortPool,
     /// The address in SDP, Contact and Via.
     pub advertise: IpAddr,
-    /// Our SIP port (the first UDP listener's).
-    pub sip_port: u16,
+    /// Our SIP port (the first listener's), set once it is bound.
+    pub sip_port: std::sync::OnceLock<u16>,
     pub domain: String,
     pub rtp_timeout: Option<Duration>,
     pub probation: Duration,
@@ -106,4 +105,10 @@ pub struct CallContext {
     pub max_ring: Duration,
     /// Calls in progress (for metrics and the shutdown log).
     pub active: std::sync::atomic::AtomicUsize,
+}
+
+impl CallContext {
+    pub fn sip_port(&self) -> u16 {
+        self.sip_port.get().copied().unwrap_or(5060)
+    }
 }

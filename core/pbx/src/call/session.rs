@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tracing::{debug, info, warn};
 use waihu_call::{Command, DigitsEnd, Event, HangupCause, Party};
-use waihu_script::route::{CallInfo, Route, Step};
+use waihu_script::{CallInfo, Route, Step};
 use waihu_sip::Peer;
 use waihu_sip::dialog::Dialog;
 use waihu_sip::endpoint::ServerTxId;
@@ -95,6 +95,7 @@ pub fn spawn(
         answered: None,
         ended: None,
         recording: None,
+        recorded: None,
         script_version: None,
         sent_180: false,
     };
@@ -127,13 +128,15 @@ struct Session {
     answered: Option<SystemTime>,
     ended: Option<Ending>,
     recording: Option<Recording>,
+    /// The last recording made, for the CDR.
+    recorded: Option<String>,
     script_version: Option<u64>,
     sent_180: bool,
 }
 
 #[derive(Debug)]
 struct Recording {
-    recorder: waihu_media::record::Recorder,
+    recorder: super::leg::FileRecorder,
     path: String,
 }
 
@@ -276,7 +279,7 @@ impl Session {
                     }
                 }
                 Ok(Step::Done) => {
-                    self.vars = route.vars();
+                    self.vars = route.vars().clone();
                     self.route = None;
                     if self.ended.is_none() {
                         self.end(Party::Switch, HangupCause::Normal).await;
@@ -285,7 +288,7 @@ impl Session {
                 }
                 Err(e) => {
                     warn!(call_id = %self.call_id, error = %e, "route failed; ending the call");
-                    self.vars = route.vars();
+                    self.vars = route.vars().clone();
                     self.route = None;
                     self.end(Party::Switch, HangupCause::Failure).await;
                     return;
@@ -442,6 +445,7 @@ impl Session {
         if let Err(e) = recording.recorder.finish() {
             warn!(call_id = %self.call_id, path = %recording.path, error = %e, "recording not finished cleanly");
         }
+        self.recorded = Some(recording.path.clone());
         Some(recording.path)
     }
 
@@ -554,7 +558,7 @@ impl Session {
             Ok(o) => o,
             Err(e) => return refuse(e.sip_status()),
         };
-        match leg.renegotiate(&offer, &self.ctx, Instant::now()) {
+        match leg.renegotiate(&offer, Instant::now()) {
             Ok(answer) => {
                 let _ = peer;
                 let mut r = refuse(200);
@@ -592,6 +596,9 @@ impl Session {
                         self.waiting = Waiting::Nothing;
                         Some(Event::EchoDone)
                     }
+                    // A prompt that may not be interrupted swallows its
+                    // digits: type-ahead is what barge-in is for.
+                    Waiting::Play { .. } => None,
                     _ => {
                         if self.buffered.len() < DIGIT_BUFFER {
                             self.buffered.push_back(digit);
@@ -714,7 +721,7 @@ impl Session {
 
     fn contact(&self) -> String {
         let user = user_of(&self.invite.uri).unwrap_or_else(|| "waihu".into());
-        format!("<sip:{user}@{}>", host_port(self.ctx.advertise, self.ctx.sip_port))
+        format!("<sip:{user}@{}>", host_port(self.ctx.advertise, self.ctx.sip_port()))
     }
 
     async fn respond(&mut self, response: Response) {
@@ -784,7 +791,7 @@ impl Session {
                 waihu_sip::Transport::Tcp => "TCP".into(),
             },
             host: host_of(self.ctx.advertise),
-            port: Some(self.ctx.sip_port),
+            port: Some(self.ctx.sip_port()),
             params,
         }
     }
@@ -798,9 +805,10 @@ impl Session {
     /// Writes the CDR and releases what the call held.
     async fn finish(&mut self) {
         if let Some(route) = self.route.take() {
-            self.vars.extend(route.vars());
+            self.vars.extend(route.vars().clone());
         }
-        let recording = self.stop_recording();
+        self.stop_recording();
+        let recording = self.recorded.take();
         let ending = self.ended.unwrap_or(Ending {
             by: Party::Switch,
             cause: HangupCause::Failure,

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 use waihu_sip::endpoint::{ClientTxId, Endpoint, Event, ServerTxId};
-use waihu_sip::message::{Method, Request, Response};
+use waihu_sip::message::{Method, Request};
 use waihu_sip::{Peer, Transmit, Transport};
 
 use super::{Input, Snapshot, policy, udp};
@@ -216,7 +216,7 @@ impl Driver {
                     peer,
                     user,
                 } => {
-                    let request = match self.to_call(now, id, request, peer, user) {
+                    let request = match self.to_call(now, id, request, peer, user.clone()) {
                         Some(r) => r,
                         None => continue,
                     };
