@@ -15,7 +15,7 @@ use common::audio::{self, RtpTap};
 use common::baresip::Baresip;
 use common::sip::{Peer, Request, Transport};
 use common::sipp::Sipp;
-use common::{ALICE, Config, DOMAIN, Server, http_get};
+use common::{ALICE, BOB, Config, DOMAIN, Server, http_get};
 use serde_json::Value;
 
 /// The CDRs of calls to `extension`, newest first, once at least one exists.
@@ -29,7 +29,11 @@ fn cdrs_to(server: &Server, extension: &str) -> Vec<Value> {
             .as_array()
             .expect("cdrs array")
             .iter()
-            .filter(|c| c["to"].as_str().is_some_and(|t| t.contains(&format!("sip:{extension}@"))))
+            .filter(|c| {
+                c["to"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(&format!("sip:{extension}@")))
+            })
             .cloned()
             .collect();
         !found.is_empty()
@@ -39,7 +43,11 @@ fn cdrs_to(server: &Server, extension: &str) -> Vec<Value> {
 
 fn sipp_call<'a>(scenario: &'a str, extension: &str) -> Sipp<'a> {
     Sipp::new(scenario, Transport::Udp, extension)
-        .credentials(ALICE.id, ALICE.password, &format!("sip:{extension}@{DOMAIN}"))
+        .credentials(
+            ALICE.id,
+            ALICE.password,
+            &format!("sip:{extension}@{DOMAIN}"),
+        )
         .timeout_secs(30)
 }
 
@@ -49,7 +57,7 @@ fn sipp_media_port() -> u16 {
         let probe = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = probe.local_addr().expect("addr").port();
         drop(probe);
-        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+        if p.is_multiple_of(2) && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
             return p;
         }
     }
@@ -125,12 +133,24 @@ fn recording_extension_records_the_caller_on_the_left_channel() {
         .assert_success("recording call");
     drop(tap);
     let cdr = &cdrs_to(&server, "603")[0];
-    let path = cdr["recording"].as_str().unwrap_or_else(|| panic!("no recording in {cdr}"));
+    let path = cdr["recording"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no recording in {cdr}"));
     let mut reader = hound::WavReader::open(path).expect("the recording is a valid WAV");
     let spec = reader.spec();
-    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (2, 8000, 16));
-    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.expect("sample")).collect();
-    let left: Vec<f32> = samples.iter().step_by(2).map(|&s| f32::from(s) / 32768.0).collect();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
+    let left: Vec<f32> = samples
+        .iter()
+        .step_by(2)
+        .map(|&s| f32::from(s) / 32768.0)
+        .collect();
     assert!(left.len() >= 8000, "{} frames recorded", left.len());
     // A quarter second of what was recorded must be somewhere in what the
     // caller sent.
@@ -191,13 +211,22 @@ fn an_invite_without_credentials_is_challenged_and_bad_sdp_is_refused() {
     let cases = [
         ("port 70000", good.replace("40000", "70000"), 400),
         ("garbage", "this is not sdp".to_owned(), 400),
-        ("no common codec", good.replace("RTP/AVP 0", "RTP/AVP 9"), 488),
+        (
+            "no common codec",
+            good.replace("RTP/AVP 0", "RTP/AVP 9"),
+            488,
+        ),
         ("video only", good.replace("m=audio", "m=video"), 488),
     ];
     for (what, body, status) in cases {
         let request = invite(&body);
-        let first = peer.exchange(&request).unwrap_or_else(|| panic!("{what}: no answer"));
-        assert_eq!(first.status, 401, "{what}: an INVITE without credentials is challenged");
+        let first = peer
+            .exchange(&request)
+            .unwrap_or_else(|| panic!("{what}: no answer"));
+        assert_eq!(
+            first.status, 401,
+            "{what}: an INVITE without credentials is challenged"
+        );
         let challenge = first.challenge("MD5");
         let response = peer
             .exchange_authorized(&request.next(), &challenge, ALICE.id, ALICE.password)
@@ -209,5 +238,101 @@ fn an_invite_without_credentials_is_challenged_and_bad_sdp_is_refused() {
         .media_port(sipp_media_port())
         .run(&server)
         .assert_success("a call after the refusals");
+    server.stop();
+}
+
+/// Registers `agent` with a contact at `contact` (where a sipp UAS listens).
+fn register_at(server: &Server, agent: &common::Agent, contact: std::net::SocketAddr) {
+    let mut peer = Peer::connect(Transport::Udp, server.udp);
+    let register = Request::register(agent.id, contact, Transport::Udp);
+    let first = peer.exchange(&register).expect("an answer to REGISTER");
+    assert_eq!(first.status, 401);
+    let challenge = first.challenge("MD5");
+    let ok = peer
+        .exchange_authorized(&register.next(), &challenge, agent.id, agent.password)
+        .expect("an answer to the authorized REGISTER");
+    assert_eq!(ok.status, 200, "REGISTER of {}", agent.id);
+}
+
+#[test]
+fn dial_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
+    // A narrow port range, so the stranger can spray all of it.
+    let ports = (31000, 31007);
+    let server = Server::start(&Config {
+        rtp_ports: ports,
+        ..Config::default()
+    });
+    // Bob's phone: a sipp UAS that echoes whatever RTP reaches it.
+    let phone_port = common::free_port();
+    let phone = Sipp::new("call_uas_echo.xml", Transport::Udp, "phone")
+        .local_port(phone_port)
+        .media_port(sipp_media_port())
+        .arg("-rtp_echo")
+        .timeout_secs(30)
+        .spawn(&server);
+    register_at(
+        &server,
+        &BOB,
+        std::net::SocketAddr::from(([127, 0, 0, 1], phone_port)),
+    );
+
+    // The stranger sprays every relay port for the whole call.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spray = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let mut packet = vec![0x80u8, 8, 0, 0, 0, 0, 0, 0, 0x5a, 0x5a, 0x5a, 0x5a];
+            packet.extend([0x55u8; 160]);
+            let mut sent = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for port in ports.0..=ports.1 {
+                    packet[3] = sent as u8;
+                    let _ = socket.send_to(&packet, ("127.0.0.1", port));
+                }
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            sent
+        })
+    };
+
+    // Alice calls Bob through the demo route's 1xxx rule.
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    sipp_call("call_echo.xml", BOB.id)
+        .media_port(media_port)
+        .run(&server)
+        .assert_success("the caller");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sprayed = spray.join().expect("sprayer");
+    phone.wait().assert_success("the phone");
+
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    let echoed = audio::echoed(&sent, &received);
+    // 7 s of 30 ms packets went caller -> switch -> phone -> switch -> caller.
+    assert!(
+        echoed >= 150,
+        "only {echoed} packets made the round trip ({} received)",
+        received.len()
+    );
+    let injected = received
+        .iter()
+        .filter(|p| p.payload.iter().all(|&b| b == 0x55))
+        .count();
+    assert_eq!(injected, 0, "the stranger's packets reached the caller");
+    assert!(
+        sprayed > 100,
+        "the stranger sent too little to prove anything"
+    );
+    // The switch saw the spray and dropped it.
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("media leg closed") && !l.contains("strangers=0")),
+        "no leg counted strangers:\n{log}"
+    );
+    let cdr = &cdrs_to(&server, BOB.id)[0];
+    assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
     server.stop();
 }

@@ -71,6 +71,8 @@ pub struct Config {
     pub scripts_watch: bool,
     /// `media.rtp_timeout_s` (0: never).
     pub rtp_timeout_s: u64,
+    /// `media.rtp_ports`.
+    pub rtp_ports: (u16, u16),
     /// `media.source_learning`: `learn` or `strict`.
     pub source_learning: &'static str,
 }
@@ -86,6 +88,7 @@ impl Default for Config {
             scripts_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts"),
             scripts_watch: false,
             rtp_timeout_s: 30,
+            rtp_ports: (20000, 30000),
             source_learning: "learn",
         }
     }
@@ -113,13 +116,15 @@ impl Config {
              rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n  \
              digest_algorithms: [{}]\n\
              scripts:\n  dir: \"{}\"\n  watch: {}\n\
-             media:\n  rtp_timeout_s: {}\n  source_learning: {}\n\
+             media:\n  rtp_ports: \"{}-{}\"\n  rtp_timeout_s: {}\n  source_learning: {}\n\
              prompts:\n  dir: \"{}\"\n\
              store:\n  url: \"sqlite://{}\"\n\
              recordings:\n  dir: \"{}\"\n",
             self.digest_algorithms.join(", "),
             self.scripts_dir.display(),
             self.scripts_watch,
+            self.rtp_ports.0,
+            self.rtp_ports.1,
             self.rtp_timeout_s,
             self.source_learning,
             repo_dir("prompts").display(),
@@ -429,7 +434,9 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
 /// `tests/<rel>` in the repository.
 /// A path in the repository.
 pub fn repo_dir(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 pub fn tests_dir(rel: &str) -> PathBuf {

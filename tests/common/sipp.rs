@@ -114,6 +114,11 @@ impl<'a> Sipp<'a> {
 
     /// Runs the calls to completion (or sipp's global timeout).
     pub fn run(&self, server: &Server) -> Outcome {
+        self.spawn(server).wait()
+    }
+
+    /// Starts sipp and returns at once (a UAS waiting for the switch's call).
+    pub fn spawn(&self, server: &Server) -> Running {
         let scenario = tests_dir("sipp").join(self.scenario);
         assert!(scenario.is_file(), "no scenario {}", scenario.display());
         let ports = free_ports(2);
@@ -168,16 +173,39 @@ impl<'a> Sipp<'a> {
         }
         cmd.args(&self.extra);
         cmd.arg(target.to_string());
-        let out = cmd
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .output()
+            .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot run sipp ({e}): install it with `apt-get install -y sip-tester`")
             });
+        Running {
+            child,
+            errors,
+            messages,
+            local,
+        }
+    }
+}
+
+/// A sipp process started with [`Sipp::spawn`].
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    errors: PathBuf,
+    messages: PathBuf,
+    /// sipp's SIP port.
+    pub local: u16,
+}
+
+impl Running {
+    /// Waits for sipp to finish.
+    pub fn wait(self) -> Outcome {
+        let out = self.child.wait_with_output().expect("waiting for sipp");
         let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
-        let mut errors = read(&errors);
+        let mut errors = read(&self.errors);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !stderr.trim().is_empty() {
             errors = format!("{errors}\n(stderr) {stderr}");
@@ -185,7 +213,7 @@ impl<'a> Sipp<'a> {
         Outcome {
             status: out.status,
             errors,
-            messages: read(&messages),
+            messages: read(&self.messages),
         }
     }
 }

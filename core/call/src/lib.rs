@@ -27,11 +27,18 @@ pub enum Command {
     /// Play a list of prompts, silences and tones. Replied with
     /// [`Event::PlaybackDone`]. With `barge_in`, a digit stops playback and
     /// is kept for the next [`Command::ReadDigits`].
-    Play { items: Vec<PlayItem>, barge_in: bool },
+    Play {
+        items: Vec<PlayItem>,
+        barge_in: bool,
+    },
     /// Collect up to `max` digits. Ends on `max`, on `terminator` (not
     /// included), or when `timeout_ms` passes with no new digit. Replied
     /// with [`Event::Digits`].
-    ReadDigits { max: u32, timeout_ms: u32, terminator: Option<char> },
+    ReadDigits {
+        max: u32,
+        timeout_ms: u32,
+        terminator: Option<char>,
+    },
     /// Send DTMF digits to the caller (RFC 4733). Replied with
     /// [`Event::DtmfSent`].
     SendDtmf { digits: String },
@@ -60,9 +67,16 @@ pub enum Command {
 pub enum PlayItem {
     /// A prompt by name, relative to the prompts directory without `.wav`
     /// (`"en/welcome"`).
-    Prompt { name: String },
-    Silence { ms: u32 },
-    Tone { tone: Tone, ms: u32 },
+    Prompt {
+        name: String,
+    },
+    Silence {
+        ms: u32,
+    },
+    Tone {
+        tone: Tone,
+        ms: u32,
+    },
 }
 
 /// Call-progress tones.
@@ -236,9 +250,14 @@ mod tests {
     fn commands_and_events_have_a_stable_json_form() {
         let play = Command::Play {
             items: vec![
-                PlayItem::Prompt { name: "en/welcome".into() },
+                PlayItem::Prompt {
+                    name: "en/welcome".into(),
+                },
                 PlayItem::Silence { ms: 500 },
-                PlayItem::Tone { tone: Tone::Ringback(ToneRegion::China), ms: 2000 },
+                PlayItem::Tone {
+                    tone: Tone::Ringback(ToneRegion::China),
+                    ms: 2000,
+                },
             ],
             barge_in: true,
         };
@@ -250,9 +269,15 @@ mod tests {
         let back: Command = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, play);
 
-        let ev = Event::Digits { digits: "123".into(), ended: DigitsEnd::Terminator };
+        let ev = Event::Digits {
+            digits: "123".into(),
+            ended: DigitsEnd::Terminator,
+        };
         let json = serde_json::to_string(&ev).expect("serialise");
-        assert_eq!(json, r#"{"type":"digits","digits":"123","ended":"terminator"}"#);
+        assert_eq!(
+            json,
+            r#"{"type":"digits","digits":"123","ended":"terminator"}"#
+        );
         assert!(ev.is_reply());
         assert!(!Event::Dtmf { digit: '5' }.is_reply());
     }

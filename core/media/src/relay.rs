@@ -11,6 +11,14 @@
 //! ([`SourceFilter::renegotiate`]), which is authenticated signalling
 //! rather than a packet anyone can forge.
 //!
+//! Learning at all is only for phones whose SDP cannot be right: one behind
+//! NAT writes its private address (RFC 1918, RFC 6598, link-local,
+//! unique-local) or none. When the SDP names an address packets can come
+//! from, only that address is ever accepted, in either mode: a stranger who
+//! wins the race to the port during probation must not take the call. And
+//! a learned source must send [`LEARN_AFTER`] packets in a row before the
+//! filter locks on it, with any other source starting the count again.
+//!
 //! # RTP and RTCP
 //! Each needs its own filter, and running both is the caller's business.
 //! The address to expect RTCP from is the RTP one with the port plus one
@@ -24,6 +32,10 @@ use std::time::{Duration, Instant};
 /// How long after a leg starts (or is renegotiated) a source may be
 /// learned, unless told otherwise.
 pub const DEFAULT_PROBATION: Duration = Duration::from_secs(2);
+
+/// Packets in a row a source that is not the SDP address must send before
+/// it is learned.
+pub const LEARN_AFTER: u8 = 3;
 
 /// Which sources a [`SourceFilter`] will accept before it locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +70,10 @@ pub enum DropReason {
     NotSdpAddress,
     /// Learn mode, nothing learned yet, and the probation window is over.
     ProbationOver,
+    /// Learn mode, but the SDP address is one packets can come from.
+    SdpIsReachable,
+    /// Learn mode: a candidate source, not yet sent enough in a row.
+    Learning,
 }
 
 /// Per-leg source learning and locking. See the module documentation.
@@ -68,6 +84,8 @@ pub struct SourceFilter {
     probation: Duration,
     window_start: Instant,
     locked: Option<SocketAddr>,
+    /// A source being learned, with its packets in a row so far.
+    candidate: Option<(SocketAddr, u8)>,
     accepted: u64,
     dropped: u64,
 }
@@ -83,6 +101,7 @@ impl SourceFilter {
             probation: DEFAULT_PROBATION,
             window_start: now,
             locked: None,
+            candidate: None,
             accepted: 0,
             dropped: 0,
         }
@@ -109,7 +128,7 @@ impl SourceFilter {
         verdict
     }
 
-    fn decide(&self, src: SocketAddr, now: Instant) -> Verdict {
+    fn decide(&mut self, src: SocketAddr, now: Instant) -> Verdict {
         if let Some(locked) = self.locked {
             return if src == locked {
                 Verdict::Accept
@@ -124,7 +143,21 @@ impl SourceFilter {
         }
         match self.mode {
             SourceMode::Strict => Verdict::Drop(DropReason::NotSdpAddress),
-            SourceMode::Learn if self.in_probation(now) => Verdict::Accept,
+            SourceMode::Learn if self.sdp.is_some_and(|a| reachable(a.ip())) => {
+                Verdict::Drop(DropReason::SdpIsReachable)
+            }
+            SourceMode::Learn if self.in_probation(now) => {
+                let count = match self.candidate {
+                    Some((c, n)) if c == src => n.saturating_add(1),
+                    _ => 1,
+                };
+                self.candidate = Some((src, count));
+                if count >= LEARN_AFTER {
+                    Verdict::Accept
+                } else {
+                    Verdict::Drop(DropReason::Learning)
+                }
+            }
             SourceMode::Learn => Verdict::Drop(DropReason::ProbationOver),
         }
     }
@@ -142,6 +175,7 @@ impl SourceFilter {
         self.sdp = sdp;
         self.window_start = now;
         self.locked = None;
+        self.candidate = None;
     }
 
     /// The source media is locked on, once a packet has been accepted.
@@ -175,6 +209,25 @@ impl SourceFilter {
     /// what an RTP Bleed attempt looks like.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+}
+
+/// Whether packets can come from `ip` itself, as opposed to an address
+/// that only means something inside the sender's own network.
+pub fn reachable(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            let cgnat = a == 100 && (64..128).contains(&b);
+            !(v4.is_private() || v4.is_link_local() || v4.is_unspecified() || cgnat)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            let unique_local = first & 0xfe00 == 0xfc00;
+            let link_local = first & 0xffc0 == 0xfe80;
+            !(unique_local || link_local || v6.is_unspecified())
+        }
     }
 }
 

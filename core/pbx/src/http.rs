@@ -122,11 +122,22 @@ async fn cdrs(
     axum::extract::Query(q): axum::extract::Query<CdrQuery>,
 ) -> Response {
     let Some(store) = state.store.clone() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "no store"}))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "no store"})),
+        )
+            .into_response();
     };
-    match store.cdrs(q.call_id, q.limit.unwrap_or(100).min(10_000)).await {
+    match store
+        .cdrs(q.call_id, q.limit.unwrap_or(100).min(10_000))
+        .await
+    {
         Ok(rows) => Json(json!({ "cdrs": rows })).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e }))).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": e })),
+        )
+            .into_response(),
     }
 }
 

@@ -14,8 +14,8 @@ mod call;
 mod cli;
 mod config;
 mod http;
-mod scripts;
 mod rtp_ports;
+mod scripts;
 mod server;
 mod shutdown;
 mod sip;
@@ -107,7 +107,10 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
 /// Loads every prompt as `waihu run` would; each bad file is one line.
 fn check_prompts(dir: &std::path::Path) -> ExitCode {
     if !dir.exists() {
-        eprintln!("warning: prompts.dir {} does not exist: calls can play tones only", dir.display());
+        eprintln!(
+            "warning: prompts.dir {} does not exist: calls can play tones only",
+            dir.display()
+        );
         return ExitCode::SUCCESS;
     }
     match waihu_media::prompt::PromptCache::load_dir(dir) {

@@ -15,12 +15,12 @@ use waihu_media::prompt::PromptCache;
 
 use crate::call::CallContext;
 use crate::config::{DEFAULTS_NAME, Settings, Warning};
-use crate::rtp_ports::{self, PortPool};
-use crate::store;
 use crate::http::{self, AppState};
+use crate::rtp_ports::{self, PortPool};
 use crate::scripts;
 use crate::shutdown::Coordinator;
 use crate::sip::{self, Snapshot};
+use crate::store;
 
 /// How long shutdown may take before the process exits anyway.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
@@ -70,9 +70,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_ring: Duration::from_secs(120),
         active: std::sync::atomic::AtomicUsize::new(0),
     };
-    info!(%advertise, rtp_ports = %format!("{}-{}", settings.media.port_min, settings.media.port_max), "media");
+    info!(
+        %advertise,
+        rtp_ports = %format!("{}-{}", settings.media.port_min, settings.media.port_max),
+        legs = calls.ports.capacity(),
+        "media"
+    );
     let calls = Arc::new(calls);
-    let running = sip::start(&settings, endpoint, &coordinator, snapshots_tx, Some(calls.clone()))?;
+    let running = sip::start(
+        &settings,
+        endpoint,
+        &coordinator,
+        snapshots_tx,
+        Some(calls.clone()),
+    )?;
     for listener in &running.bound {
         info!(%listener, "sip listening");
     }
@@ -113,8 +124,8 @@ fn load_prompts(dir: &std::path::Path) -> anyhow::Result<PromptCache> {
         warn!(dir = %dir.display(), "prompts directory missing: calls can play tones and silence only");
         return Ok(PromptCache::new());
     }
-    let cache = PromptCache::load_dir(dir)
-        .map_err(|e| anyhow!("prompts.dir {}: {e}", dir.display()))?;
+    let cache =
+        PromptCache::load_dir(dir).map_err(|e| anyhow!("prompts.dir {}: {e}", dir.display()))?;
     info!(dir = %dir.display(), prompts = cache.len(), "prompts loaded");
     Ok(cache)
 }

@@ -36,7 +36,7 @@ use crate::transaction::{
 use crate::{Peer, Transmit};
 
 /// Methods this endpoint accepts, for `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
 /// Body types accepted, for `Accept`.
 pub const ACCEPT: &str = "application/sdp";
 /// SIP extensions (option tags) understood; a `Require` of anything else gets 420.
@@ -544,7 +544,9 @@ impl Endpoint {
                     tracing::debug!(?key, "no ACK for a final response");
                 }
                 TransactionEvent::Timeout { key } => {
-                    self.events.push_back(Event::Timeout { id: ClientTxId(key) });
+                    self.events.push_back(Event::Timeout {
+                        id: ClientTxId(key),
+                    });
                 }
                 _ => {}
             }
@@ -599,7 +601,8 @@ impl Endpoint {
 
     /// Ends [`Endpoint::trust_dialog`] for a dialog.
     pub fn forget_dialog(&mut self, call_id: &str, local_tag: &str) {
-        self.dialogs.remove(&(call_id.to_owned(), local_tag.to_owned()));
+        self.dialogs
+            .remove(&(call_id.to_owned(), local_tag.to_owned()));
     }
 
     /// A fresh tag for a dialog the application creates.
@@ -650,6 +653,34 @@ impl Endpoint {
             .collect()
     }
 
+    /// Where `user` can be called: each registered contact URI with the
+    /// transport peer to send to (the contact's own address when it is an
+    /// IP literal, else where its REGISTER came from), most preferred first.
+    pub fn targets(&self, now: Instant, user: &str) -> Vec<(Uri, Peer)> {
+        let aor = format!("{user}@{}", self.domain);
+        let mut bindings = self.registrar.lookup(now, &aor);
+        bindings.sort_by_key(|b| std::cmp::Reverse(b.q()));
+        bindings
+            .into_iter()
+            .map(|b| {
+                let registered_from = b.peer();
+                let direct = b.uri().as_sip().and_then(|u| {
+                    let ip = match &u.host {
+                        Host::V4(v4) => std::net::IpAddr::V4(*v4),
+                        Host::V6(v6) => std::net::IpAddr::V6(*v6),
+                        Host::Name(_) => return None,
+                    };
+                    let port = u.port.unwrap_or(5060);
+                    Some(Peer {
+                        transport: registered_from.transport,
+                        addr: std::net::SocketAddr::new(ip, port),
+                    })
+                });
+                (b.uri().clone(), direct.unwrap_or(registered_from))
+            })
+            .collect()
+    }
+
     /// Whether `user` is a configured user.
     pub fn has_user(&self, user: &str) -> bool {
         self.users.contains_key(user)
@@ -673,7 +704,9 @@ fn inspect(request: &Request) -> Option<u16> {
         | Method::Cancel
         | Method::Bye
         | Method::Options
-        | Method::Register => {}
+        | Method::Register
+        | Method::Info
+        | Method::Update => {}
         _ => return Some(405),
     }
     if request.method != Method::Cancel && unsupported_requires(request).next().is_some() {

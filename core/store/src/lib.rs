@@ -53,7 +53,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: schema version {found} is newer than this waihu knows ({known}); refusing to touch it")]
+    #[error(
+        "{path}: schema version {found} is newer than this waihu knows ({known}); refusing to touch it"
+    )]
     NewerSchema {
         path: String,
         found: i64,
@@ -137,7 +139,9 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let found: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if found > known {
             return Err(StoreError::NewerSchema {
@@ -276,7 +280,10 @@ mod tests {
         let rows = store.cdrs(Some("a"), 10).expect("query");
         assert_eq!(rows, vec![cdr("a")]);
         let all = store.cdrs(None, 10).expect("query");
-        assert_eq!(all.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            all.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
     }
 
     #[test]
@@ -284,10 +291,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("w.db");
         let conn = Connection::open(&path).expect("open");
-        conn.pragma_update(None, "user_version", 99).expect("pragma");
+        conn.pragma_update(None, "user_version", 99)
+            .expect("pragma");
         drop(conn);
         let err = Store::open(&format!("sqlite://{}", path.display())).expect_err("newer");
-        assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub struct Leg {
     base: Instant,
     bad_packets: u64,
     wrong_type: u64,
+    /// Length of the last accepted RTP packet in `recv_buf`, until taken
+    /// for relaying.
+    relayable: Option<usize>,
+    relayed: u64,
+    bad_rtcp: u64,
 }
 
 impl Leg {
@@ -130,7 +135,10 @@ impl Leg {
             dtmf_in: DtmfReceiver::default(),
             dtmf_out: DtmfSender::new(DtmfSenderConfig::default()),
             // Without telephone-event the digits can only be in the audio.
-            inband: negotiated.telephone_event_pt.is_none().then(InbandDetector::new),
+            inband: negotiated
+                .telephone_event_pt
+                .is_none()
+                .then(InbandDetector::new),
             digits: VecDeque::new(),
             heard: VecDeque::with_capacity(HEARD_LIMIT),
             last: Vec::with_capacity(512),
@@ -139,6 +147,17 @@ impl Leg {
             base: now,
             bad_packets: 0,
             wrong_type: 0,
+            relayable: None,
+            relayed: 0,
+            bad_rtcp: 0,
+        }
+    }
+
+    /// The codec negotiated on this leg.
+    pub fn codec(&self) -> Codec {
+        match self.law {
+            Law::Ulaw => Codec::Pcmu,
+            Law::Alaw => Codec::Pcma,
         }
     }
 
@@ -181,6 +200,7 @@ impl Leg {
         if let Some(timeout) = self.timeout.as_mut() {
             timeout.on_packet(now.into_std());
         }
+        self.relayable = Some(len);
         if Some(header.payload_type) == self.event_type {
             if let Ok(event) = TelephoneEvent::parse(packet.payload) {
                 for d in self.dtmf_in.push(header.marker, header.timestamp, &event) {
@@ -198,8 +218,13 @@ impl Leg {
         let room = HEARD_LIMIT.saturating_sub(self.heard.len());
         let law = self.law;
         let start = self.heard.len();
-        self.heard
-            .extend(packet.payload.iter().take(room).map(|&b| law.decode_sample(b)));
+        self.heard.extend(
+            packet
+                .payload
+                .iter()
+                .take(room)
+                .map(|&b| law.decode_sample(b)),
+        );
         if let Some(inband) = self.inband.as_mut() {
             let (a, b) = self.heard.as_slices();
             let fresh: Vec<i16> = a.iter().chain(b).skip(start).copied().collect();
@@ -217,12 +242,51 @@ impl Leg {
     }
 
     fn on_rtcp(&mut self, buf: &[u8], src: SocketAddr, now: Instant) {
-        let expected = self.filter.send_to().map(|a| SocketAddr::new(a.ip(), a.port() + 1));
+        let expected = self
+            .filter
+            .send_to()
+            .map(|a| SocketAddr::new(a.ip(), a.port() + 1));
         if expected.is_some_and(|e| e.ip() != src.ip()) {
+            self.bad_rtcp += 1;
             return;
         }
-        if let Err(e) = self.rtcp_state.on_rtcp(buf, ntp(now)) {
-            debug!(error = %e, "bad rtcp");
+        if self.rtcp_state.on_rtcp(buf, ntp(now)).is_err() {
+            self.bad_rtcp += 1;
+        }
+    }
+
+    /// The last accepted RTP packet, once, for the other leg of a bridge.
+    pub fn take_relayable(&mut self) -> Option<&[u8]> {
+        let len = self.relayable.take()?;
+        Some(&self.recv_buf[..len])
+    }
+
+    /// The payload type telephone-events use on this leg.
+    pub fn event_type(&self) -> Option<u8> {
+        self.event_type
+    }
+
+    /// Sends a packet the other leg received to this leg's peer, as it
+    /// came (the two legs negotiated the same codec); only the
+    /// telephone-event payload type is mapped. No copy when nothing changes.
+    pub fn relay(&mut self, packet: &[u8], their_event_type: Option<u8>) {
+        let Some(to) = self.filter.send_to() else {
+            return;
+        };
+        if !self.direction.sends() || packet.len() < rtp::HEADER_LEN {
+            return;
+        }
+        let pt = packet[1] & 0x7f;
+        let out: &[u8] = match (their_event_type, self.event_type) {
+            (Some(theirs), Some(ours)) if pt == theirs && theirs != ours => {
+                self.send_buf[..packet.len()].copy_from_slice(packet);
+                self.send_buf[1] = (packet[1] & 0x80) | ours;
+                &self.send_buf[..packet.len()]
+            }
+            _ => packet,
+        };
+        if self.rtp.try_send_to(out, to).is_ok() {
+            self.relayed += 1;
         }
     }
 
@@ -294,9 +358,9 @@ impl Leg {
             self.sender.skip(payload.len() as u32);
             return;
         }
-        let header = self
-            .sender
-            .next_header(self.payload_type, payload.len() as u32, payload.len());
+        let header =
+            self.sender
+                .next_header(self.payload_type, payload.len() as u32, payload.len());
         self.send_with(header, payload);
     }
 
@@ -366,6 +430,8 @@ impl Leg {
             bad = self.bad_packets,
             wrong_type = self.wrong_type,
             dtmf_storm_dropped = self.dtmf_in.dropped_storm(),
+            relayed = self.relayed,
+            bad_rtcp = self.bad_rtcp,
             "media leg closed"
         );
     }
@@ -412,7 +478,9 @@ pub fn player(ctx: &CallContext, items: &[PlayItem]) -> Result<Player, String> {
 fn tone_kind(tone: Tone, north_american_default: bool) -> ToneKind {
     let _ = north_american_default;
     match tone {
-        Tone::Ringback(ToneRegion::China) => ToneKind::Ringback(waihu_media::tone::ToneRegion::China),
+        Tone::Ringback(ToneRegion::China) => {
+            ToneKind::Ringback(waihu_media::tone::ToneRegion::China)
+        }
         Tone::Ringback(ToneRegion::NorthAmerica) => {
             ToneKind::Ringback(waihu_media::tone::ToneRegion::NorthAmerica)
         }

@@ -23,22 +23,36 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{mpsc, oneshot};
 use waihu_media::prompt::PromptCache;
 use waihu_script::ScriptHost;
 use waihu_sip::Peer;
-use waihu_sip::endpoint::{ClientTxId, ServerTxId};
-use waihu_sip::message::{Request, Response};
+use waihu_sip::endpoint::ServerTxId;
+use waihu_sip::message::{Request, Response, Uri};
 
 use crate::rtp_ports::PortPool;
 use crate::store::StoreHandle;
 
 pub use session::spawn;
 
+/// A new INVITE, as the driver hands it to [`spawn`].
+#[derive(Debug)]
+pub struct Invite {
+    pub id: ServerTxId,
+    pub request: Request,
+    /// Where it came from (where in-dialog requests go back to).
+    pub peer: Peer,
+    /// The authenticated user.
+    pub user: String,
+    /// Our To tag for the dialog.
+    pub local_tag: String,
+}
+
 /// What the driver hands a call task.
 #[derive(Debug)]
 pub enum ToCall {
     /// ACK for our 2xx.
-    Ack(Box<Request>),
+    Ack,
     /// The caller cancelled the INVITE (the endpoint already answered 487).
     Cancelled,
     /// A request inside the dialog (BYE, re-INVITE, INFO...). The task must
@@ -49,12 +63,9 @@ pub enum ToCall {
         peer: Peer,
     },
     /// A response to a request the task sent.
-    Response {
-        id: ClientTxId,
-        response: Box<Response>,
-    },
+    Response { response: Box<Response> },
     /// No response came to a request the task sent.
-    Timeout { id: ClientTxId },
+    Timeout { call_id: String },
 }
 
 /// What a call task asks of the driver.
@@ -76,6 +87,16 @@ pub enum FromCall {
         call_id: String,
         local_tag: String,
         user: String,
+    },
+    /// Routes another Call-ID (a dialled leg) to the same task.
+    Claim {
+        call_id: String,
+        to: mpsc::Sender<ToCall>,
+    },
+    /// Where a registered user can be called.
+    Lookup {
+        user: String,
+        reply: oneshot::Sender<Vec<(Uri, Peer)>>,
     },
     /// The call is over: forget its Call-IDs and dialogs.
     Release {

@@ -21,6 +21,8 @@ use waihu_sip::transaction::new_branch;
 use waihu_store::Cdr;
 
 use super::leg::{Heard, Leg};
+
+mod dial;
 use super::{CallContext, FromCall, ToCall};
 use crate::shutdown::Shutdown;
 
@@ -51,6 +53,10 @@ enum Waiting {
     },
     Echo,
     SendDtmf,
+    /// `call:dial`: the B leg rings.
+    Dial,
+    /// The B leg answered: packets are relayed until either side ends.
+    Bridge,
 }
 
 /// How the call ended, for the CDR.
@@ -65,15 +71,20 @@ struct Ending {
 pub fn spawn(
     ctx: Arc<CallContext>,
     driver: mpsc::Sender<FromCall>,
-    id: ServerTxId,
-    invite: Request,
-    peer: Peer,
-    user: String,
-    local_tag: String,
+    incoming: super::Invite,
     shutdown: Shutdown,
 ) -> mpsc::Sender<ToCall> {
+    let super::Invite {
+        id,
+        request: invite,
+        peer,
+        user,
+        local_tag,
+    } = incoming;
     let (tx, inbox) = mpsc::channel(INBOX);
     let session = Session {
+        me: tx.clone(),
+        b: None,
         number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
         call_id: invite.call_id.clone(),
         ctx,
@@ -105,6 +116,9 @@ pub fn spawn(
 
 #[derive(Debug)]
 struct Session {
+    /// Our own inbox, for Call-IDs we claim (a dialled leg).
+    me: mpsc::Sender<ToCall>,
+    b: Option<dial::BLeg>,
     number: u64,
     call_id: String,
     ctx: Arc<CallContext>,
@@ -155,10 +169,18 @@ impl Session {
                     Some(message) => self.on_sip(message).await,
                     None => self.end(Party::Switch, HangupCause::Failure).await,
                 },
-                heard = recv(&mut self.leg) => {
+                heard = recv(self.leg.as_mut()) => {
                     let now = Instant::now();
+                    if matches!(self.waiting, Waiting::Bridge) {
+                        self.relay_to_b();
+                    }
                     if let Some(heard) = heard {
                         self.on_heard(heard, now).await;
+                    }
+                },
+                heard = recv(self.b.as_mut().and_then(|b| b.leg.as_mut())) => {
+                    if heard.is_some() {
+                        self.relay_to_a();
                     }
                 },
                 _ = tick.tick() => {
@@ -213,7 +235,13 @@ impl Session {
                 return false;
             }
         };
-        self.leg = Some(Leg::new(pair, &negotiated, answer.to_string(), &self.ctx, Instant::now()));
+        self.leg = Some(Leg::new(
+            pair,
+            &negotiated,
+            answer.to_string(),
+            &self.ctx,
+            Instant::now(),
+        ));
 
         let version = self.ctx.scripts.pick(self.number);
         self.script_version = Some(version.info().number);
@@ -304,7 +332,11 @@ impl Session {
         }
         let needs_answer = !matches!(
             command,
-            Command::Ring | Command::Answer | Command::Hangup { .. } | Command::SetVar { .. } | Command::Dial { .. }
+            Command::Ring
+                | Command::Answer
+                | Command::Hangup { .. }
+                | Command::SetVar { .. }
+                | Command::Dial { .. }
         );
         if needs_answer && self.answered.is_none() {
             return Some(Event::Failed {
@@ -326,20 +358,18 @@ impl Session {
                 }
                 Some(Event::Answered)
             }
-            Command::Play { items, barge_in } => {
-                match self.player(&items) {
-                    Ok(player) => {
-                        if barge_in && let Some(digit) = self.buffered.front().copied() {
-                            return Some(Event::PlaybackDone {
-                                interrupted_by: Some(digit),
-                            });
-                        }
-                        self.waiting = Waiting::Play { player, barge_in };
-                        None
+            Command::Play { items, barge_in } => match self.player(&items) {
+                Ok(player) => {
+                    if barge_in && let Some(digit) = self.buffered.front().copied() {
+                        return Some(Event::PlaybackDone {
+                            interrupted_by: Some(digit),
+                        });
                     }
-                    Err(reason) => Some(Event::Failed { reason }),
+                    self.waiting = Waiting::Play { player, barge_in };
+                    None
                 }
-            }
+                Err(reason) => Some(Event::Failed { reason }),
+            },
             Command::ReadDigits {
                 max,
                 timeout_ms,
@@ -381,9 +411,7 @@ impl Session {
                 self.waiting = Waiting::Echo;
                 None
             }
-            Command::Dial { .. } => Some(Event::Failed {
-                reason: "dial is not available in this release".into(),
-            }),
+            Command::Dial { target, timeout_s } => self.start_dial(&target, timeout_s).await,
             Command::SetVar { name, value } => {
                 self.vars.insert(name, value);
                 Some(Event::VarSet)
@@ -484,8 +512,16 @@ impl Session {
 
     async fn on_sip(&mut self, message: ToCall) {
         match message {
-            ToCall::Ack(_) => {}
+            ToCall::Request { id, request, .. } if self.is_b(&request.call_id) => {
+                self.on_b_request(id, *request).await;
+            }
+            ToCall::Response { response, .. } if self.is_b(&response.call_id) => {
+                self.on_b_response(*response).await;
+            }
+            ToCall::Timeout { call_id, .. } if self.is_b(&call_id) => self.on_b_timeout().await,
+            ToCall::Ack => {}
             ToCall::Cancelled => {
+                self.end_b().await;
                 self.ended = Some(Ending {
                     by: Party::Caller,
                     cause: HangupCause::Normal,
@@ -504,6 +540,7 @@ impl Session {
     async fn on_request(&mut self, id: ServerTxId, request: Request, peer: Peer) {
         let status = match request.method {
             Method::Bye => {
+                self.end_b().await;
                 self.ended = Some(Ending {
                     by: Party::Caller,
                     cause: HangupCause::Normal,
@@ -583,7 +620,10 @@ impl Session {
             Heard::Digit(digit) => {
                 self.heard.push(digit);
                 let reply = match &mut self.waiting {
-                    Waiting::Play { player, barge_in: true } => {
+                    Waiting::Play {
+                        player,
+                        barge_in: true,
+                    } => {
                         player.stop();
                         self.buffered.push_back(digit);
                         self.waiting = Waiting::Nothing;
@@ -616,6 +656,18 @@ impl Session {
     }
 
     async fn on_tick(&mut self, now: Instant) {
+        self.dial_tick(now).await;
+        if self
+            .b
+            .as_mut()
+            .and_then(|b| b.leg.as_mut())
+            .is_some_and(|l| l.timed_out(now))
+        {
+            info!(call_id = %self.call_id, "no rtp from the dialled party: ending the call");
+            self.end(Party::Switch, HangupCause::Failure).await;
+            return;
+        }
+        let b_heard = self.b_heard_frame();
         let Some(leg) = self.leg.as_mut() else {
             return;
         };
@@ -647,6 +699,12 @@ impl Session {
                 None
             }
             Waiting::Echo => None,
+            // The caller hears B (relayed), or ringing from B's side.
+            Waiting::Bridge => b_heard,
+            Waiting::Dial => {
+                leg.silence_frame();
+                None
+            }
             Waiting::Digits { deadline, got, .. } => {
                 if now >= *deadline {
                     let digits = std::mem::take(got);
@@ -666,10 +724,10 @@ impl Session {
         };
         if let Some(recording) = self.recording.as_mut() {
             let caller = leg.take_heard_frame();
-            if let Err(e) = recording
-                .recorder
-                .write_frame(caller.as_ref().map(|f| &f[..]), sent.as_ref().map(|f| &f[..]))
-            {
+            if let Err(e) = recording.recorder.write_frame(
+                caller.as_ref().map(|f| &f[..]),
+                sent.as_ref().map(|f| &f[..]),
+            ) {
                 warn!(call_id = %self.call_id, error = %e, "recording stopped");
                 self.recording = None;
             }
@@ -686,7 +744,9 @@ impl Session {
             return;
         };
         let mut response = self.response(200);
-        response.headers.push(HeaderName::ContentType, "application/sdp");
+        response
+            .headers
+            .push(HeaderName::ContentType, "application/sdp");
         response.body = Bytes::from(leg.local_sdp().to_owned());
         match Dialog::uas(&self.invite, &response) {
             Ok(dialog) => self.dialog = Some(dialog),
@@ -721,7 +781,10 @@ impl Session {
 
     fn contact(&self) -> String {
         let user = user_of(&self.invite.uri).unwrap_or_else(|| "waihu".into());
-        format!("<sip:{user}@{}>", host_port(self.ctx.advertise, self.ctx.sip_port()))
+        format!(
+            "<sip:{user}@{}>",
+            host_port(self.ctx.advertise, self.ctx.sip_port())
+        )
     }
 
     async fn respond(&mut self, response: Response) {
@@ -747,6 +810,7 @@ impl Session {
         if self.ended.is_some() {
             return;
         }
+        self.end_b().await;
         let mut sip_status = None;
         if self.answered.is_some() {
             self.send_bye().await;
@@ -817,6 +881,9 @@ impl Session {
         if let Some(leg) = &self.leg {
             leg.log_stats(&self.call_id);
         }
+        if let Some(leg) = self.b.as_ref().and_then(|b| b.leg.as_ref()) {
+            leg.log_stats(&format!("{} (dialled)", self.call_id));
+        }
         let cdr = Cdr {
             call_id: self.call_id.clone(),
             from: self.invite.from.uri.to_string(),
@@ -842,16 +909,26 @@ impl Session {
             digits = %cdr.digits, "call ended"
         );
         self.ctx.store.write_cdr(cdr);
+        let mut call_ids = vec![self.call_id.clone()];
+        call_ids.extend(self.b_call_id());
         self.send(FromCall::Release {
-            call_ids: vec![self.call_id.clone()],
+            call_ids,
             dialogs: vec![(self.call_id.clone(), self.local_tag.clone())],
         })
         .await;
     }
 }
 
+/// A random token for Call-IDs and tags we create.
+fn new_id() -> String {
+    format!(
+        "{:016x}",
+        getrandom::u64().unwrap_or_else(|_| NEXT_CALL.fetch_add(1, Ordering::Relaxed))
+    )
+}
+
 /// Waits for the leg's next datagram; forever when there is no leg.
-async fn recv(leg: &mut Option<Leg>) -> Option<Heard> {
+async fn recv(leg: Option<&mut Leg>) -> Option<Heard> {
     match leg {
         Some(leg) => leg.recv(Instant::now).await,
         None => std::future::pending().await,
@@ -885,9 +962,7 @@ fn unix_ms(t: SystemTime) -> i64 {
 fn safe_relative(file: &str) -> Option<&std::path::Path> {
     use std::path::Component;
     let path = std::path::Path::new(file);
-    let plain = path
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)));
+    let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
     (plain && !file.is_empty() && file.len() <= 200 && file.ends_with(".wav")).then_some(path)
 }
 
@@ -899,7 +974,14 @@ mod tests {
     fn recording_names_stay_inside_the_recordings_directory() {
         assert!(safe_relative("test-1.wav").is_some());
         assert!(safe_relative("2026/11/a.wav").is_some());
-        for bad in ["../x.wav", "/etc/x.wav", "a/../../x.wav", "x.mp3", "", "./x.wav"] {
+        for bad in [
+            "../x.wav",
+            "/etc/x.wav",
+            "a/../../x.wav",
+            "x.mp3",
+            "",
+            "./x.wav",
+        ] {
             assert!(safe_relative(bad).is_none(), "{bad}");
         }
     }

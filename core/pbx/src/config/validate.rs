@@ -43,7 +43,10 @@ pub enum ProblemKind {
     #[error("{value:?} is not a port range FIRST-LAST with 1024 <= FIRST < LAST <= 65535")]
     BadPortRange { value: String },
     #[error("{value:?} is not one of: {allowed}")]
-    OneOf { value: String, allowed: &'static str },
+    OneOf {
+        value: String,
+        allowed: &'static str,
+    },
     #[error("{value:?} is not a store url (sqlite://PATH)")]
     BadStoreUrl { value: String },
     #[error("must not be empty")]

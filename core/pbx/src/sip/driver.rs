@@ -128,10 +128,10 @@ impl Driver {
                 }
                 message = self.calls.from_calls.recv() => {
                     if let Some(message) = message {
-                        self.from_call(message);
+                        self.on_call_message(message);
                         for _ in 1..BATCH {
                             match self.calls.from_calls.try_recv() {
-                                Ok(message) => self.from_call(message),
+                                Ok(message) => self.on_call_message(message),
                                 Err(_) => break,
                             }
                         }
@@ -216,7 +216,7 @@ impl Driver {
                     peer,
                     user,
                 } => {
-                    let request = match self.to_call(now, id, request, peer, user.clone()) {
+                    let request = match self.hand_to_call(now, id, request, peer, user.clone()) {
                         Some(r) => r,
                         None => continue,
                     };
@@ -240,10 +240,7 @@ impl Driver {
                 Event::Registration { aor, contacts } => {
                     info!(%aor, contacts, "registration changed");
                 }
-                Event::Ack { request, .. } => {
-                    let call_id = request.call_id.clone();
-                    self.forward(&call_id, ToCall::Ack(request));
-                }
+                Event::Ack { request, .. } => self.forward(&request.call_id, ToCall::Ack),
                 Event::Cancelled { id } => {
                     if let Some(call_id) = self.calls.invites.get(&id).cloned() {
                         self.forward(&call_id, ToCall::Cancelled);
@@ -260,12 +257,12 @@ impl Driver {
                             self.calls.requests.remove(&id);
                         }
                     }
-                    self.forward(&call_id, ToCall::Response { id, response });
+                    self.forward(&call_id, ToCall::Response { response });
                 }
                 Event::Timeout { id } => {
                     if let Some(call_id) = self.calls.requests.remove(&id) {
                         self.calls.pending_invites.remove(&call_id);
-                        self.forward(&call_id, ToCall::Timeout { id });
+                        self.forward(&call_id.clone(), ToCall::Timeout { call_id });
                     }
                 }
                 other => debug!(event = ?other, "sip event not handled yet"),
@@ -275,7 +272,7 @@ impl Driver {
 
     /// Hands a request to its call, or starts a call for a new INVITE.
     /// Returns the request when no call takes it (the policy answers it).
-    fn to_call(
+    fn hand_to_call(
         &mut self,
         now: std::time::Instant,
         id: ServerTxId,
@@ -316,16 +313,14 @@ impl Driver {
         };
         let call_id = request.call_id.clone();
         let tag = self.endpoint.fresh_tag();
-        let sender = call::spawn(
-            context,
-            self.calls.to_driver.clone(),
+        let invite = call::Invite {
             id,
-            *request,
+            request: *request,
             peer,
             user,
-            tag,
-            shutdown,
-        );
+            local_tag: tag,
+        };
+        let sender = call::spawn(context, self.calls.to_driver.clone(), invite, shutdown);
         self.calls.invites.insert(id, call_id.clone());
         self.calls.by_call_id.insert(call_id, sender);
         None
@@ -339,7 +334,7 @@ impl Driver {
         }
     }
 
-    fn from_call(&mut self, message: FromCall) {
+    fn on_call_message(&mut self, message: FromCall) {
         let now = now();
         match message {
             FromCall::Respond { id, response } => self.endpoint.respond(now, id, *response),
@@ -369,6 +364,12 @@ impl Driver {
                 local_tag,
                 user,
             } => self.endpoint.trust_dialog(&call_id, &local_tag, &user),
+            FromCall::Claim { call_id, to } => {
+                self.calls.by_call_id.insert(call_id, to);
+            }
+            FromCall::Lookup { user, reply } => {
+                let _ = reply.send(self.endpoint.targets(now, &user));
+            }
             FromCall::Release { call_ids, dialogs } => {
                 for call_id in &call_ids {
                     self.calls.by_call_id.remove(call_id);

@@ -1,0 +1,418 @@
+//! `call:dial(target)`: the second leg of a call, and the bridge.
+//!
+//! waihu is a B2BUA: the B leg is a dialog of its own (own Call-ID, tags,
+//! CSeq) and its media is anchored on its own port pair. While B rings the
+//! caller hears 180; when B answers, the caller is answered (if the route
+//! had not already) and packets are relayed between the two legs, each leg
+//! accepting only its own peer's source.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use waihu_call::{DialOutcome, Event};
+use waihu_sip::Peer;
+use waihu_sip::dialog::Dialog;
+use waihu_sip::endpoint::ServerTxId;
+use waihu_sip::message::{HeaderName, Method, NameAddr, Request, Response, Uri};
+use waihu_sip::sdp::{self, Direction, LocalMedia};
+
+use super::super::FromCall;
+use super::super::leg::Leg;
+use super::{Session, Waiting};
+use crate::rtp_ports::PortPair;
+
+/// The B leg.
+#[derive(Debug)]
+pub(super) struct BLeg {
+    call_id: String,
+    invite: Request,
+    peer: Peer,
+    local: LocalMedia,
+    /// Held from the offer until the answer tells where to send.
+    pair: Option<PortPair>,
+    pub(super) leg: Option<Leg>,
+    pub(super) dialog: Option<Dialog>,
+    state: BState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BState {
+    Calling {
+        deadline: Instant,
+    },
+    /// We cancelled (ring timeout, or the caller left); a late 2xx is
+    /// acknowledged and hung up.
+    Cancelled,
+    Bridged,
+    Over,
+}
+
+impl Session {
+    /// Starts the B leg; the reply comes when it fails or the bridge ends.
+    pub(super) async fn start_dial(&mut self, target: &str, timeout_s: u32) -> Option<Event> {
+        if self.b.is_some() {
+            return Some(Event::Failed {
+                reason: "this call is already dialling".into(),
+            });
+        }
+        let Some(a_leg) = self.leg.as_ref() else {
+            return Some(Event::Failed {
+                reason: "no media on the caller's leg".into(),
+            });
+        };
+        let (reply, answer) = oneshot::channel();
+        self.send(FromCall::Lookup {
+            user: target.to_owned(),
+            reply,
+        })
+        .await;
+        let targets = answer.await.unwrap_or_default();
+        let Some((uri, peer)) = targets.into_iter().next() else {
+            info!(call_id = %self.call_id, %target, "dial: not registered");
+            return Some(Event::DialDone {
+                outcome: DialOutcome::Unavailable,
+            });
+        };
+        let pair = match self.ctx.ports.allocate() {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(call_id = %self.call_id, error = %e, "dial: no rtp port");
+                return Some(Event::DialDone {
+                    outcome: DialOutcome::Failed,
+                });
+            }
+        };
+        // Offer B the caller's codec only: the bridge then relays packets
+        // untouched instead of transcoding.
+        let local = LocalMedia {
+            addr: self.ctx.advertise,
+            port: pair.port,
+            codecs: vec![a_leg.codec()],
+            telephone_event_pt: Some(a_leg.event_type().unwrap_or(101)),
+            ptime_ms: 20,
+            session_id: self.number,
+            session_version: 1,
+            direction: Direction::SendRecv,
+        };
+        let offer = sdp::offer(&local).to_string();
+        let call_id = format!("{}-b{}", super::new_id(), self.number);
+        let mut from = NameAddr::new(self.invite.from.uri.clone());
+        from.display = self.invite.from.display.clone();
+        from.set_tag(&super::new_id());
+        let to = NameAddr::new(uri_for(target, &self.ctx.domain));
+        let mut invite = Request::new(Method::Invite, uri, self.via(), from, to, &call_id, 1);
+        invite.headers.push(HeaderName::Contact, self.contact());
+        invite
+            .headers
+            .push(HeaderName::ContentType, "application/sdp");
+        invite.body = Bytes::from(offer);
+        self.send(FromCall::Claim {
+            call_id: call_id.clone(),
+            to: self.me.clone(),
+        })
+        .await;
+        self.send(FromCall::Send {
+            request: Box::new(invite.clone()),
+            peer,
+        })
+        .await;
+        info!(call_id = %self.call_id, b_call_id = %call_id, %target, to = %peer.addr, "dialling");
+        let ring = Duration::from_secs(u64::from(timeout_s.clamp(1, 600)));
+        self.b = Some(BLeg {
+            call_id,
+            invite,
+            peer,
+            local,
+            pair: Some(pair),
+            leg: None,
+            dialog: None,
+            state: BState::Calling {
+                deadline: Instant::now() + ring,
+            },
+        });
+        self.waiting = Waiting::Dial;
+        None
+    }
+
+    /// Whether a SIP message belongs to the B leg.
+    pub(super) fn is_b(&self, call_id: &str) -> bool {
+        self.b.as_ref().is_some_and(|b| b.call_id == call_id)
+    }
+
+    pub(super) async fn on_b_response(&mut self, response: Response) {
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        if response.cseq.method != Method::Invite {
+            // The answer to our BYE or CANCEL: nothing more to do.
+            return;
+        }
+        let status = response.status;
+        if status < 200 {
+            if status == 180 && self.answered.is_none() && !self.sent_180 {
+                self.sent_180 = true;
+                let ringing = self.response(180);
+                self.respond(ringing).await;
+            }
+            return;
+        }
+        if status >= 300 {
+            if matches!(b.state, BState::Calling { .. }) {
+                b.state = BState::Over;
+                let outcome = outcome_of(status);
+                info!(call_id = %self.call_id, status, outcome = outcome.as_str(), "dial failed");
+                self.dial_done(outcome).await;
+            }
+            return;
+        }
+        // 2xx: acknowledge every copy (RFC 3261 13.2.2.4).
+        if b.dialog.is_none() {
+            match Dialog::uac(&b.invite, &response) {
+                Ok(d) => b.dialog = Some(d),
+                Err(e) => warn!(call_id = %self.call_id, error = %e, "no dialog from the 2xx"),
+            }
+        }
+        let via = self.via();
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        if let Some(ack) = b
+            .dialog
+            .as_ref()
+            .and_then(|d| d.create_ack(&response, via).ok())
+        {
+            let peer = b.peer;
+            self.send(FromCall::Ack {
+                request: Box::new(ack),
+                peer,
+            })
+            .await;
+        }
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        match b.state {
+            BState::Calling { .. } => {}
+            BState::Cancelled => {
+                // Answered after we gave up on it: hang it up.
+                self.bye_b().await;
+                return;
+            }
+            BState::Bridged | BState::Over => return,
+        }
+        let negotiated = match sdp::parse(&response.body)
+            .and_then(|answer| sdp::accept_answer(&b.local, &answer))
+        {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(call_id = %self.call_id, error = %e, "dial: unusable answer");
+                b.state = BState::Over;
+                self.bye_b().await;
+                self.dial_done(DialOutcome::Failed).await;
+                return;
+            }
+        };
+        let Some(pair) = b.pair.take() else {
+            return;
+        };
+        let offer = sdp::offer(&b.local).to_string();
+        b.leg = Some(Leg::new(
+            pair,
+            &negotiated,
+            offer,
+            &self.ctx,
+            Instant::now(),
+        ));
+        b.state = BState::Bridged;
+        if self.answered.is_none() {
+            self.answer().await;
+        }
+        info!(call_id = %self.call_id, "bridged");
+        self.waiting = Waiting::Bridge;
+    }
+
+    /// A request inside the B dialog (BYE, re-INVITE...).
+    pub(super) async fn on_b_request(&mut self, id: ServerTxId, request: Request) {
+        let status = match request.method {
+            Method::Bye => 200,
+            // Hold from the far phone needs no change to a packet relay.
+            Method::Invite | Method::Info | Method::Update | Method::Options => 200,
+            _ => 501,
+        };
+        let mut response = Response::to_request(&request, status);
+        if request.method == Method::Invite
+            && let Some(leg) = self.b.as_ref().and_then(|b| b.leg.as_ref())
+        {
+            response
+                .headers
+                .push(HeaderName::ContentType, "application/sdp");
+            response.body = Bytes::from(leg.local_sdp().to_owned());
+        }
+        self.send(FromCall::Respond {
+            id,
+            response: Box::new(response),
+        })
+        .await;
+        if request.method == Method::Bye
+            && let Some(b) = self.b.as_mut()
+        {
+            b.state = BState::Over;
+            info!(call_id = %self.call_id, "the dialled party hung up");
+            self.dial_done(DialOutcome::Completed).await;
+        }
+    }
+
+    pub(super) async fn on_b_timeout(&mut self) {
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        if matches!(b.state, BState::Calling { .. }) {
+            b.state = BState::Over;
+            self.dial_done(DialOutcome::NoAnswer).await;
+        }
+    }
+
+    /// Ring timeout.
+    pub(super) async fn dial_tick(&mut self, now: Instant) {
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        if let BState::Calling { deadline } = b.state
+            && now >= deadline
+        {
+            b.state = BState::Cancelled;
+            let call_id = b.call_id.clone();
+            self.send(FromCall::Cancel { call_id }).await;
+            self.dial_done(DialOutcome::NoAnswer).await;
+        }
+    }
+
+    /// Relays what the caller's leg just received to B.
+    pub(super) fn relay_to_b(&mut self) {
+        let (Some(a), Some(b)) = (
+            self.leg.as_mut(),
+            self.b.as_mut().and_then(|b| b.leg.as_mut()),
+        ) else {
+            return;
+        };
+        let event_type = a.event_type();
+        if let Some(packet) = a.take_relayable() {
+            b.relay(packet, event_type);
+        }
+    }
+
+    /// Relays what B's leg just received to the caller.
+    pub(super) fn relay_to_a(&mut self) {
+        let (Some(a), Some(b)) = (
+            self.leg.as_mut(),
+            self.b.as_mut().and_then(|b| b.leg.as_mut()),
+        ) else {
+            return;
+        };
+        let event_type = b.event_type();
+        if let Some(packet) = b.take_relayable() {
+            a.relay(packet, event_type);
+        }
+    }
+
+    /// Ends the B leg when the call ends: BYE if bridged, CANCEL if ringing.
+    pub(super) async fn end_b(&mut self) {
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        match b.state {
+            BState::Calling { .. } => {
+                b.state = BState::Cancelled;
+                let call_id = b.call_id.clone();
+                self.send(FromCall::Cancel { call_id }).await;
+            }
+            BState::Bridged => {
+                b.state = BState::Over;
+                self.bye_b().await;
+            }
+            BState::Cancelled | BState::Over => {}
+        }
+    }
+
+    async fn bye_b(&mut self) {
+        let via = self.via();
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        let Some(dialog) = b.dialog.as_mut() else {
+            return;
+        };
+        match dialog.create_request(Method::Bye, via) {
+            Ok(bye) => {
+                let peer = b.peer;
+                self.send(FromCall::Send {
+                    request: Box::new(bye),
+                    peer,
+                })
+                .await;
+            }
+            Err(e) => debug!(error = %e, "no BYE for the B leg"),
+        }
+    }
+
+    async fn dial_done(&mut self, outcome: DialOutcome) {
+        if matches!(self.waiting, Waiting::Dial | Waiting::Bridge) {
+            self.waiting = Waiting::Nothing;
+            if self.ended.is_none() {
+                self.advance(Some(Event::DialDone { outcome })).await;
+            }
+        }
+    }
+
+    /// The B leg's Call-ID, to release with the call.
+    pub(super) fn b_call_id(&self) -> Option<String> {
+        self.b.as_ref().map(|b| b.call_id.clone())
+    }
+
+    /// B's audio of this frame, for the recording's right channel.
+    pub(super) fn b_heard_frame(&mut self) -> Option<[i16; super::super::leg::FRAME_SAMPLES]> {
+        self.b
+            .as_mut()
+            .and_then(|b| b.leg.as_mut())
+            .and_then(Leg::take_heard_frame)
+    }
+}
+
+/// `sip:target@domain`.
+fn uri_for(target: &str, domain: &str) -> Uri {
+    waihu_sip::message::parse_uri(&format!("sip:{target}@{domain}")).unwrap_or_else(|_| {
+        Uri::Other {
+            scheme: "sip".into(),
+            rest: format!("{target}@{domain}"),
+        }
+    })
+}
+
+/// How a failed attempt is reported to the route.
+fn outcome_of(status: u16) -> DialOutcome {
+    match status {
+        486 | 600 => DialOutcome::Busy,
+        408 | 480 | 487 => DialOutcome::NoAnswer,
+        404 | 484 | 604 => DialOutcome::Unavailable,
+        603 => DialOutcome::Rejected,
+        _ => DialOutcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_statuses_map_to_outcomes() {
+        assert_eq!(outcome_of(486), DialOutcome::Busy);
+        assert_eq!(outcome_of(600), DialOutcome::Busy);
+        assert_eq!(outcome_of(480), DialOutcome::NoAnswer);
+        assert_eq!(outcome_of(404), DialOutcome::Unavailable);
+        assert_eq!(outcome_of(603), DialOutcome::Rejected);
+        assert_eq!(outcome_of(503), DialOutcome::Failed);
+    }
+}
