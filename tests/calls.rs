@@ -336,3 +336,88 @@ fn dial_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
     assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
     server.stop();
 }
+
+#[test]
+fn bad_media_from_the_callers_own_address_is_dropped_and_counted() {
+    // One port pair, so the test knows where the call's media goes.
+    let server = Server::start(&Config {
+        rtp_ports: (31010, 31011),
+        ..Config::default()
+    });
+    let relay = std::net::SocketAddr::from(([127, 0, 0, 1], 31010));
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    let tap = std::sync::Arc::new(tap);
+    let attacker = {
+        let tap = tap.clone();
+        std::thread::spawn(move || {
+            // Into the echo phase (after the 4.5 s intro).
+            std::thread::sleep(Duration::from_millis(5000));
+            // Truncated, wrong version, wrong payload type.
+            tap.send_to(&[0x80, 8, 0, 1, 0], relay);
+            tap.send_to(&[0x40; 40], relay);
+            let mut pcmu = vec![0x80u8, 0, 0, 9, 0, 0, 0, 9, 1, 2, 3, 4];
+            pcmu.extend([0xffu8; 160]);
+            tap.send_to(&pcmu, relay);
+            // A storm: 1000 telephone-events for '5' in one second, each a
+            // new event with its end bit set.
+            for i in 0..1000u32 {
+                let seq = (i as u16).to_be_bytes();
+                let ts = (i * 8).to_be_bytes();
+                let mut event = vec![0x80u8, 101 | 0x80, seq[0], seq[1]];
+                event.extend(ts);
+                event.extend([9, 9, 9, 9, 5, 0x80 | 10, 0, 160]);
+                tap.send_to(&event, relay);
+                std::thread::sleep(Duration::from_micros(1000));
+            }
+        })
+    };
+    sipp_call("call_echo.xml", "600")
+        .media_port(media_port)
+        .run(&server)
+        .assert_success("the caller");
+    attacker.join().expect("attacker");
+    let tap = std::sync::Arc::try_unwrap(tap).expect("the only tap");
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    assert!(
+        audio::echoed(&sent, &received) >= 50,
+        "the echo stopped working"
+    );
+    let cdr = &cdrs_to(&server, "600")[0];
+    let digits = cdr["digits"].as_str().expect("digits");
+    assert!(
+        !digits.is_empty() && digits.len() <= 25 && digits.chars().all(|c| c == '5'),
+        "the storm was not capped: {digits:?}"
+    );
+    let log = server.log();
+    let closed = log
+        .lines()
+        .find(|l| l.contains("media leg closed"))
+        .unwrap_or_else(|| panic!("no media stats in\n{log}"));
+    for counter in ["bad=0", "wrong_type=0", "dtmf_storm_dropped=0"] {
+        assert!(!closed.contains(counter), "{counter}: {closed}");
+    }
+    server.stop();
+}
+
+#[test]
+fn a_caller_that_sends_no_rtp_is_hung_up_after_the_media_timeout() {
+    let server = Server::start(&Config {
+        rtp_timeout_s: 2,
+        ..Config::default()
+    });
+    // The playback scenario sends no audio; the echo extension never ends
+    // by itself, so only the media timeout can end this call.
+    sipp_call("call_playback.xml", "600")
+        .media_port(sipp_media_port())
+        .run(&server)
+        .assert_success("a silent caller");
+    let cdr = &cdrs_to(&server, "600")[0];
+    assert_eq!(cdr["hangup_by"], "switch", "{cdr}");
+    assert_eq!(cdr["hangup_cause"], "failure", "{cdr}");
+    let answered = cdr["answer_ms"].as_i64().expect("answered");
+    let ended = cdr["end_ms"].as_i64().expect("ended");
+    assert!((1500..6000).contains(&(ended - answered)), "{cdr}");
+    assert!(server.log().contains("no rtp from the caller"));
+    server.stop();
+}

@@ -125,3 +125,30 @@ fn check_reports_a_broken_script_with_file_and_line() {
     assert_eq!(code, 1);
     assert!(err.contains("rules.lua:3:"), "{err}");
 }
+
+#[test]
+fn check_names_every_bad_prompt_file() {
+    let dir = std::env::temp_dir().join(format!("waihu-cli-prompts-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("en")).expect("dir");
+    // One good prompt, one that is not a WAV, one whose header promises
+    // more data than the file holds.
+    let good = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prompts/en/goodbye.wav");
+    std::fs::copy(good, dir.join("en/goodbye.wav")).expect("copy");
+    std::fs::write(dir.join("en/notes.wav"), "not a wav at all").expect("write");
+    let mut lying = std::fs::read(good).expect("read");
+    lying.truncate(lying.len() / 2);
+    std::fs::write(dir.join("en/cut.wav"), lying).expect("write");
+    let path = temp_file(
+        "with-prompts.yaml",
+        &format!(
+            "sip:\n  listen: [\"udp:127.0.0.1:5999\"]\n  domain: example.com\n  realm: example.com\nagents:\n  - id: \"2001\"\n    password: a-long-password\nprompts:\n  dir: \"{}\"\nscripts:\n  dir: \"{}\"\n",
+            dir.display(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts")
+        ),
+    );
+    let (code, _, err) = waihu(&["check", "--config", path.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("notes.wav"), "{err}");
+    assert!(err.contains("cut.wav"), "{err}");
+    assert!(!err.contains("goodbye.wav"), "{err}");
+}

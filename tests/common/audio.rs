@@ -304,6 +304,8 @@ pub fn g711a_reference() -> Vec<f32> {
 #[derive(Debug)]
 pub struct RtpTap {
     pub port: u16,
+    /// The tap's own socket, to send from the caller's media address.
+    sender: UdpSocket,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Vec<Rtp>>>,
 }
@@ -314,6 +316,7 @@ impl RtpTap {
         let socket = UdpSocket::bind(("127.0.0.1", port))?;
         let port = socket.local_addr()?.port();
         socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let sender = socket.try_clone()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
@@ -328,6 +331,7 @@ impl RtpTap {
         });
         Ok(RtpTap {
             port,
+            sender,
             stop,
             thread: Some(thread),
         })
@@ -350,6 +354,12 @@ impl RtpTap {
             }
         }
         panic!("no RTP ports P, P+2, P+4 free on 127.0.0.1");
+    }
+
+    /// Sends `bytes` to `to` from the tap's port (the caller's media
+    /// address, as far as the switch knows).
+    pub fn send_to(&self, bytes: &[u8], to: std::net::SocketAddr) {
+        let _ = self.sender.send_to(bytes, to);
     }
 
     /// Stops listening and returns what came.
