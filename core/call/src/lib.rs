@@ -87,11 +87,13 @@ pub enum Tone {
     Busy(ToneRegion),
 }
 
-/// Whose tone plan: China (450 Hz) or North America (440+480 / 480+620 Hz).
+/// Whose tone plan: the switch's configured one (`media.tones`), China
+/// (450 Hz) or North America (440+480 / 480+620 Hz).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToneRegion {
     #[default]
+    Configured,
     China,
     NorthAmerica,
 }

@@ -476,18 +476,16 @@ pub fn player(ctx: &CallContext, items: &[PlayItem]) -> Result<Player, String> {
 }
 
 fn tone_kind(tone: Tone, north_american_default: bool) -> ToneKind {
-    let _ = north_american_default;
+    use waihu_media::tone::ToneRegion as Plan;
+    let plan = |region: ToneRegion| match region {
+        ToneRegion::China => Plan::China,
+        ToneRegion::NorthAmerica => Plan::NorthAmerica,
+        ToneRegion::Configured if north_american_default => Plan::NorthAmerica,
+        ToneRegion::Configured => Plan::China,
+    };
     match tone {
-        Tone::Ringback(ToneRegion::China) => {
-            ToneKind::Ringback(waihu_media::tone::ToneRegion::China)
-        }
-        Tone::Ringback(ToneRegion::NorthAmerica) => {
-            ToneKind::Ringback(waihu_media::tone::ToneRegion::NorthAmerica)
-        }
-        Tone::Busy(ToneRegion::China) => ToneKind::Busy(waihu_media::tone::ToneRegion::China),
-        Tone::Busy(ToneRegion::NorthAmerica) => {
-            ToneKind::Busy(waihu_media::tone::ToneRegion::NorthAmerica)
-        }
+        Tone::Ringback(region) => ToneKind::Ringback(plan(region)),
+        Tone::Busy(region) => ToneKind::Busy(plan(region)),
     }
 }
 
@@ -497,4 +495,20 @@ pub fn recorder(path: &Path, mode: RecordMode) -> Result<FileRecorder, RecordErr
         RecordMode::Mono => waihu_media::record::RecordMode::Mono,
     };
     Recorder::create(path, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waihu_media::tone::ToneRegion as Plan;
+
+    #[test]
+    fn a_tone_without_a_region_follows_the_configured_plan() {
+        let ringback = Tone::Ringback(ToneRegion::Configured);
+        assert_eq!(tone_kind(ringback, true), ToneKind::Ringback(Plan::NorthAmerica));
+        assert_eq!(tone_kind(ringback, false), ToneKind::Ringback(Plan::China));
+        // An explicit region wins over the configuration.
+        let busy = Tone::Busy(ToneRegion::China);
+        assert_eq!(tone_kind(busy, true), ToneKind::Busy(Plan::China));
+    }
 }
