@@ -421,3 +421,95 @@ fn a_caller_that_sends_no_rtp_is_hung_up_after_the_media_timeout() {
     assert!(server.log().contains("no rtp from the caller"));
     server.stop();
 }
+
+#[test]
+fn a_caller_who_gives_up_while_the_phone_rings_cancels_the_phone_too() {
+    let server = Server::start(&Config::default());
+    let phone_port = common::free_port();
+    let phone = Sipp::new("call_uas_ring.xml", Transport::Udp, "phone")
+        .local_port(phone_port)
+        .timeout_secs(30)
+        .spawn(&server);
+    register_at(
+        &server,
+        &BOB,
+        std::net::SocketAddr::from(([127, 0, 0, 1], phone_port)),
+    );
+    sipp_call("call_cancel.xml", BOB.id)
+        .media_port(sipp_media_port())
+        .run(&server)
+        .assert_success("the caller who cancels");
+    phone.wait().assert_success("the phone that is cancelled");
+    let cdr = &cdrs_to(&server, BOB.id)[0];
+    assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
+    assert_eq!(cdr["sip_status"], 487, "{cdr}");
+    assert!(cdr["answer_ms"].is_null(), "{cdr}");
+    server.stop();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_reload_changes_new_calls_and_leaves_calls_in_progress_alone() {
+    let scripts = std::env::temp_dir().join(common::unique("waihu-route-reload"));
+    copy_dir(&common::repo_dir("scripts"), &scripts);
+    let server = Server::start(&Config {
+        scripts_dir: scripts.clone(),
+        ..Config::default()
+    });
+    // A 7 s echo call on version 1.
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    let first = sipp_call("call_echo.xml", "600")
+        .media_port(media_port)
+        .spawn(&server);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // Version 2: 600 says goodbye and hangs up.
+    let route = scripts.join("route.lua");
+    let mut text = std::fs::read_to_string(&route).expect("route.lua");
+    text.push_str(
+        "\nEXTENSIONS[\"600\"] = function(call)\n  call:play(\"en/goodbye\")\n  call:hangup()\nend\ntests = {}\n",
+    );
+    std::fs::write(&route, text).expect("write route.lua");
+    let (status, body) =
+        common::http_post(server.http, "/api/v1/scripts/reload", "{}").expect("reload");
+    assert_eq!(status, 200, "{body}");
+
+    // A new call gets version 2: the switch hangs up after the goodbye.
+    sipp_call("call_playback.xml", "600")
+        .media_port(sipp_media_port())
+        .run(&server)
+        .assert_success("a call on version 2");
+    first
+        .wait()
+        .assert_success("the call that started on version 1");
+
+    // The first call echoed to its end, on version 1.
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    assert!(
+        audio::echoed(&sent, &received) >= 50,
+        "the call in progress lost its echo"
+    );
+    let cdrs = cdrs_to(&server, "600");
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    let by_version = |v: u64| {
+        cdrs.iter()
+            .find(|c| c["script_version"] == v)
+            .unwrap_or_else(|| panic!("no call on version {v}: {cdrs:?}"))
+    };
+    assert_eq!(by_version(1)["hangup_by"], "caller");
+    assert_eq!(by_version(2)["hangup_by"], "switch");
+    server.stop();
+}
