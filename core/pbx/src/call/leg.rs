@@ -85,6 +85,8 @@ pub struct Leg {
     relayable: Option<usize>,
     relayed: u64,
     bad_rtcp: u64,
+    /// Keep decoded audio for the recording.
+    listening: bool,
 }
 
 impl Leg {
@@ -150,6 +152,7 @@ impl Leg {
             relayable: None,
             relayed: 0,
             bad_rtcp: 0,
+            listening: false,
         }
     }
 
@@ -215,21 +218,25 @@ impl Leg {
         }
         self.last.clear();
         self.last.extend_from_slice(packet.payload);
-        let room = HEARD_LIMIT.saturating_sub(self.heard.len());
-        let law = self.law;
-        let start = self.heard.len();
-        self.heard.extend(
-            packet
-                .payload
-                .iter()
-                .take(room)
-                .map(|&b| law.decode_sample(b)),
-        );
-        if let Some(inband) = self.inband.as_mut() {
-            let (a, b) = self.heard.as_slices();
-            let fresh: Vec<i16> = a.iter().chain(b).skip(start).copied().collect();
-            let digits = &mut self.digits;
-            inband.push(&fresh, &mut |d| digits.push_back(d));
+        // Decoding costs; a relayed or echoed packet needs none unless the
+        // call is recorded or digits can only be heard in the audio.
+        if self.listening || self.inband.is_some() {
+            let law = self.law;
+            let mut pcm = [0i16; 320];
+            for chunk in packet.payload.chunks(pcm.len()) {
+                let pcm = &mut pcm[..chunk.len()];
+                for (out, &code) in pcm.iter_mut().zip(chunk) {
+                    *out = law.decode_sample(code);
+                }
+                if self.listening {
+                    let room = HEARD_LIMIT.saturating_sub(self.heard.len());
+                    self.heard.extend(pcm.iter().take(room));
+                }
+                if let Some(inband) = self.inband.as_mut() {
+                    let digits = &mut self.digits;
+                    inband.push(pcm, &mut |d| digits.push_back(d));
+                }
+            }
             if let Some(d) = self.digits.pop_front() {
                 return Heard::Digit(d);
             }
@@ -303,6 +310,15 @@ impl Leg {
     /// Sends one 20 ms frame of the player; returns what was sent (for the
     /// recording) and whether the playlist is done.
     pub fn play_frame(&mut self, player: &mut Player) -> (Option<[i16; FRAME_SAMPLES]>, bool) {
+        if !self.listening {
+            // Not recorded: the prompt's G.711 bytes, encoded once at load.
+            let mut payload = [0u8; FRAME_SAMPLES];
+            if matches!(player.next_encoded(self.law, &mut payload), Frame::Done) {
+                return (None, true);
+            }
+            self.send_payload(&payload);
+            return (None, player.is_done());
+        }
         let mut frame = [0i16; FRAME_SAMPLES];
         if matches!(player.next_frame(&mut frame), Frame::Done) {
             return (None, true);
@@ -374,6 +390,14 @@ impl Leg {
                 let _ = self.rtp.try_send_to(&self.send_buf[..len], to);
             }
             Err(e) => debug!(error = %e, "rtp not built"),
+        }
+    }
+
+    /// Whether to keep decoded audio for [`Leg::take_heard_frame`].
+    pub fn set_listening(&mut self, on: bool) {
+        self.listening = on;
+        if !on {
+            self.heard.clear();
         }
     }
 
@@ -505,7 +529,10 @@ mod tests {
     #[test]
     fn a_tone_without_a_region_follows_the_configured_plan() {
         let ringback = Tone::Ringback(ToneRegion::Configured);
-        assert_eq!(tone_kind(ringback, true), ToneKind::Ringback(Plan::NorthAmerica));
+        assert_eq!(
+            tone_kind(ringback, true),
+            ToneKind::Ringback(Plan::NorthAmerica)
+        );
         assert_eq!(tone_kind(ringback, false), ToneKind::Ringback(Plan::China));
         // An explicit region wins over the configuration.
         let busy = Tone::Busy(ToneRegion::China);

@@ -460,6 +460,7 @@ impl Session {
                     recorder,
                     path: shown.clone(),
                 });
+                self.listen(true);
                 Event::RecordingStarted { path: shown }
             }
             Err(e) => Event::Failed {
@@ -470,11 +471,20 @@ impl Session {
 
     fn stop_recording(&mut self) -> Option<String> {
         let recording = self.recording.take()?;
+        self.listen(false);
         if let Err(e) = recording.recorder.finish() {
             warn!(call_id = %self.call_id, path = %recording.path, error = %e, "recording not finished cleanly");
         }
         self.recorded = Some(recording.path.clone());
         Some(recording.path)
+    }
+
+    /// Keeps (or stops keeping) decoded audio of both legs for the recording.
+    fn listen(&mut self, on: bool) {
+        if let Some(leg) = self.leg.as_mut() {
+            leg.set_listening(on);
+        }
+        self.b_listen(on);
     }
 
     /// A digit during `read_digits`; the reply when the read is complete.

@@ -219,13 +219,9 @@ impl Session {
             return;
         };
         let offer = sdp::offer(&b.local).to_string();
-        b.leg = Some(Leg::new(
-            pair,
-            &negotiated,
-            offer,
-            &self.ctx,
-            Instant::now(),
-        ));
+        let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
+        leg.set_listening(self.recording.is_some());
+        b.leg = Some(leg);
         b.state = BState::Bridged;
         if self.answered.is_none() {
             self.answer().await;
@@ -370,6 +366,12 @@ impl Session {
     /// The B leg's Call-ID, to release with the call.
     pub(super) fn b_call_id(&self) -> Option<String> {
         self.b.as_ref().map(|b| b.call_id.clone())
+    }
+
+    pub(super) fn b_listen(&mut self, on: bool) {
+        if let Some(leg) = self.b.as_mut().and_then(|b| b.leg.as_mut()) {
+            leg.set_listening(on);
+        }
     }
 
     /// B's audio of this frame, for the recording's right channel.
