@@ -31,7 +31,8 @@ use crate::guard::{Admission, Guard, GuardConfig};
 use crate::message::{self, HeaderName, Host, Limits, Message, Method, Request, Response, Uri};
 use crate::registrar::{Registrar, RegistrarConfig, RegistrarError};
 use crate::transaction::{
-    ClientKey, Incoming, ServerKey, Timers, TransactionError, TransactionEvent, Transactions,
+    ClientKey, Incoming, Key, ServerKey, Timers, TransactionError, TransactionEvent,
+    TransactionState, Transactions,
 };
 use crate::{Peer, Transmit};
 
@@ -184,7 +185,13 @@ pub struct Endpoint {
     /// Dialogs the application vouches for, by (Call-ID, our tag): requests
     /// inside them are not challenged again (the INVITE that made the
     /// dialog was), which is what phones and sipp expect of a BYE.
-    dialogs: HashMap<(String, String), String>,
+    dialogs: HashMap<(String, String), (String, Option<IpAddr>)>,
+    /// The To tag of the provisional responses sent for an INVITE, for
+    /// its 487 and the 200 to its CANCEL.
+    invite_tags: HashMap<ServerKey, String>,
+    /// CANCELs the endpoint sent for the application: their responses and
+    /// timeouts are the endpoint's business.
+    own_cancels: std::collections::HashSet<ClientKey>,
 }
 
 impl Endpoint {
@@ -236,6 +243,8 @@ impl Endpoint {
             events: VecDeque::new(),
             stats: Stats::default(),
             dialogs: HashMap::new(),
+            invite_tags: HashMap::new(),
+            own_cancels: std::collections::HashSet::new(),
         }
     }
 
@@ -271,7 +280,9 @@ impl Endpoint {
             Ok(Message::Response(response)) => {
                 // The transaction layer absorbs retransmissions and drops
                 // strays (responses matching nothing we sent).
-                if let Some((key, response)) = self.transactions.on_response(now, response, peer) {
+                if let Some((key, response)) = self.transactions.on_response(now, response, peer)
+                    && !self.own_cancels.contains(&key)
+                {
                     self.events.push_back(Event::Response {
                         id: ClientTxId(key),
                         response: Box::new(response),
@@ -301,12 +312,26 @@ impl Endpoint {
                 invite,
             } => {
                 let status = if invite.is_some() { 200 } else { 481 };
-                self.reply(now, key, &cancel, status);
-                if let Some(invite) = invite {
-                    // The INVITE may already have its final answer; then this is a no-op.
+                // The 200 to a CANCEL carries the To tag the INVITE's own
+                // responses carry (RFC 3261 9.2), when one went out.
+                let tag = invite.and_then(|i| self.invite_tags.get(&i).cloned());
+                let mut ok = Response::to_request(&cancel, status);
+                if let Some(tag) = &tag {
+                    ok.to.set_tag(tag);
+                }
+                self.respond_key(now, key, ok);
+                // Only an INVITE still waiting for its answer is cancelled;
+                // one already answered (or challenged) stays as it is.
+                let pending = invite.filter(|&i| {
+                    self.transactions.server_state(i) == Some(TransactionState::Proceeding)
+                });
+                if let Some(invite) = pending {
                     let response = self.transactions.request_of(invite).map(|r| {
                         let mut resp = Response::to_request(r, 487);
                         resp.headers.push(HeaderName::Server, self.server.clone());
+                        if let Some(tag) = &tag {
+                            resp.to.set_tag(tag);
+                        }
                         resp
                     });
                     if let Some(resp) = response {
@@ -346,11 +371,20 @@ impl Endpoint {
             self.respond_key(now, key, resp);
             return;
         }
+        // Trust covers what a dialog may carry, from where the dialog's
+        // peer is; never a REGISTER, which would let anyone who saw a
+        // Call-ID and tag move a user's bindings.
+        let in_dialog_method = matches!(
+            request.method,
+            Method::Bye | Method::Info | Method::Update | Method::Invite | Method::Options
+        );
         let trusted = request
             .to
             .tag()
+            .filter(|_| in_dialog_method)
             .and_then(|tag| self.dialogs.get(&(request.call_id.clone(), tag.to_owned())))
-            .cloned();
+            .filter(|(_, ip)| ip.is_none_or(|ip| ip == peer.addr.ip()))
+            .map(|(user, _)| user.clone());
         let user = match trusted {
             Some(user) => user,
             None => match self.authenticate(now, key, &request, peer) {
@@ -494,6 +528,12 @@ impl Endpoint {
             let tag = self.new_tag();
             response.to.set_tag(&tag);
         }
+        if (101..200).contains(&response.status)
+            && response.cseq.method == Method::Invite
+            && let Some(tag) = response.to.tag()
+        {
+            self.invite_tags.insert(key, tag.to_owned());
+        }
         if response.headers.get(&HeaderName::Server).is_none() {
             response
                 .headers
@@ -544,11 +584,20 @@ impl Endpoint {
                     tracing::debug!(?key, "no ACK for a final response");
                 }
                 TransactionEvent::Timeout { key } => {
-                    self.events.push_back(Event::Timeout {
-                        id: ClientTxId(key),
-                    });
+                    if !self.own_cancels.contains(&key) {
+                        self.events.push_back(Event::Timeout {
+                            id: ClientTxId(key),
+                        });
+                    }
                 }
-                _ => {}
+                TransactionEvent::Terminated { key } => match key {
+                    Key::Client(k) => {
+                        self.own_cancels.remove(&k);
+                    }
+                    Key::Server(k) => {
+                        self.invite_tags.remove(&k);
+                    }
+                },
             }
         }
     }
@@ -581,7 +630,8 @@ impl Endpoint {
 
     /// Cancels an INVITE sent with [`Endpoint::send_request`] (RFC 3261 9.1).
     pub fn cancel(&mut self, now: Instant, id: ClientTxId) -> Result<(), TransactionError> {
-        self.transactions.cancel(now, id.0)?;
+        let cancel = self.transactions.cancel(now, id.0)?;
+        self.own_cancels.insert(cancel);
         self.drain_transactions();
         Ok(())
     }
@@ -592,11 +642,21 @@ impl Endpoint {
         self.drain_transactions();
     }
 
-    /// Vouches for a dialog: requests carrying `local_tag` as To tag and
-    /// this Call-ID are taken as from `user` without a new challenge.
-    pub fn trust_dialog(&mut self, call_id: &str, local_tag: &str, user: &str) {
-        self.dialogs
-            .insert((call_id.to_owned(), local_tag.to_owned()), user.to_owned());
+    /// Vouches for a dialog: in-dialog requests (BYE, INFO, UPDATE,
+    /// re-INVITE, OPTIONS) carrying `local_tag` as To tag and this Call-ID,
+    /// from `peer_ip` when given, are taken as from `user` without a new
+    /// challenge.
+    pub fn trust_dialog(
+        &mut self,
+        call_id: &str,
+        local_tag: &str,
+        user: &str,
+        peer_ip: Option<IpAddr>,
+    ) {
+        self.dialogs.insert(
+            (call_id.to_owned(), local_tag.to_owned()),
+            (user.to_owned(), peer_ip),
+        );
     }
 
     /// Ends [`Endpoint::trust_dialog`] for a dialog.

@@ -87,6 +87,8 @@ pub enum FromCall {
         call_id: String,
         local_tag: String,
         user: String,
+        /// Only requests from this address are trusted.
+        peer_ip: IpAddr,
     },
     /// Routes another Call-ID (a dialled leg) to the same task.
     Claim {

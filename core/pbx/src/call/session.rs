@@ -766,6 +766,7 @@ impl Session {
             call_id: self.call_id.clone(),
             local_tag: self.local_tag.clone(),
             user: self.user.clone(),
+            peer_ip: self.peer.addr.ip(),
         })
         .await;
         self.respond(response).await;

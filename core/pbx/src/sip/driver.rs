@@ -363,7 +363,10 @@ impl Driver {
                 call_id,
                 local_tag,
                 user,
-            } => self.endpoint.trust_dialog(&call_id, &local_tag, &user),
+                peer_ip,
+            } => self
+                .endpoint
+                .trust_dialog(&call_id, &local_tag, &user, Some(peer_ip)),
             FromCall::Claim { call_id, to } => {
                 self.calls.by_call_id.insert(call_id, to);
             }
