@@ -334,6 +334,15 @@ fn dial_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
     );
     let cdr = &cdrs_to(&server, BOB.id)[0];
     assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
+    // Both legs' figures are in the CDR, and the spray was counted there.
+    let media = &cdr["media"];
+    for leg in ["caller", "callee"] {
+        let received = media[format!("{leg}.received")].as_i64().unwrap_or(0);
+        assert!(received >= 150, "{leg}: {media}");
+    }
+    let strangers = media["caller.strangers"].as_i64().unwrap_or(0)
+        + media["callee.strangers"].as_i64().unwrap_or(0);
+    assert!(strangers > 0, "{media}");
     server.stop();
 }
 

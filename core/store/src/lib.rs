@@ -39,6 +39,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX cdr_call_id ON cdr(call_id);
     CREATE INDEX cdr_start ON cdr(start_ms);",
+    // 2: media quality per leg (packets, loss, jitter, strangers dropped).
+    "ALTER TABLE cdr ADD COLUMN media TEXT NOT NULL DEFAULT '{}';",
 ];
 
 /// Why the store failed.
@@ -89,6 +91,10 @@ pub struct Cdr {
     pub recording: Option<String>,
     pub vars: BTreeMap<String, String>,
     pub script_version: Option<u64>,
+    /// Media figures per leg: `caller.received`, `caller.lost`,
+    /// `caller.jitter_ms`, `caller.strangers`, and `callee.*` when dialled.
+    #[serde(default)]
+    pub media: BTreeMap<String, i64>,
 }
 
 /// The store: one SQLite connection.
@@ -164,8 +170,9 @@ impl Store {
         let vars = serde_json::to_string(&cdr.vars)?;
         self.conn.execute(
             "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
-                hangup_by, hangup_cause, sip_status, digits, recording, vars, script_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                hangup_by, hangup_cause, sip_status, digits, recording, vars, script_version,
+                media)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 cdr.call_id,
                 cdr.from,
@@ -180,6 +187,7 @@ impl Store {
                 cdr.recording,
                 vars,
                 cdr.script_version.map(|v| v as i64),
+                serde_json::to_string(&cdr.media)?,
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -189,7 +197,7 @@ impl Store {
     pub fn cdrs(&self, call_id: Option<&str>, limit: u32) -> Result<Vec<Cdr>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT call_id, from_uri, to_uri, start_ms, answer_ms, end_ms, hangup_by,
-                    hangup_cause, sip_status, digits, recording, vars, script_version
+                    hangup_cause, sip_status, digits, recording, vars, script_version, media
              FROM cdr WHERE (?1 IS NULL OR call_id = ?1) ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![call_id, limit], |r| {
@@ -208,14 +216,17 @@ impl Store {
                     recording: r.get(10)?,
                     vars: BTreeMap::new(),
                     script_version: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
+                    media: BTreeMap::new(),
                 },
                 r.get::<_, String>(11)?,
+                r.get::<_, String>(13)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (mut cdr, vars) = row?;
+            let (mut cdr, vars, media) = row?;
             cdr.vars = serde_json::from_str(&vars)?;
+            cdr.media = serde_json::from_str(&media)?;
             out.push(cdr);
         }
         Ok(out)
@@ -261,6 +272,7 @@ mod tests {
             recording: Some("recordings/x.wav".into()),
             vars: BTreeMap::from([("digits".into(), "1234".into())]),
             script_version: Some(3),
+            media: BTreeMap::from([("caller.received".into(), 250), ("caller.lost".into(), 2)]),
         }
     }
 
@@ -299,6 +311,27 @@ mod tests {
             matches!(err, StoreError::NewerSchema { found: 99, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_file_from_the_first_schema_is_migrated_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            conn.execute(
+                "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, end_ms, hangup_by, hangup_cause)
+                 VALUES ('old', 'a', 'b', 1, 2, 'caller', 'normal')",
+                [],
+            )
+            .expect("v1 row");
+            conn.pragma_update(None, "user_version", 1).expect("pragma");
+        }
+        let store = Store::open(&format!("sqlite://{}", path.display())).expect("migrates");
+        let rows = store.cdrs(Some("old"), 1).expect("query");
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].media.is_empty());
     }
 
     #[test]

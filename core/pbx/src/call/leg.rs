@@ -297,6 +297,36 @@ impl Leg {
         }
     }
 
+    /// An RTCP report to the peer (RFC 3550 6.4): SR while we send media,
+    /// RR otherwise, with a report block on what we received.
+    pub fn send_rtcp(&mut self, now: Instant) {
+        let Some(to) = self
+            .filter
+            .send_to()
+            .and_then(waihu_media::relay::default_rtcp_addr)
+        else {
+            return;
+        };
+        let wall = ntp(now);
+        let (lsr, dlsr) = self.rtcp_state.lsr_dlsr(wall);
+        let blocks: Vec<_> = self.stats.report_block(lsr, dlsr).into_iter().collect();
+        let ssrc = self.sender.ssrc();
+        let mut out = [0u8; 256];
+        let written = if self.sender.packets_sent() > 0 {
+            let info = waihu_media::rtcp::SenderInfo::from_sender(
+                &self.sender,
+                wall,
+                self.sender.next_timestamp(),
+            );
+            waihu_media::rtcp::write_compound_sr(&mut out, ssrc, &info, &blocks, b"waihu")
+        } else {
+            waihu_media::rtcp::write_compound_rr(&mut out, ssrc, &blocks, b"waihu")
+        };
+        if let Ok(len) = written {
+            let _ = self.rtcp.try_send_to(&out[..len], to);
+        }
+    }
+
     /// Sends the last audio packet received back to its sender.
     pub fn echo_last(&mut self) {
         if self.last.is_empty() {
@@ -443,6 +473,20 @@ impl Leg {
         Ok(self.local_sdp.clone())
     }
 
+    /// The leg's media figures for the CDR, keyed `{side}.{figure}`.
+    pub fn quality(&self, side: &str, out: &mut std::collections::BTreeMap<String, i64>) {
+        let jitter_ms = i64::from(self.stats.jitter()) / 8;
+        for (name, value) in [
+            ("received", i64::from(self.stats.received())),
+            ("lost", self.stats.lost()),
+            ("jitter_ms", jitter_ms),
+            ("strangers", self.filter.dropped() as i64),
+            ("sent", i64::from(self.sender.packets_sent())),
+        ] {
+            out.insert(format!("{side}.{name}"), value);
+        }
+    }
+
     pub fn log_stats(&self, call_id: &str) {
         info!(
             %call_id,
@@ -469,12 +513,20 @@ fn law_of(codec: Codec) -> Law {
     }
 }
 
-/// NTP time for RTCP: only differences matter to us, so the leg's monotonic
-/// clock with an arbitrary epoch serves.
+/// Seconds from the NTP epoch (1900) to the Unix one (1970).
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// Wall-clock time as a 64-bit NTP timestamp (32.32 fixed point), for
+/// RTCP. `now` is the monotonic instant of the same moment, kept in the
+/// signature so callers name the moment they mean.
 fn ntp(now: Instant) -> u64 {
-    let since = now.into_std().elapsed();
-    let _ = since;
-    0
+    let _ = now;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = unix.as_secs() + NTP_UNIX_OFFSET;
+    let frac = (u64::from(unix.subsec_nanos()) << 32) / 1_000_000_000;
+    (secs << 32) | frac
 }
 
 /// A playlist from the call vocabulary.

@@ -32,6 +32,8 @@ pub const INBOX: usize = 64;
 const DIGIT_BUFFER: usize = 64;
 /// The media clock.
 const FRAME: Duration = Duration::from_millis(20);
+/// An RTCP report every 5 s (RFC 3550's minimum interval), in ticks.
+const RTCP_TICKS: u64 = 250;
 
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
@@ -109,6 +111,7 @@ pub fn spawn(
         recorded: None,
         script_version: None,
         sent_180: false,
+        ticks: 0,
     };
     tokio::spawn(session.run(shutdown));
     tx
@@ -146,6 +149,7 @@ struct Session {
     recorded: Option<String>,
     script_version: Option<u64>,
     sent_180: bool,
+    ticks: u64,
 }
 
 #[derive(Debug)]
@@ -666,6 +670,15 @@ impl Session {
     }
 
     async fn on_tick(&mut self, now: Instant) {
+        self.ticks += 1;
+        if self.ticks.is_multiple_of(RTCP_TICKS) {
+            if let Some(leg) = self.leg.as_mut() {
+                leg.send_rtcp(now);
+            }
+            if let Some(leg) = self.b.as_mut().and_then(|b| b.leg.as_mut()) {
+                leg.send_rtcp(now);
+            }
+        }
         self.dial_tick(now).await;
         if self
             .b
@@ -895,6 +908,13 @@ impl Session {
         if let Some(leg) = self.b.as_ref().and_then(|b| b.leg.as_ref()) {
             leg.log_stats(&format!("{} (dialled)", self.call_id));
         }
+        let mut media = BTreeMap::new();
+        if let Some(leg) = &self.leg {
+            leg.quality("caller", &mut media);
+        }
+        if let Some(leg) = self.b.as_ref().and_then(|b| b.leg.as_ref()) {
+            leg.quality("callee", &mut media);
+        }
         let cdr = Cdr {
             call_id: self.call_id.clone(),
             from: self.invite.from.uri.to_string(),
@@ -914,6 +934,7 @@ impl Session {
             recording,
             vars: std::mem::take(&mut self.vars),
             script_version: self.script_version,
+            media,
         };
         info!(
             call_id = %cdr.call_id, by = %cdr.hangup_by, cause = %cdr.hangup_cause,
