@@ -522,3 +522,121 @@ fn a_reload_changes_new_calls_and_leaves_calls_in_progress_alone() {
     assert_eq!(by_version(2)["hangup_by"], "switch");
     server.stop();
 }
+
+/// Waits until the API lists an answered call, and returns its Call-ID.
+fn answered_call(server: &Server) -> String {
+    let mut call_id = String::new();
+    server.wait_for(
+        "an answered call in /api/v1/calls",
+        Duration::from_secs(10),
+        |server| {
+            let (status, body) = http_get(server.http, "/api/v1/calls").expect("GET calls");
+            assert_eq!(status, 200, "{body}");
+            let json: Value = serde_json::from_str(&body).expect("calls json");
+            match json["calls"].as_array().and_then(|c| c.first()) {
+                Some(call) if call["answered"] == true => {
+                    call_id = call["call_id"].as_str().expect("call_id").to_owned();
+                    true
+                }
+                _ => false,
+            }
+        },
+    );
+    call_id
+}
+
+fn command(server: &Server, call_id: &str, json: &str) -> (u16, Value) {
+    let (status, body) = common::http_post(
+        server.http,
+        &format!("/api/v1/calls/{call_id}/commands"),
+        json,
+    )
+    .expect("POST command");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+#[test]
+fn the_api_records_a_call_and_sends_it_dtmf() {
+    let server = Server::start(&Config::default());
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    let caller = sipp_call("call_echo.xml", "600")
+        .media_port(media_port)
+        .spawn(&server);
+    let call_id = answered_call(&server);
+
+    let (status, event) = command(
+        &server,
+        &call_id,
+        r#"{"type":"record","file":"api/one.wav","mode":"stereo"}"#,
+    );
+    assert_eq!(status, 200, "{event}");
+    assert_eq!(event["type"], "recording_started", "{event}");
+    let (status, event) = command(&server, &call_id, r#"{"type":"send_dtmf","digits":"159"}"#);
+    assert_eq!(
+        (status, event["type"].as_str()),
+        (200, Some("dtmf_sent")),
+        "{event}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, event) = command(&server, &call_id, r#"{"type":"stop_record"}"#);
+    assert_eq!(status, 200, "{event}");
+    let path = event["path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{event}"))
+        .to_owned();
+    // Commands that belong to the route are refused.
+    let (status, event) = command(&server, &call_id, r#"{"type":"echo"}"#);
+    assert_eq!(status, 409, "{event}");
+    caller.wait().assert_success("the caller");
+
+    let reader = hound::WavReader::open(&path).expect("a valid recording");
+    assert!(reader.duration() >= 8000, "{} frames", reader.duration());
+    // The digits reached the caller as RFC 4733 events, each with an end.
+    let received = tap.finish();
+    let mut pressed: Vec<u8> = received
+        .iter()
+        .filter(|p| p.payload_type == 101 && p.payload.len() == 4 && p.payload[1] & 0x80 != 0)
+        .map(|p| p.payload[0])
+        .collect();
+    pressed.dedup();
+    assert_eq!(pressed, [1, 5, 9], "telephone-events seen by the caller");
+    server.stop();
+}
+
+#[test]
+fn the_api_hangs_up_a_call_and_refuses_nonsense() {
+    let server = Server::start(&Config::default());
+    // The echo extension never ends by itself: only the API ends this call.
+    let caller = sipp_call("call_playback.xml", "600")
+        .media_port(sipp_media_port())
+        .spawn(&server);
+    let call_id = answered_call(&server);
+    let (status, _) = command(
+        &server,
+        "no-such-call",
+        r#"{"type":"hangup","cause":"normal"}"#,
+    );
+    assert_eq!(status, 404);
+    let (status, _) = command(&server, &call_id, r#"{"type":"explode"}"#);
+    assert!((400..500).contains(&status), "{status}");
+    let (status, event) = command(&server, &call_id, r#"{"type":"hangup","cause":"normal"}"#);
+    assert_eq!(status, 200, "{event}");
+    assert_eq!(event["type"], "hung_up", "{event}");
+    caller
+        .wait()
+        .assert_success("the caller, hung up by the API");
+    let cdr = &cdrs_to(&server, "600")[0];
+    assert_eq!(cdr["hangup_by"], "switch", "{cdr}");
+    server.wait_for(
+        "the call to leave the list",
+        Duration::from_secs(5),
+        |server| {
+            let (_, body) = http_get(server.http, "/api/v1/calls").expect("GET calls");
+            body.contains("[]")
+        },
+    );
+    server.stop();
+}

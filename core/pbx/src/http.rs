@@ -38,6 +38,8 @@ pub struct AppState {
     pub(crate) scripts: Option<Arc<ScriptHost>>,
     /// CDRs; `None` only in tests of the other endpoints.
     pub(crate) store: Option<crate::store::StoreHandle>,
+    /// Calls in progress; `None` only in tests of the other endpoints.
+    pub(crate) calls: Option<Arc<crate::call::CallContext>>,
 }
 
 impl fmt::Debug for AppState {
@@ -49,6 +51,11 @@ impl fmt::Debug for AppState {
 }
 
 impl AppState {
+    pub fn with_calls(mut self, calls: Arc<crate::call::CallContext>) -> AppState {
+        self.calls = Some(calls);
+        self
+    }
+
     pub fn with_store(mut self, store: crate::store::StoreHandle) -> AppState {
         self.store = Some(store);
         self
@@ -70,6 +77,7 @@ impl AppState {
             registry: Arc::new(registry),
             scripts: None,
             store: None,
+            calls: None,
         }
     }
 }
@@ -79,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/cdrs", get(cdrs))
+        .route("/api/v1/calls", get(calls))
+        .route("/api/v1/calls/{call_id}/commands", post(call_command))
         .route("/api/v1/scripts", get(api_scripts::status))
         .route("/api/v1/scripts/reload", post(api_scripts::reload))
         .route("/api/v1/scripts/rollback", post(api_scripts::rollback))
@@ -136,6 +146,45 @@ async fn cdrs(
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({ "error": e })),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /api/v1/calls`: the calls in progress.
+async fn calls(State(state): State<AppState>) -> Response {
+    let calls = state
+        .calls
+        .as_ref()
+        .map(|c| c.registry.list())
+        .unwrap_or_default();
+    Json(json!({ "calls": calls })).into_response()
+}
+
+/// `POST /api/v1/calls/{call_id}/commands` with a command of the call
+/// vocabulary (`{"type":"hangup","cause":"normal"}`, `{"type":"record",
+/// "file":"x.wav","mode":"stereo"}`, `{"type":"stop_record"}`,
+/// `{"type":"send_dtmf","digits":"12"}`); answers with the reply event.
+async fn call_command(
+    State(state): State<AppState>,
+    axum::extract::Path(call_id): axum::extract::Path<String>,
+    Json(command): Json<waihu_call::Command>,
+) -> Response {
+    let Some(calls) = state.calls.clone() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "no calls here"})),
+        )
+            .into_response();
+    };
+    match calls.registry.command(&call_id, command).await {
+        Some(event @ waihu_call::Event::Failed { .. }) => {
+            (StatusCode::CONFLICT, Json(json!(event))).into_response()
+        }
+        Some(event) => Json(json!(event)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no call {call_id} in progress")})),
         )
             .into_response(),
     }

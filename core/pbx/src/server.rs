@@ -69,6 +69,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         recordings_dir: settings.recordings_dir.clone(),
         max_ring: Duration::from_secs(120),
         active: std::sync::atomic::AtomicUsize::new(0),
+        registry: crate::call::Registry::default(),
     };
     info!(
         %advertise,
@@ -96,7 +97,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     let state = AppState::new(snapshots_rx, started)
         .with_scripts(scripts.clone())
-        .with_store(store.clone());
+        .with_store(store.clone())
+        .with_calls(calls.clone());
     tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
     info!(%http_addr, "http listening (/api/v1/health, /api/v1/scripts, /metrics)");
     info!(version = env!("CARGO_PKG_VERSION"), "waihu started");

@@ -373,6 +373,11 @@ impl Leg {
         self.event_type.is_some() && self.dtmf_out.queue(digits).is_ok()
     }
 
+    /// Whether RFC 4733 packets are queued or going out.
+    pub fn dtmf_busy(&self) -> bool {
+        self.event_type.is_some() && !self.dtmf_out.is_idle()
+    }
+
     /// One tick of DTMF sending; true once every digit has gone.
     pub fn dtmf_frame(&mut self) -> bool {
         let Some(pt) = self.event_type else {

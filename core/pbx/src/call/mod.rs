@@ -66,6 +66,12 @@ pub enum ToCall {
     Response { response: Box<Response> },
     /// No response came to a request the task sent.
     Timeout { call_id: String },
+    /// A command from outside the route (the HTTP API): hang up, record,
+    /// stop recording, send DTMF. Answered with the command's reply event.
+    Command {
+        command: waihu_call::Command,
+        reply: oneshot::Sender<waihu_call::Event>,
+    },
 }
 
 /// What a call task asks of the driver.
@@ -128,6 +134,77 @@ pub struct CallContext {
     pub max_ring: Duration,
     /// Calls in progress (for metrics and the shutdown log).
     pub active: std::sync::atomic::AtomicUsize,
+    /// Calls in progress, for the HTTP API.
+    pub registry: Registry,
+}
+
+/// What the API shows of a call in progress.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CallSummary {
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    /// Unix milliseconds.
+    pub start_ms: i64,
+    pub answered: bool,
+}
+
+#[derive(Debug)]
+struct Entry {
+    summary: CallSummary,
+    inbox: mpsc::Sender<ToCall>,
+}
+
+/// The calls in progress by Call-ID, so that the API can list them and
+/// give them commands. Each call adds itself at start and removes itself
+/// when it ends.
+#[derive(Debug, Default)]
+pub struct Registry {
+    calls: std::sync::Mutex<std::collections::HashMap<String, Entry>>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Entry>> {
+        // A panic while holding this lock leaves a map that is still whole.
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert(&self, summary: CallSummary, inbox: mpsc::Sender<ToCall>) {
+        self.lock()
+            .insert(summary.call_id.clone(), Entry { summary, inbox });
+    }
+
+    pub(crate) fn answered(&self, call_id: &str) {
+        if let Some(e) = self.lock().get_mut(call_id) {
+            e.summary.answered = true;
+        }
+    }
+
+    pub(crate) fn remove(&self, call_id: &str) {
+        self.lock().remove(call_id);
+    }
+
+    /// Every call in progress, oldest first.
+    pub fn list(&self) -> Vec<CallSummary> {
+        let mut calls: Vec<CallSummary> = self.lock().values().map(|e| e.summary.clone()).collect();
+        calls.sort_by_key(|c| c.start_ms);
+        calls
+    }
+
+    /// Gives a call a command; `None` if there is no such call or it ended
+    /// before answering.
+    pub async fn command(
+        &self,
+        call_id: &str,
+        command: waihu_call::Command,
+    ) -> Option<waihu_call::Event> {
+        let inbox = self.lock().get(call_id)?.inbox.clone();
+        let (reply, answer) = oneshot::channel();
+        inbox.send(ToCall::Command { command, reply }).await.ok()?;
+        answer.await.ok()
+    }
 }
 
 impl CallContext {

@@ -113,6 +113,16 @@ pub fn spawn(
         sent_180: false,
         ticks: 0,
     };
+    session.ctx.registry.insert(
+        super::CallSummary {
+            call_id: session.call_id.clone(),
+            from: session.invite.from.uri.to_string(),
+            to: session.invite.uri.to_string(),
+            start_ms: unix_ms(session.started),
+            answered: false,
+        },
+        tx.clone(),
+    );
     tokio::spawn(session.run(shutdown));
     tx
 }
@@ -430,6 +440,45 @@ impl Session {
         }
     }
 
+    /// A command from the API. Only those that cannot confuse the route's
+    /// own flow are taken: hang up, record, stop recording, send DTMF.
+    async fn api_command(&mut self, command: Command) -> Event {
+        match command {
+            Command::Hangup { cause } => {
+                info!(call_id = %self.call_id, cause = cause.as_str(), "hung up through the API");
+                self.end(Party::Switch, cause).await;
+                Event::HungUp {
+                    by: Party::Switch,
+                    cause,
+                }
+            }
+            Command::Record { .. } | Command::StopRecord if self.answered.is_none() => {
+                Event::Failed {
+                    reason: "the call is not answered".into(),
+                }
+            }
+            Command::Record { file, mode } => self.start_recording(&file, mode),
+            Command::StopRecord => Event::RecordingStopped {
+                path: self.stop_recording(),
+            },
+            Command::SendDtmf { digits } => {
+                // Sent along with whatever the call is doing: the packets
+                // replace audio frames while they go out.
+                let queued = self.leg.as_mut().is_some_and(|leg| leg.send_dtmf(&digits));
+                if queued {
+                    Event::DtmfSent
+                } else {
+                    Event::Failed {
+                        reason: "no telephone-event on this call".into(),
+                    }
+                }
+            }
+            other => Event::Failed {
+                reason: format!("{other:?} is for the call's route, not the API"),
+            },
+        }
+    }
+
     fn player(
         &self,
         items: &[waihu_call::PlayItem],
@@ -534,6 +583,10 @@ impl Session {
             }
             ToCall::Timeout { call_id, .. } if self.is_b(&call_id) => self.on_b_timeout().await,
             ToCall::Ack => {}
+            ToCall::Command { command, reply } => {
+                let event = self.api_command(command).await;
+                let _ = reply.send(event);
+            }
             ToCall::Cancelled => {
                 self.end_b().await;
                 self.ended = Some(Ending {
@@ -703,6 +756,15 @@ impl Session {
             return;
         }
         let mut reply = None;
+        // DTMF going out (for the route or the API) takes the tick's place
+        // in the stream; everything else waits a frame.
+        if leg.dtmf_busy() {
+            if leg.dtmf_frame() && matches!(self.waiting, Waiting::SendDtmf) {
+                self.waiting = Waiting::Nothing;
+                self.advance(Some(Event::DtmfSent)).await;
+            }
+            return;
+        }
         let sent = match &mut self.waiting {
             Waiting::Play { player, .. } => {
                 let (sent, done) = leg.play_frame(player);
@@ -715,10 +777,8 @@ impl Session {
                 sent
             }
             Waiting::SendDtmf => {
-                if leg.dtmf_frame() {
-                    self.waiting = Waiting::Nothing;
-                    reply = Some(Event::DtmfSent);
-                }
+                self.waiting = Waiting::Nothing;
+                reply = Some(Event::DtmfSent);
                 None
             }
             Waiting::Echo => None,
@@ -784,6 +844,7 @@ impl Session {
         .await;
         self.respond(response).await;
         self.answered = Some(SystemTime::now());
+        self.ctx.registry.answered(&self.call_id);
         info!(call_id = %self.call_id, to = %self.invite.uri, "call answered");
     }
 
@@ -941,6 +1002,7 @@ impl Session {
             digits = %cdr.digits, "call ended"
         );
         self.ctx.store.write_cdr(cdr);
+        self.ctx.registry.remove(&self.call_id);
         let mut call_ids = vec![self.call_id.clone()];
         call_ids.extend(self.b_call_id());
         self.send(FromCall::Release {
