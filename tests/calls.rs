@@ -640,3 +640,66 @@ fn the_api_hangs_up_a_call_and_refuses_nonsense() {
     );
     server.stop();
 }
+
+/// RTP (PCMA) carrying `digits` as in-band DTMF tones: 100 ms of each,
+/// 100 ms of silence after, 20 ms packets.
+fn inband_dtmf_packets(digits: &str) -> Vec<Vec<u8>> {
+    let pair = |d: char| -> (f32, f32) {
+        let rows = [697.0, 770.0, 852.0, 941.0];
+        let cols = [1209.0, 1336.0, 1477.0];
+        let i = "123456789*0#".find(d).expect("a dtmf digit");
+        (rows[i / 3], cols[i % 3])
+    };
+    let mut samples = Vec::new();
+    for d in digits.chars() {
+        let (low, high) = pair(d);
+        for n in 0..800 {
+            let t = n as f32 / 8000.0;
+            samples.push(
+                0.25 * (2.0 * std::f32::consts::PI * low * t).sin()
+                    + 0.25 * (2.0 * std::f32::consts::PI * high * t).sin(),
+            );
+        }
+        samples.extend(std::iter::repeat_n(0.0, 800));
+    }
+    samples
+        .chunks(160)
+        .enumerate()
+        .map(|(i, frame)| {
+            let seq = (i as u16).to_be_bytes();
+            let ts = (i as u32 * 160).to_be_bytes();
+            let mut p = vec![
+                0x80, 8, seq[0], seq[1], ts[0], ts[1], ts[2], ts[3], 0x1b, 0xad, 0xf0, 0x0d,
+            ];
+            p.extend(frame.iter().map(|&s| audio::encode_alaw(s)));
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn digits_in_the_audio_are_heard_when_the_phone_has_no_telephone_event() {
+    let server = Server::start(&Config {
+        rtp_ports: (31020, 31021),
+        ..Config::default()
+    });
+    let relay = std::net::SocketAddr::from(([127, 0, 0, 1], 31020));
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    let caller = sipp_call("call_inband.xml", "602")
+        .media_port(media_port)
+        .spawn(&server);
+    answered_call(&server);
+    std::thread::sleep(Duration::from_millis(300));
+    for packet in inband_dtmf_packets("47#") {
+        tap.send_to(&packet, relay);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    caller
+        .wait()
+        .assert_success("a caller without telephone-event");
+    drop(tap);
+    let cdr = &cdrs_to(&server, "602")[0];
+    assert_eq!(cdr["digits"], "47#", "{cdr}");
+    assert_eq!(cdr["vars"]["digits"], "47", "{cdr}");
+    server.stop();
+}

@@ -268,6 +268,23 @@ pub fn decode_g711(payload_type: u8, bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// One sample in [-1, 1] as G.711 A-law (the textbook segment search).
+pub fn encode_alaw(sample: f32) -> u8 {
+    let pcm = (sample.clamp(-1.0, 1.0) * 32767.0) as i32 >> 3;
+    let (sign, magnitude) = if pcm >= 0 { (0x80u8, pcm) } else { (0u8, -pcm - 1) };
+    let code = if magnitude < 32 {
+        (magnitude >> 1) as u8
+    } else {
+        let mut segment = 1u8;
+        while segment < 7 && magnitude >= (32 << segment) {
+            segment += 1;
+        }
+        let mantissa = ((magnitude >> segment) & 0x0f) as u8;
+        (segment << 4) | mantissa
+    };
+    (sign | code) ^ 0x55
+}
+
 fn alaw(b: u8) -> i16 {
     let a = b ^ 0x55;
     let exponent = (a >> 4) & 0x07;
@@ -432,6 +449,15 @@ mod tests {
     fn silence_does_not_correlate() {
         let (c, _) = best_correlation(&noise(1000, 3), &[0.0; 3000], 0..2000);
         assert_eq!(c, 0.0);
+    }
+
+    #[test]
+    fn alaw_encoding_round_trips_within_a_step() {
+        for i in -100..=100 {
+            let x = i as f32 / 100.0;
+            let back = f32::from(alaw(encode_alaw(x))) / 32768.0;
+            assert!((back - x).abs() < 0.04, "{x} -> {back}");
+        }
     }
 
     #[test]
