@@ -703,3 +703,19 @@ fn digits_in_the_audio_are_heard_when_the_phone_has_no_telephone_event() {
     assert_eq!(cdr["vars"]["digits"], "47", "{cdr}");
     server.stop();
 }
+
+#[test]
+fn hold_and_resume_by_re_invite_and_a_held_call_outlives_the_media_timeout() {
+    let server = Server::start(&Config {
+        rtp_timeout_s: 2,
+        ..Config::default()
+    });
+    // The caller sends no audio at all: 3 s on hold must not end the call.
+    sipp_call("call_hold.xml", "600")
+        .media_port(sipp_media_port())
+        .run(&server)
+        .assert_success("hold and resume");
+    let cdr = &cdrs_to(&server, "600")[0];
+    assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
+    server.stop();
+}

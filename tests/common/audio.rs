@@ -271,7 +271,11 @@ pub fn decode_g711(payload_type: u8, bytes: &[u8]) -> Vec<f32> {
 /// One sample in [-1, 1] as G.711 A-law (the textbook segment search).
 pub fn encode_alaw(sample: f32) -> u8 {
     let pcm = (sample.clamp(-1.0, 1.0) * 32767.0) as i32 >> 3;
-    let (sign, magnitude) = if pcm >= 0 { (0x80u8, pcm) } else { (0u8, -pcm - 1) };
+    let (sign, magnitude) = if pcm >= 0 {
+        (0x80u8, pcm)
+    } else {
+        (0u8, -pcm - 1)
+    };
     let code = if magnitude < 32 {
         (magnitude >> 1) as u8
     } else {

@@ -467,10 +467,11 @@ impl Leg {
         self.direction = negotiated.direction;
         self.filter.renegotiate(negotiated.remote, now.into_std());
         if let Some(t) = self.timeout.as_mut() {
-            if negotiated.direction.receives() {
+            if negotiated.direction == Direction::SendRecv {
                 t.resume(now.into_std());
             } else {
-                // On hold the far end may send nothing at all.
+                // On hold (either way) the far end may send nothing at all,
+                // or only now and then.
                 t.suspend();
             }
         }
