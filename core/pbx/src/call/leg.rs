@@ -87,6 +87,8 @@ pub struct Leg {
     bad_rtcp: u64,
     /// Keep decoded audio for the recording.
     listening: bool,
+    /// When the last frame of our own went out.
+    last_frame_at: Option<Instant>,
 }
 
 impl Leg {
@@ -153,6 +155,7 @@ impl Leg {
             relayed: 0,
             bad_rtcp: 0,
             listening: false,
+            last_frame_at: None,
         }
     }
 
@@ -361,6 +364,16 @@ impl Leg {
         (Some(frame), player.is_done())
     }
 
+    /// Before frames start again after a stretch of relaying or echoing:
+    /// moves the RTP clock on by the time that passed, so the far end's
+    /// jitter buffer sees the gap (and a marker) instead of a time warp.
+    pub fn catch_up(&mut self, now: Instant) {
+        if let Some(last) = self.last_frame_at {
+            let gap = now.saturating_duration_since(last).as_micros() / 125;
+            self.sender.skip(u32::try_from(gap).unwrap_or(u32::MAX));
+        }
+    }
+
     /// Keeps the stream going while nothing plays (NAT bindings, the far
     /// end's jitter buffer).
     pub fn silence_frame(&mut self) {
@@ -405,6 +418,7 @@ impl Leg {
     }
 
     fn send_payload(&mut self, payload: &[u8]) {
+        self.last_frame_at = Some(Instant::now());
         if !self.direction.sends() {
             self.sender.skip(payload.len() as u32);
             return;

@@ -53,6 +53,8 @@ pub struct Invite {
 pub enum ToCall {
     /// ACK for our 2xx.
     Ack,
+    /// The switch is stopping: hang up.
+    Shutdown,
     /// The caller cancelled the INVITE (the endpoint already answered 487).
     Cancelled,
     /// A request inside the dialog (BYE, re-INVITE, INFO...). The task must

@@ -32,8 +32,10 @@ pub const INBOX: usize = 64;
 const DIGIT_BUFFER: usize = 64;
 /// The media clock.
 const FRAME: Duration = Duration::from_millis(20);
-/// An RTCP report every 5 s (RFC 3550's minimum interval), in ticks.
-const RTCP_TICKS: u64 = 250;
+/// An RTCP report every 5 s (RFC 3550's minimum interval).
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a call that makes no frames checks its timers.
+const HOUSEKEEPING: Duration = Duration::from_millis(250);
 
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
@@ -111,7 +113,7 @@ pub fn spawn(
         recorded: None,
         script_version: None,
         sent_180: false,
-        ticks: 0,
+        next_rtcp: Instant::now() + RTCP_INTERVAL,
     };
     session.ctx.registry.insert(
         super::CallSummary {
@@ -159,7 +161,7 @@ struct Session {
     recorded: Option<String>,
     script_version: Option<u64>,
     sent_180: bool,
-    ticks: u64,
+    next_rtcp: Instant,
 }
 
 #[derive(Debug)]
@@ -169,15 +171,32 @@ struct Recording {
 }
 
 impl Session {
-    async fn run(mut self, mut shutdown: Shutdown) {
+    async fn run(mut self, shutdown: Shutdown) {
+        // Held, not polled: dropping it when the call ends is what tells
+        // shutdown this task is done. The stop itself arrives as
+        // ToCall::Shutdown, which costs the loop nothing meanwhile.
+        let _shutdown = shutdown;
         self.ctx.active.fetch_add(1, Ordering::Relaxed);
         if self.prepare().await {
             self.advance(None).await;
         }
         let mut tick = interval(FRAME);
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut housekeeping = interval(HOUSEKEEPING);
+        housekeeping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let ring_deadline = Instant::now() + self.ctx.max_ring;
+        let mut framing = true;
         while self.ended.is_none() {
+            // A bridged or echoing call makes no frames of its own: it
+            // wakes for packets and, a few times a second, for its timers.
+            let wants_frames = self.wants_frames();
+            if wants_frames && !framing {
+                tick.reset();
+                if let Some(leg) = self.leg.as_mut() {
+                    leg.catch_up(Instant::now());
+                }
+            }
+            framing = wants_frames;
             tokio::select! {
                 message = self.inbox.recv() => match message {
                     Some(message) => self.on_sip(message).await,
@@ -197,7 +216,7 @@ impl Session {
                         self.relay_to_a();
                     }
                 },
-                _ = tick.tick() => {
+                _ = tick.tick(), if framing => {
                     let now = Instant::now();
                     if self.answered.is_none() && now >= ring_deadline {
                         info!(call_id = %self.call_id, "route did not answer in time");
@@ -206,7 +225,9 @@ impl Session {
                     }
                     self.on_tick(now).await;
                 }
-                () = shutdown.recv() => self.end(Party::Switch, HangupCause::Normal).await,
+                _ = housekeeping.tick(), if !framing => {
+                    self.housekeeping(Instant::now()).await;
+                }
             }
         }
         self.finish().await;
@@ -583,6 +604,7 @@ impl Session {
             }
             ToCall::Timeout { call_id, .. } if self.is_b(&call_id) => self.on_b_timeout().await,
             ToCall::Ack => {}
+            ToCall::Shutdown => self.end(Party::Switch, HangupCause::Normal).await,
             ToCall::Command { command, reply } => {
                 let event = self.api_command(command).await;
                 let _ = reply.send(event);
@@ -722,9 +744,19 @@ impl Session {
         let _ = now;
     }
 
-    async fn on_tick(&mut self, now: Instant) {
-        self.ticks += 1;
-        if self.ticks.is_multiple_of(RTCP_TICKS) {
+    /// Whether the call makes media frames this moment (prompts, silence,
+    /// DTMF, a recording), or only relays or echoes packets.
+    fn wants_frames(&self) -> bool {
+        let relaying = matches!(self.waiting, Waiting::Bridge | Waiting::Echo);
+        let dtmf = self.leg.as_ref().is_some_and(Leg::dtmf_busy);
+        !relaying || self.recording.is_some() || dtmf
+    }
+
+    /// Timers every call has, framing or not: RTCP reports, the ring
+    /// timeout of a dialled leg, the media timeouts. False if the call ended.
+    async fn housekeeping(&mut self, now: Instant) -> bool {
+        if now >= self.next_rtcp {
+            self.next_rtcp = now + RTCP_INTERVAL;
             if let Some(leg) = self.leg.as_mut() {
                 leg.send_rtcp(now);
             }
@@ -741,17 +773,24 @@ impl Session {
         {
             info!(call_id = %self.call_id, "no rtp from the dialled party: ending the call");
             self.end(Party::Switch, HangupCause::Failure).await;
+            return false;
+        }
+        if self.leg.as_mut().is_some_and(|l| l.timed_out(now)) {
+            info!(call_id = %self.call_id, "no rtp from the caller: ending the call");
+            self.end(Party::Switch, HangupCause::Failure).await;
+            return false;
+        }
+        self.ended.is_none()
+    }
+
+    async fn on_tick(&mut self, now: Instant) {
+        if !self.housekeeping(now).await {
             return;
         }
         let b_heard = self.b_heard_frame();
         let Some(leg) = self.leg.as_mut() else {
             return;
         };
-        if leg.timed_out(now) {
-            info!(call_id = %self.call_id, "no rtp from the caller: ending the call");
-            self.end(Party::Switch, HangupCause::Failure).await;
-            return;
-        }
         if self.answered.is_none() {
             return;
         }

@@ -124,6 +124,9 @@ impl Driver {
                     // Calls hang up now; their BYEs still go out through us.
                     self.calls.draining = true;
                     self.calls.shutdown = None;
+                    for call in self.calls.by_call_id.values() {
+                        let _ = call.try_send(ToCall::Shutdown);
+                    }
                     drain_until = Some(Instant::now() + CALL_DRAIN);
                 }
                 message = self.calls.from_calls.recv() => {
