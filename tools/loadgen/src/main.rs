@@ -622,8 +622,15 @@ async fn relay_step(
     let ramp_s = ramp.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let sent_now = || {
-        let a: u64 = legs.lock().map(|l| l.iter().map(|c| c.stats.sent.load(Ordering::Relaxed)).sum()).unwrap_or(0);
-        let b: u64 = callee.legs.lock().map(|l| l.iter().map(|(s, _)| s.sent.load(Ordering::Relaxed)).sum()).unwrap_or(0);
+        let a: u64 = legs
+            .lock()
+            .map(|l| l.iter().map(|c| c.stats.sent.load(Ordering::Relaxed)).sum())
+            .unwrap_or(0);
+        let b: u64 = callee
+            .legs
+            .lock()
+            .map(|l| l.iter().map(|(s, _)| s.sent.load(Ordering::Relaxed)).sum())
+            .unwrap_or(0);
         a + b
     };
     let sent0 = sent_now();
