@@ -57,8 +57,10 @@ enum Waiting {
     },
     Echo,
     SendDtmf,
-    /// `call:dial`: the B leg rings.
-    Dial,
+    /// `call:dial`: the B leg rings; an answered caller hears ringback.
+    Dial {
+        ringback: waihu_media::player::Player,
+    },
     /// The B leg answered: packets are relayed until either side ends.
     Bridge,
 }
@@ -823,10 +825,7 @@ impl Session {
             Waiting::Echo => None,
             // The caller hears B (relayed), or ringing from B's side.
             Waiting::Bridge => b_heard,
-            Waiting::Dial => {
-                leg.silence_frame();
-                None
-            }
+            Waiting::Dial { ringback } => leg.play_frame(ringback).0,
             Waiting::Digits { deadline, got, .. } => {
                 if now >= *deadline {
                     let digits = std::mem::take(got);

@@ -133,7 +133,16 @@ impl Session {
                 deadline: Instant::now() + ring,
             },
         });
-        self.waiting = Waiting::Dial;
+        // Ten minutes of the configured ringback: longer than any ring timeout.
+        let ringback = super::super::leg::player(
+            &self.ctx,
+            &[waihu_call::PlayItem::Tone {
+                tone: waihu_call::Tone::Ringback(waihu_call::ToneRegion::Configured),
+                ms: 600_000,
+            }],
+        )
+        .unwrap_or_else(|_| waihu_media::player::Player::new(Vec::new()));
+        self.waiting = Waiting::Dial { ringback };
         None
     }
 
@@ -355,7 +364,7 @@ impl Session {
     }
 
     async fn dial_done(&mut self, outcome: DialOutcome) {
-        if matches!(self.waiting, Waiting::Dial | Waiting::Bridge) {
+        if matches!(self.waiting, Waiting::Dial { .. } | Waiting::Bridge) {
             self.waiting = Waiting::Nothing;
             if self.ended.is_none() {
                 self.advance(Some(Event::DialDone { outcome })).await;
