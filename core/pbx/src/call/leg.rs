@@ -176,16 +176,20 @@ impl Leg {
         if let Some(digit) = self.digits.pop_front() {
             return Some(Heard::Digit(digit));
         }
-        let mut rtcp_buf = [0u8; 1500];
-        tokio::select! {
-            r = self.rtp.recv_from(&mut self.recv_buf) => {
-                let (len, src) = r.ok()?;
-                Some(self.on_rtp(len, src, now()))
-            }
-            r = self.rtcp.recv_from(&mut rtcp_buf) => {
-                let (len, src) = r.ok()?;
-                self.on_rtcp(&rtcp_buf[..len], src, now());
-                Some(Heard::Nothing)
+        let (len, src) = self.rtp.recv_from(&mut self.recv_buf).await.ok()?;
+        Some(self.on_rtp(len, src, now()))
+    }
+
+    /// Reads the RTCP that came since the last call. RTCP arrives every few
+    /// seconds, so the call's timers poll for it rather than every packet
+    /// wait watching a second socket.
+    pub fn drain_rtcp(&mut self, now: Instant) {
+        let mut buf = [0u8; 1500];
+        // A bounded number per call: a flood must not hold the task.
+        for _ in 0..16 {
+            match self.rtcp.try_recv_from(&mut buf) {
+                Ok((len, src)) => self.on_rtcp(&buf[..len], src, now),
+                Err(_) => return,
             }
         }
     }

@@ -116,6 +116,7 @@ pub fn spawn(
         script_version: None,
         sent_180: false,
         next_rtcp: Instant::now() + RTCP_INTERVAL,
+        next_rtcp_read: Instant::now(),
     };
     session.ctx.registry.insert(
         super::CallSummary {
@@ -164,6 +165,7 @@ struct Session {
     script_version: Option<u64>,
     sent_180: bool,
     next_rtcp: Instant,
+    next_rtcp_read: Instant,
 }
 
 #[derive(Debug)]
@@ -757,6 +759,15 @@ impl Session {
     /// Timers every call has, framing or not: RTCP reports, the ring
     /// timeout of a dialled leg, the media timeouts. False if the call ended.
     async fn housekeeping(&mut self, now: Instant) -> bool {
+        if now >= self.next_rtcp_read {
+            self.next_rtcp_read = now + HOUSEKEEPING;
+            if let Some(leg) = self.leg.as_mut() {
+                leg.drain_rtcp(now);
+            }
+            if let Some(leg) = self.b.as_mut().and_then(|b| b.leg.as_mut()) {
+                leg.drain_rtcp(now);
+            }
+        }
         if now >= self.next_rtcp {
             self.next_rtcp = now + RTCP_INTERVAL;
             if let Some(leg) = self.leg.as_mut() {
