@@ -1,4 +1,5 @@
-//! RFC 7616 digest authentication, server side, for SIP (RFC 3261 section 22).
+//! RFC 7616 digest authentication for SIP (RFC 3261 section 22): the server
+//! side here, the client side (answering a carrier's challenges) in [`client`].
 //!
 //! The [`Authenticator`] issues challenges (`WWW-Authenticate` values) and
 //! verifies `Authorization` values. It needs no storage per client: nonces
@@ -22,6 +23,7 @@
 //!    (RFC 7616 section 3.3 allows `stale=true` only for a correct digest),
 //!    and a nonce-count already seen gives [`AuthError::Replay`].
 
+pub mod client;
 mod nonce;
 mod params;
 
@@ -75,21 +77,25 @@ impl Algorithm {
 
     /// Lower-case hex of the hash of `parts` joined by `:`.
     fn hex_digest(self, parts: &[&[u8]]) -> String {
-        fn run<D: Digest>(parts: &[&[u8]]) -> String {
-            let mut d = D::new();
-            for (i, part) in parts.iter().enumerate() {
-                if i > 0 {
-                    d.update(b":");
-                }
-                d.update(part);
-            }
-            hex::encode(d.finalize())
-        }
         match self {
-            Algorithm::Md5 => run::<Md5>(parts),
-            Algorithm::Sha256 => run::<Sha256>(parts),
+            Algorithm::Md5 => hex_digest::<Md5>(parts),
+            Algorithm::Sha256 => hex_digest::<Sha256>(parts),
         }
     }
+}
+
+/// Lower-case hex of `D` over `parts` joined by `:`, the shape of every
+/// digest computation (RFC 7616 section 3.4.1); shared with [`client`],
+/// which knows more hashes than the server offers.
+fn hex_digest<D: Digest>(parts: &[&[u8]]) -> String {
+    let mut d = D::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            d.update(b":");
+        }
+        d.update(part);
+    }
+    hex::encode(d.finalize())
 }
 
 /// `H(username ":" realm ":" password)` in lower-case hex (RFC 7616
@@ -502,7 +508,8 @@ fn push_quoted(out: &mut String, s: &str) {
 /// credentials arrive (nonces live 300 s here); the rest, read as UTF-8
 /// (lossily), is the header value, where `NONCE` is replaced by a freshly
 /// issued nonce and `RESP` by the correct response for the parsed fields,
-/// so the fuzzer can reach the nonce and replay checks. The known user is
+/// so the fuzzer can reach the nonce and replay checks. The value is also
+/// answered as a challenge by [`client::authorize`]. The known user is
 /// `alice` with password `secret`, realm `waihu`. Returns the outcome of the
 /// first verification (the second, identical one must fail).
 #[doc(hidden)]
@@ -540,6 +547,18 @@ pub fn fuzz_authorization(epoch: Instant, data: &[u8]) -> Result<Verified, AuthE
             value = value.replace("RESP", &r);
         }
     }
+    // The same value read as a challenge exercises the client side, which
+    // shares the parser but reads other fields.
+    let _ = client::pick_challenge(std::iter::once(value.as_str()));
+    let _ = client::authorize(
+        &value,
+        &crate::message::Method::Register,
+        "sip:waihu",
+        "alice",
+        "secret",
+        "c",
+        1,
+    );
     let now = epoch + Duration::from_secs(u64::from(step) * 10);
     let lookup = |u: &str| (u == "alice").then(|| "secret".to_owned());
     let first = auth.verify(now, "REGISTER", &value, lookup);

@@ -1,5 +1,7 @@
 //! The `Digest k=v, k="v", ...` credentials of an Authorization header
-//! (RFC 7616 section 3.4, list syntax of RFC 7235 section 2.1).
+//! (RFC 7616 section 3.4, list syntax of RFC 7235 section 2.1), and with the
+//! same grammar the challenges of WWW-Authenticate and Proxy-Authenticate
+//! (section 3.3), which the client side in `client` reads.
 //!
 //! Written by hand rather than borrowed from the message parser because the
 //! rules differ from SIP header parameters: values may be quoted strings with
@@ -33,12 +35,14 @@ pub(super) struct Credentials<'a> {
     pub qop: Option<Cow<'a, str>>,
     pub nc: Option<Cow<'a, str>>,
     pub userhash: Option<Cow<'a, str>>,
+    /// Only in challenges.
+    pub stale: Option<Cow<'a, str>>,
 }
 
 impl<'a> Credentials<'a> {
     /// The slot for a known key, `None` for a key waihu ignores.
     fn slot(&mut self, key: &str) -> Option<&mut Option<Cow<'a, str>>> {
-        const KEYS: [&str; 11] = [
+        const KEYS: [&str; 12] = [
             "username",
             "realm",
             "nonce",
@@ -50,6 +54,7 @@ impl<'a> Credentials<'a> {
             "qop",
             "nc",
             "userhash",
+            "stale",
         ];
         let index = KEYS.iter().position(|k| k.eq_ignore_ascii_case(key))?;
         Some(match index {
@@ -63,7 +68,8 @@ impl<'a> Credentials<'a> {
             7 => &mut self.opaque,
             8 => &mut self.qop,
             9 => &mut self.nc,
-            _ => &mut self.userhash,
+            10 => &mut self.userhash,
+            _ => &mut self.stale,
         })
     }
 }
