@@ -8,8 +8,10 @@
 //! - [`message`]: parse and serialise (the only module that knows rsip);
 //! - [`transaction`]: the four RFC 3261 section 17 state machines, timers A-K;
 //! - [`dialog`]: UAC and UAS dialog state;
-//! - [`auth`]: RFC 7616 digest (MD5, SHA-256, qop=auth), nonces with expiry and replay checks;
+//! - [`auth`]: RFC 7616 digest (MD5, SHA-256, qop=auth), nonces with expiry and replay checks,
+//!   and the client side that answers a carrier's challenges;
 //! - [`registrar`]: bindings per address of record;
+//! - [`trunk`]: outbound registration to a carrier;
 //! - [`guard`]: per-source rate limits and bans, applied before parsing;
 //! - [`endpoint`]: the UAS core that ties them together.
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod message;
 pub mod registrar;
 pub mod sdp;
 pub mod transaction;
+pub mod trunk;
 
 use std::net::SocketAddr;
 

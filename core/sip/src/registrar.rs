@@ -508,7 +508,7 @@ fn with_expires(contact: &NameAddr, expires: u32) -> String {
 
 /// delta-seconds; values past `u32::MAX` saturate (RFC 3261 section 20.19
 /// says to treat them as 2^32-1).
-fn parse_delta_seconds(s: &str) -> Option<u32> {
+pub(crate) fn parse_delta_seconds(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
