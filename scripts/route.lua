@@ -95,6 +95,12 @@ function route(call)
     local outcome = call:dial(to, { timeout_s = 30 })
     return call:hangup(DIAL_CAUSE[outcome] or "failure")
   end
+  -- A public number: out through the trunk group "default". The switch
+  -- refuses it unless the caller is an agent with allow_pstn.
+  if to:match("^%+?%d%d%d%d%d%d+$") then
+    local outcome = call:dial("pstn:" .. to, { timeout_s = 60 })
+    return call:hangup(DIAL_CAUSE[outcome] or "failure")
+  end
   call:hangup("not_found")
 end
 

@@ -73,6 +73,10 @@ pub struct Config {
     pub rtp_timeout_s: u64,
     /// `media.rtp_ports`.
     pub rtp_ports: (u16, u16),
+    /// Agents given `allow_pstn: true`.
+    pub pstn_agents: Vec<&'static str>,
+    /// YAML appended as is (e.g. a `trunks:` section).
+    pub extra_yaml: String,
     /// `media.source_learning`: `learn` or `strict`.
     pub source_learning: &'static str,
 }
@@ -89,6 +93,8 @@ impl Default for Config {
             scripts_watch: false,
             rtp_timeout_s: 30,
             rtp_ports: (20000, 30000),
+            pstn_agents: Vec::new(),
+            extra_yaml: String::new(),
             source_learning: "learn",
         }
     }
@@ -108,6 +114,9 @@ impl Config {
         );
         for a in &self.agents {
             let _ = writeln!(y, "  - id: \"{}\"\n    password: \"{}\"", a.id, a.password);
+            if self.pstn_agents.contains(&a.id) {
+                let _ = writeln!(y, "    allow_pstn: true");
+            }
         }
         let _ = write!(
             y,
@@ -131,6 +140,7 @@ impl Config {
             dir.join("waihu.db").display(),
             dir.join("recordings").display(),
         );
+        y.push_str(&self.extra_yaml);
         y
     }
 }

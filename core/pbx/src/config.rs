@@ -10,7 +10,10 @@
 //! With no file, waihu runs on [`DEFAULTS_YAML`], embedded in the binary.
 
 mod locate;
+mod trunks;
 mod validate;
+
+pub use trunks::{Trunk, TrunkEntry};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -53,6 +56,8 @@ pub struct ConfigFile {
     pub store: StoreSection,
     #[serde(default)]
     pub recordings: RecordingsSection,
+    #[serde(default)]
+    pub trunks: Vec<TrunkEntry>,
 }
 
 /// RTP.
@@ -248,6 +253,10 @@ pub struct AgentEntry {
     pub password: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// May this agent's calls go out through a trunk (the PSTN)? Off by
+    /// default: a stolen agent password must not buy international calls.
+    #[serde(default)]
+    pub allow_pstn: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -376,6 +385,7 @@ pub struct Agent {
     pub id: String,
     pub password: String,
     pub name: Option<String>,
+    pub allow_pstn: bool,
 }
 
 /// The checked configuration the runtime uses.
@@ -406,6 +416,7 @@ pub struct Settings {
     pub prompts_dir: PathBuf,
     pub store_url: String,
     pub recordings_dir: PathBuf,
+    pub trunks: Vec<Trunk>,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }
@@ -441,6 +452,16 @@ impl Settings {
             ban_duration: self.ban_duration,
             rate_per_ip: self.rate_per_ip,
             burst_per_ip: self.burst_per_ip,
+            trusted_sources: self
+                .trunks
+                .iter()
+                .flat_map(|t| {
+                    t.acl.iter().map(|net| waihu_sip::endpoint::TrustedSource {
+                        net: *net,
+                        name: t.name.clone(),
+                    })
+                })
+                .collect(),
         }
     }
 }

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/cdrs", get(cdrs))
         .route("/api/v1/calls", get(calls))
+        .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/calls/{call_id}/commands", post(call_command))
         .route("/api/v1/scripts", get(api_scripts::status))
         .route("/api/v1/scripts/reload", post(api_scripts::reload))
@@ -149,6 +150,16 @@ async fn cdrs(
         )
             .into_response(),
     }
+}
+
+/// `GET /api/v1/trunks`: registration, keepalive and channels per trunk.
+async fn trunks(State(state): State<AppState>) -> Response {
+    let trunks = state
+        .calls
+        .as_ref()
+        .map(|c| c.trunks.statuses())
+        .unwrap_or_default();
+    Json(json!({ "trunks": trunks })).into_response()
 }
 
 /// `GET /api/v1/calls`: the calls in progress.

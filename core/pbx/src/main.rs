@@ -20,6 +20,7 @@ mod server;
 mod shutdown;
 mod sip;
 mod store;
+mod trunks;
 
 use std::process::ExitCode;
 

@@ -70,6 +70,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_ring: Duration::from_secs(120),
         active: std::sync::atomic::AtomicUsize::new(0),
         registry: crate::call::Registry::default(),
+        trunks: crate::trunks::Trunks::new(&settings.trunks, Instant::now()),
+        pstn_agents: settings
+            .agents
+            .iter()
+            .filter(|a| a.allow_pstn)
+            .map(|a| a.id.clone())
+            .collect(),
     };
     info!(
         %advertise,

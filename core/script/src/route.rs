@@ -415,10 +415,10 @@ fn dial(args: &MultiValue) -> Result<Command, String> {
         && target.len() <= MAX_TARGET
         && target
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+*#_.-".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"+*#_.-:".contains(&b));
     if !ok {
         return Err(format!(
-            "target must be 1..{MAX_TARGET} letters, digits or +*#_.-, got \"{}\"",
+            "target must be 1..{MAX_TARGET} letters, digits or +*#_.-: (pstn:NUMBER, trunk:NAME:NUMBER), got \"{}\"",
             target.escape_debug()
         ));
     }

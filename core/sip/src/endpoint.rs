@@ -77,6 +77,17 @@ pub struct EndpointConfig {
     /// Per-IP request rate (messages per second) and burst, before parsing.
     pub rate_per_ip: u32,
     pub burst_per_ip: u32,
+    /// Sources (carrier trunks) whose requests are taken without digest,
+    /// by socket source address (never by Via). REGISTER is never trusted.
+    pub trusted_sources: Vec<TrustedSource>,
+}
+
+/// A network whose requests come from a named trunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedSource {
+    pub net: ipnet::IpNet,
+    /// The trunk's name; requests from it carry the user `trunk:NAME`.
+    pub name: String,
 }
 
 impl EndpointConfig {
@@ -104,6 +115,7 @@ impl EndpointConfig {
             ban_duration: Duration::from_secs(600),
             rate_per_ip: 200,
             burst_per_ip: 400,
+            trusted_sources: Vec::new(),
         }
     }
 }
@@ -189,6 +201,7 @@ pub struct Endpoint {
     /// The To tag of the provisional responses sent for an INVITE, for
     /// its 487 and the 200 to its CANCEL.
     invite_tags: HashMap<ServerKey, String>,
+    trusted_sources: Vec<TrustedSource>,
     /// CANCELs the endpoint sent for the application: their responses and
     /// timeouts are the endpoint's business.
     own_cancels: std::collections::HashSet<ClientKey>,
@@ -244,6 +257,7 @@ impl Endpoint {
             stats: Stats::default(),
             dialogs: HashMap::new(),
             invite_tags: HashMap::new(),
+            trusted_sources: config.trusted_sources,
             own_cancels: std::collections::HashSet::new(),
         }
     }
@@ -385,7 +399,17 @@ impl Endpoint {
             .and_then(|tag| self.dialogs.get(&(request.call_id.clone(), tag.to_owned())))
             .filter(|(_, ip)| ip.is_none_or(|ip| ip == peer.addr.ip()))
             .map(|(user, _)| user.clone());
-        let user = match trusted {
+        // A carrier's own address needs no password (it has none to give);
+        // everyone else proves who they are.
+        let trunk = (request.method != Method::Register)
+            .then(|| {
+                self.trusted_sources
+                    .iter()
+                    .find(|t| t.net.contains(&peer.addr.ip()))
+                    .map(|t| format!("trunk:{}", t.name))
+            })
+            .flatten();
+        let user = match trusted.or(trunk) {
             Some(user) => user,
             None => match self.authenticate(now, key, &request, peer) {
                 Some(user) => user,

@@ -65,7 +65,11 @@ pub enum ToCall {
         peer: Peer,
     },
     /// A response to a request the task sent.
-    Response { response: Box<Response> },
+    Response {
+        response: Box<Response>,
+        /// Where it came from (a challenge is answered only for its trunk).
+        peer: Peer,
+    },
     /// No response came to a request the task sent.
     Timeout { call_id: String },
     /// A command from outside the route (the HTTP API): hang up, record,
@@ -138,6 +142,10 @@ pub struct CallContext {
     pub active: std::sync::atomic::AtomicUsize,
     /// Calls in progress, for the HTTP API.
     pub registry: Registry,
+    /// Carrier trunks: status and per-trunk limits.
+    pub trunks: Arc<crate::trunks::Trunks>,
+    /// Agents who may call out through trunks.
+    pub pstn_agents: std::collections::HashSet<String>,
 }
 
 /// What the API shows of a call in progress.

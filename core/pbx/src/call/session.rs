@@ -91,6 +91,7 @@ pub fn spawn(
     let session = Session {
         me: tx.clone(),
         b: None,
+        inbound: None,
         number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
         call_id: invite.call_id.clone(),
         ctx,
@@ -137,6 +138,8 @@ struct Session {
     /// Our own inbox, for Call-IDs we claim (a dialled leg).
     me: mpsc::Sender<ToCall>,
     b: Option<dial::BLeg>,
+    /// The trunk channel an inbound carrier call holds.
+    inbound: Option<crate::trunks::Channel>,
     number: u64,
     call_id: String,
     ctx: Arc<CallContext>,
@@ -241,6 +244,17 @@ impl Session {
     /// Checks the offer, takes the ports, starts the route. On failure the
     /// INVITE has its final answer and the call is over.
     async fn prepare(&mut self) -> bool {
+        // A call from a carrier takes one of its trunk's channels.
+        if let Some(name) = self.user.strip_prefix("trunk:") {
+            match self.ctx.trunks.inbound(name) {
+                Ok(channel) => self.inbound = Some(channel),
+                Err(why) => {
+                    info!(call_id = %self.call_id, trunk = %name, %why, "inbound call refused");
+                    self.reject(503).await;
+                    return false;
+                }
+            }
+        }
         let offer = match self.offer() {
             Ok(offer) => offer,
             Err(status) => {
@@ -603,8 +617,8 @@ impl Session {
             ToCall::Request { id, request, .. } if self.is_b(&request.call_id) => {
                 self.on_b_request(id, *request).await;
             }
-            ToCall::Response { response, .. } if self.is_b(&response.call_id) => {
-                self.on_b_response(*response).await;
+            ToCall::Response { response, peer } if self.is_b(&response.call_id) => {
+                self.on_b_response(*response, peer).await;
             }
             ToCall::Timeout { call_id, .. } if self.is_b(&call_id) => self.on_b_timeout().await,
             ToCall::Ack => {}

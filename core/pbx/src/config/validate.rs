@@ -49,6 +49,19 @@ pub enum ProblemKind {
     },
     #[error("{value:?} is not a store url (sqlite://PATH)")]
     BadStoreUrl { value: String },
+    #[error("{value:?} is not a trunk name (letters, digits, '-', '_', '.')")]
+    BadTrunkName { value: String },
+    #[error("trunk {value:?} is defined twice")]
+    DuplicateTrunk { value: String },
+    #[error("{value:?} is not an IP address and does not resolve")]
+    Unresolvable { value: String },
+    #[error("give both username and password, or neither")]
+    CredentialsPair,
+    #[error("registering needs a username and a password")]
+    RegisterNeedsCredentials,
+    #[error("{value:?} is not an IP address or network (CIDR)")]
+    BadNet { value: String },
+
     #[error("must not be empty")]
     Empty,
     #[error("no listeners: give at least one of udp:ADDR:PORT or tcp:ADDR:PORT")]
@@ -160,12 +173,12 @@ impl fmt::Display for Warning {
 
 /// Collects problems while walking the file.
 #[derive(Default)]
-struct Checker {
+pub(super) struct Checker {
     problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn report(&mut self, key: impl Into<String>, kind: ProblemKind) {
+    pub(super) fn report(&mut self, key: impl Into<String>, kind: ProblemKind) {
         self.problems.push(Problem {
             key: key.into(),
             kind,
@@ -173,7 +186,7 @@ impl Checker {
         });
     }
 
-    fn range(&mut self, key: &str, value: u64, min: u64, max: u64) -> u64 {
+    pub(super) fn range(&mut self, key: &str, value: u64, min: u64, max: u64) -> u64 {
         if !(min..=max).contains(&value) {
             self.report(key, ProblemKind::OutOfRange { value, min, max });
         }
@@ -241,6 +254,7 @@ impl ConfigFile {
             );
         }
         let agents = check_agents(&mut c, &self.agents);
+        let trunks = super::trunks::check_trunks(&mut c, &self.trunks);
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
 
@@ -278,6 +292,7 @@ impl ConfigFile {
             prompts_dir: relative_to_config(source, &self.prompts.dir),
             store_url: self.store.url.clone(),
             recordings_dir: self.recordings.dir.clone(),
+            trunks,
         })
     }
 }
@@ -451,6 +466,7 @@ fn check_agents(c: &mut Checker, entries: &[AgentEntry]) -> Vec<Agent> {
             id: id.to_owned(),
             password: a.password.clone(),
             name: a.name.clone().filter(|n| !n.trim().is_empty()),
+            allow_pstn: a.allow_pstn,
         });
     }
     agents

@@ -49,6 +49,7 @@ pub(super) struct Driver {
     inputs: mpsc::Receiver<Input>,
     snapshots: watch::Sender<Snapshot>,
     calls: Calls,
+    trunking: Option<super::trunking::Trunking>,
 }
 
 /// The calls in progress, as the driver sees them.
@@ -102,11 +103,23 @@ impl Driver {
                 shutdown: None,
                 draining: false,
             },
+            trunking: None,
         }
     }
 
     pub async fn run(mut self, mut shutdown: Shutdown) {
         self.calls.shutdown = Some(shutdown.clone_handle());
+        if let Some(ctx) = &self.calls.context {
+            let port = self.udp.first().map_or(5060, |s| s.local.port());
+            let local = SocketAddr::new(ctx.advertise, port);
+            let configs = ctx.trunks.configs();
+            self.trunking = Some(super::trunking::Trunking::new(
+                ctx.trunks.clone(),
+                &configs,
+                local,
+                now(),
+            ));
+        }
         let mut drain_until = None;
         loop {
             if let Some(until) = drain_until
@@ -114,7 +127,12 @@ impl Driver {
             {
                 break;
             }
-            let deadline = self.endpoint.poll_timeout().map(Instant::from_std);
+            let trunk_deadline = self.trunking.as_ref().and_then(|t| t.poll_timeout());
+            let deadline = match (self.endpoint.poll_timeout(), trunk_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            .map(Instant::from_std);
             let deadline = match (deadline, drain_until) {
                 (Some(d), Some(u)) => Some(d.min(u)),
                 (d, u) => d.or(u),
@@ -192,6 +210,9 @@ impl Driver {
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
             self.endpoint.handle_timeout(now);
         }
+        if let Some(trunking) = self.trunking.as_mut() {
+            trunking.poll(now, &mut self.endpoint);
+        }
         self.handle_events(now);
         while let Some(transmit) = self.endpoint.poll_transmit() {
             match transmit.peer.transport {
@@ -249,7 +270,14 @@ impl Driver {
                         self.forward(&call_id, ToCall::Cancelled);
                     }
                 }
-                Event::Response { id, response, .. } => {
+                Event::Response { id, response, peer } => {
+                    if self
+                        .trunking
+                        .as_mut()
+                        .is_some_and(|t| t.on_response(now, id, &response))
+                    {
+                        continue;
+                    }
                     let Some(call_id) = self.calls.requests.get(&id).cloned() else {
                         continue;
                     };
@@ -260,9 +288,16 @@ impl Driver {
                             self.calls.requests.remove(&id);
                         }
                     }
-                    self.forward(&call_id, ToCall::Response { response });
+                    self.forward(&call_id, ToCall::Response { response, peer });
                 }
                 Event::Timeout { id } => {
+                    if self
+                        .trunking
+                        .as_mut()
+                        .is_some_and(|t| t.on_timeout(now, id))
+                    {
+                        continue;
+                    }
                     if let Some(call_id) = self.calls.requests.remove(&id) {
                         self.calls.pending_invites.remove(&call_id);
                         self.forward(&call_id.clone(), ToCall::Timeout { call_id });

@@ -13,6 +13,7 @@
 mod driver;
 pub mod policy;
 mod tcp;
+mod trunking;
 mod udp;
 
 use std::io;

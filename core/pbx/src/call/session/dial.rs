@@ -14,15 +14,17 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use waihu_call::{DialOutcome, Event};
 use waihu_sip::Peer;
+use waihu_sip::auth::client as auth_client;
 use waihu_sip::dialog::Dialog;
 use waihu_sip::endpoint::ServerTxId;
-use waihu_sip::message::{HeaderName, Method, NameAddr, Request, Response, Uri};
+use waihu_sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
 use waihu_sip::sdp::{self, Direction, LocalMedia};
 
 use super::super::FromCall;
 use super::super::leg::Leg;
 use super::{Session, Waiting};
 use crate::rtp_ports::PortPair;
+use crate::trunks::Channel;
 
 /// The B leg.
 #[derive(Debug)]
@@ -36,6 +38,31 @@ pub(super) struct BLeg {
     pub(super) leg: Option<Leg>,
     pub(super) dialog: Option<Dialog>,
     state: BState,
+    /// The trunk channel held and the number called, when through a trunk.
+    trunk: Option<(Channel, String)>,
+    /// Trunks left to try if this one fails over (last first).
+    failover: Vec<crate::config::Trunk>,
+    ring: Duration,
+    /// Challenges answered for this attempt.
+    challenges: u32,
+}
+
+/// Where a B leg goes.
+#[derive(Debug)]
+struct Attempt {
+    uri: Uri,
+    peer: Peer,
+    from: NameAddr,
+    to: NameAddr,
+    trunk: Option<(Channel, String)>,
+}
+
+/// `pstn:NUMBER` → (`default`, NUMBER); `trunk:NAME:NUMBER` → (NAME, NUMBER).
+fn trunk_target(target: &str) -> Option<(&str, &str)> {
+    if let Some(number) = target.strip_prefix("pstn:") {
+        return Some(("default", number));
+    }
+    target.strip_prefix("trunk:")?.split_once(':')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,17 +79,20 @@ enum BState {
 
 impl Session {
     /// Starts the B leg; the reply comes when it fails or the bridge ends.
+    ///
+    /// `target` is a registered user (`"1001"`), `"pstn:NUMBER"` (through
+    /// the trunk group `default`) or `"trunk:NAME:NUMBER"` (a trunk, or a
+    /// group of trunks tried in order).
     pub(super) async fn start_dial(&mut self, target: &str, timeout_s: u32) -> Option<Event> {
         if self.b.is_some() {
             return Some(Event::Failed {
                 reason: "this call is already dialling".into(),
             });
         }
-        let Some(a_leg) = self.leg.as_ref() else {
-            return Some(Event::Failed {
-                reason: "no media on the caller's leg".into(),
-            });
-        };
+        let ring = Duration::from_secs(u64::from(timeout_s.clamp(1, 600)));
+        if let Some((group, number)) = trunk_target(target) {
+            return self.dial_pstn(group, number, ring).await;
+        }
         let (reply, answer) = oneshot::channel();
         self.send(FromCall::Lookup {
             user: target.to_owned(),
@@ -74,6 +104,108 @@ impl Session {
             info!(call_id = %self.call_id, %target, "dial: not registered");
             return Some(Event::DialDone {
                 outcome: DialOutcome::Unavailable,
+            });
+        };
+        let mut from = NameAddr::new(self.invite.from.uri.clone());
+        from.display = self.invite.from.display.clone();
+        let to = NameAddr::new(uri_for(target, &self.ctx.domain));
+        let attempt = Attempt {
+            uri,
+            peer,
+            from,
+            to,
+            trunk: None,
+        };
+        self.launch_b(attempt, ring, Vec::new()).await
+    }
+
+    /// Out through a trunk group: toll-fraud check, then the first trunk
+    /// with a free channel; the others wait for failover.
+    async fn dial_pstn(&mut self, group: &str, number: &str, ring: Duration) -> Option<Event> {
+        if !self.ctx.pstn_agents.contains(&self.user) {
+            warn!(
+                call_id = %self.call_id, user = %self.user, %number,
+                "PSTN call refused: this caller has no allow_pstn permission"
+            );
+            return Some(Event::DialDone {
+                outcome: DialOutcome::Rejected,
+            });
+        }
+        if !number.chars().all(|c| c.is_ascii_digit() || c == '+') || number.is_empty() {
+            return Some(Event::DialDone {
+                outcome: DialOutcome::Unavailable,
+            });
+        }
+        let mut candidates = self.ctx.trunks.candidates(group);
+        candidates.reverse();
+        self.next_trunk(number.to_owned(), candidates, ring).await
+    }
+
+    /// Tries the trunks left (last first in `left`) until one takes a channel.
+    async fn next_trunk(
+        &mut self,
+        number: String,
+        mut left: Vec<crate::config::Trunk>,
+        ring: Duration,
+    ) -> Option<Event> {
+        while let Some(trunk) = left.pop() {
+            let channel = match self
+                .ctx
+                .trunks
+                .acquire(&trunk.name, std::time::Instant::now())
+            {
+                Ok(c) => c,
+                Err(why) => {
+                    info!(call_id = %self.call_id, trunk = %trunk.name, %why, "trunk skipped");
+                    continue;
+                }
+            };
+            let host = |ip: std::net::IpAddr| match ip {
+                std::net::IpAddr::V4(v4) => Host::V4(v4),
+                std::net::IpAddr::V6(v6) => Host::V6(v6),
+            };
+            let mut uri = SipUri::new(Some(&number), host(trunk.addr.ip()));
+            uri.port = Some(trunk.addr.port());
+            let caller = trunk
+                .caller_id
+                .clone()
+                .unwrap_or_else(|| trunk.from_user.clone());
+            let from = NameAddr::new(Uri::Sip(SipUri::new(
+                Some(&caller),
+                Host::Name(trunk.host.clone()),
+            )));
+            let to = NameAddr::new(Uri::Sip(SipUri::new(
+                Some(&number),
+                Host::Name(trunk.host.clone()),
+            )));
+            let attempt = Attempt {
+                uri: Uri::Sip(uri),
+                peer: Peer {
+                    transport: trunk.transport,
+                    addr: trunk.addr,
+                },
+                from,
+                to,
+                trunk: Some((channel, number.clone())),
+            };
+            return self.launch_b(attempt, ring, left).await;
+        }
+        info!(call_id = %self.call_id, %number, "no trunk could take the call");
+        Some(Event::DialDone {
+            outcome: DialOutcome::Failed,
+        })
+    }
+
+    /// Sends the INVITE of a B leg.
+    async fn launch_b(
+        &mut self,
+        attempt: Attempt,
+        ring: Duration,
+        failover: Vec<crate::config::Trunk>,
+    ) -> Option<Event> {
+        let Some(a_leg) = self.leg.as_ref() else {
+            return Some(Event::Failed {
+                reason: "no media on the caller's leg".into(),
             });
         };
         let pair = match self.ctx.ports.allocate() {
@@ -99,10 +231,14 @@ impl Session {
         };
         let offer = sdp::offer(&local).to_string();
         let call_id = format!("{}-b{}", super::new_id(), self.number);
-        let mut from = NameAddr::new(self.invite.from.uri.clone());
-        from.display = self.invite.from.display.clone();
+        let Attempt {
+            uri,
+            peer,
+            mut from,
+            to,
+            trunk,
+        } = attempt;
         from.set_tag(&super::new_id());
-        let to = NameAddr::new(uri_for(target, &self.ctx.domain));
         let mut invite = Request::new(Method::Invite, uri, self.via(), from, to, &call_id, 1);
         invite.headers.push(HeaderName::Contact, self.contact());
         invite
@@ -119,8 +255,10 @@ impl Session {
             peer,
         })
         .await;
-        info!(call_id = %self.call_id, b_call_id = %call_id, %target, to = %peer.addr, "dialling");
-        let ring = Duration::from_secs(u64::from(timeout_s.clamp(1, 600)));
+        info!(
+            call_id = %self.call_id, b_call_id = %call_id, to = %invite.uri, peer = %peer.addr,
+            trunk = trunk.as_ref().map_or("-", |(c, _)| c.trunk.name.as_str()), "dialling"
+        );
         self.b = Some(BLeg {
             call_id,
             invite,
@@ -132,7 +270,14 @@ impl Session {
             state: BState::Calling {
                 deadline: Instant::now() + ring,
             },
+            trunk,
+            failover,
+            ring,
+            challenges: 0,
         });
+        if matches!(self.waiting, Waiting::Dial { .. }) {
+            return None;
+        }
         // Ten minutes of the configured ringback: longer than any ring timeout.
         let ringback = super::super::leg::player(
             &self.ctx,
@@ -146,12 +291,81 @@ impl Session {
         None
     }
 
+    /// A challenge from the trunk we called: answered once per INVITE,
+    /// only if it came from that trunk's address and names its realm.
+    /// True when a new INVITE went out.
+    async fn answer_challenge(&mut self, response: &Response, from: Peer) -> bool {
+        let via = self.via();
+        let Some(b) = self.b.as_mut() else {
+            return false;
+        };
+        let Some((channel, _)) = b.trunk.as_ref() else {
+            return false;
+        };
+        let trunk = &channel.trunk;
+        let Some((user, password)) = trunk.credentials.clone() else {
+            return false;
+        };
+        if from.addr != trunk.addr || b.challenges >= 2 {
+            warn!(call_id = %self.call_id, from = %from.addr, "challenge not answered (stranger, or a second one)");
+            return false;
+        }
+        let (header, answer_header) = if response.status == 407 {
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            )
+        } else {
+            (HeaderName::WwwAuthenticate, HeaderName::Authorization)
+        };
+        let Some(challenge) = auth_client::pick_challenge(response.headers.get_all(&header)) else {
+            return false;
+        };
+        if let Some(realm) = &trunk.realm {
+            let named = auth_client::Challenge::parse(challenge)
+                .ok()
+                .map(|c| c.realm);
+            if named.as_deref() != Some(realm.as_str()) {
+                warn!(call_id = %self.call_id, trunk = %trunk.name, "challenge for another realm not answered");
+                return false;
+            }
+        }
+        let cnonce = super::new_id();
+        let uri = b.invite.uri.to_string();
+        let Ok(value) = auth_client::authorize(
+            challenge,
+            &Method::Invite,
+            &uri,
+            &user,
+            &password,
+            &cnonce,
+            1,
+        ) else {
+            return false;
+        };
+        b.challenges += 1;
+        let mut invite = b.invite.clone();
+        invite.cseq.seq += 1;
+        invite.via = vec![via];
+        invite.headers.remove(&HeaderName::Authorization);
+        invite.headers.remove(&HeaderName::ProxyAuthorization);
+        invite.headers.push(answer_header, value);
+        b.invite = invite.clone();
+        let peer = b.peer;
+        self.send(FromCall::Send {
+            request: Box::new(invite),
+            peer,
+        })
+        .await;
+        true
+    }
+
     /// Whether a SIP message belongs to the B leg.
     pub(super) fn is_b(&self, call_id: &str) -> bool {
         self.b.as_ref().is_some_and(|b| b.call_id == call_id)
     }
 
-    pub(super) async fn on_b_response(&mut self, response: Response) {
+    pub(super) async fn on_b_response(&mut self, response: Response, from: Peer) {
         let Some(b) = self.b.as_mut() else {
             return;
         };
@@ -169,12 +383,27 @@ impl Session {
             return;
         }
         if status >= 300 {
-            if matches!(b.state, BState::Calling { .. }) {
-                b.state = BState::Over;
-                let outcome = outcome_of(status);
-                info!(call_id = %self.call_id, status, outcome = outcome.as_str(), "dial failed");
-                self.dial_done(outcome).await;
+            if !matches!(b.state, BState::Calling { .. }) {
+                return;
             }
+            if matches!(status, 401 | 407) && self.answer_challenge(&response, from).await {
+                return;
+            }
+            let Some(b) = self.b.as_mut() else {
+                return;
+            };
+            b.state = BState::Over;
+            // 503 and 408 say "this carrier, not this number": the next
+            // trunk of the group may still complete it. Busy, not found,
+            // unavailable and 6xx are answers about the number.
+            if matches!(status, 503 | 408) && !b.failover.is_empty() {
+                info!(call_id = %self.call_id, status, "trunk failed; trying the next one");
+                self.failover().await;
+                return;
+            }
+            let outcome = outcome_of(status);
+            info!(call_id = %self.call_id, status, outcome = outcome.as_str(), "dial failed");
+            self.dial_done(outcome).await;
             return;
         }
         // 2xx: acknowledge every copy (RFC 3261 13.2.2.4).
@@ -276,7 +505,38 @@ impl Session {
         };
         if matches!(b.state, BState::Calling { .. }) {
             b.state = BState::Over;
+            if !b.failover.is_empty() {
+                info!(call_id = %self.call_id, "trunk silent; trying the next one");
+                self.failover().await;
+                return;
+            }
             self.dial_done(DialOutcome::NoAnswer).await;
+        }
+    }
+
+    /// Drops the failed B leg (its channel and ports) and tries the next
+    /// trunk of its group.
+    async fn failover(&mut self) {
+        let Some(old) = self.b.take() else {
+            return;
+        };
+        let number = old
+            .trunk
+            .as_ref()
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default();
+        let (left, ring) = (old.failover, old.ring);
+        self.send(FromCall::Release {
+            call_ids: vec![old.call_id],
+            dialogs: Vec::new(),
+        })
+        .await;
+        if let Some(event) = self.next_trunk(number, left, ring).await {
+            // Nothing left to try: the attempt has failed.
+            self.waiting = Waiting::Nothing;
+            if self.ended.is_none() {
+                self.advance(Some(event)).await;
+            }
         }
     }
 
