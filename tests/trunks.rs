@@ -70,6 +70,11 @@ fn a_trunk_registers_with_a_challenging_carrier_and_reports_it() {
     assert_eq!(t["name"], "carrier-a", "{t}");
     let expires = t["expires_in_s"].as_u64().expect("expires");
     assert!((30..=60).contains(&expires), "{t}");
+    let metrics = server.metrics();
+    assert!(
+        metrics.contains("waihu_trunk_registered{trunk=\"carrier-a\"} 1"),
+        "{metrics}"
+    );
     server.stop();
 }
 

@@ -52,6 +52,13 @@ impl fmt::Debug for AppState {
 
 impl AppState {
     pub fn with_calls(mut self, calls: Arc<crate::call::CallContext>) -> AppState {
+        // Collectors are added before the state is shared; after that the
+        // registry is only read.
+        if let Some(registry) = Arc::get_mut(&mut self.registry) {
+            registry.register_collector(Box::new(CallCollector {
+                calls: calls.clone(),
+            }));
+        }
         self.calls = Some(calls);
         self
     }
@@ -286,6 +293,60 @@ impl Collector for SipCollector {
             "waihu_tcp_connections",
             "Open SIP TCP connections",
             s.tcp_connections as u64,
+        )?;
+        Ok(())
+    }
+}
+
+/// Calls and trunks, read at scrape time.
+#[derive(Debug)]
+struct CallCollector {
+    calls: Arc<crate::call::CallContext>,
+}
+
+impl Collector for CallCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let e = &mut encoder;
+        let active = self.calls.active.load(std::sync::atomic::Ordering::Relaxed);
+        gauge(e, "waihu_calls_active", "Calls in progress", active as u64)?;
+        let trunks = self.calls.trunks.statuses();
+        let per_trunk = |e: &mut DescriptorEncoder,
+                         name: &str,
+                         help: &str,
+                         value: &dyn Fn(&crate::trunks::TrunkStatus) -> u64|
+         -> fmt::Result {
+            let mut family = e.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for t in &trunks {
+                let labels = [("trunk", t.name.as_str())];
+                ConstGauge::new(value(t)).encode(family.encode_family(&labels)?)?;
+            }
+            Ok(())
+        };
+        per_trunk(
+            e,
+            "waihu_trunk_registered",
+            "1 when the trunk is registered (or does not register)",
+            &|t| u64::from(matches!(t.registration, "registered" | "disabled")),
+        )?;
+        per_trunk(
+            e,
+            "waihu_trunk_up",
+            "1 while the trunk answers OPTIONS",
+            &|t| u64::from(t.up),
+        )?;
+        per_trunk(e, "waihu_trunk_channels", "Calls up on the trunk", &|t| {
+            u64::from(t.channels)
+        })?;
+        per_trunk(
+            e,
+            "waihu_trunk_refused",
+            "Calls refused for the trunk's channel or call-rate limit",
+            &|t| t.refused,
         )?;
         Ok(())
     }
