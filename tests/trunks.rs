@@ -292,3 +292,54 @@ fn a_call_from_a_trunks_address_needs_no_password() {
     assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
     server.stop();
 }
+
+#[test]
+fn a_trunk_that_stops_answering_options_is_down_and_takes_no_calls() {
+    // Nothing listens on the carrier's port. With T1 = 50 ms an OPTIONS
+    // times out (64 * T1) in 3.2 s.
+    let port = common::free_port();
+    let yaml = trunk_yaml("carrier-a", port, false, CARRIER_PASS, false)
+        .replace("keepalive_s: 0", "keepalive_s: 1");
+    let server = Server::start(&Config {
+        pstn_agents: vec![ALICE.id],
+        timers_ms: (50, 4000, 5000),
+        extra_yaml: format!("trunks:\n{yaml}"),
+        ..Config::default()
+    });
+    assert_eq!(
+        trunks(&server)[0]["up"],
+        true,
+        "up until a probe goes unanswered"
+    );
+    server.wait_for(
+        "the trunk to be marked down",
+        Duration::from_secs(15),
+        |server| trunks(server)[0]["up"] == false,
+    );
+    assert!(
+        server
+            .metrics()
+            .contains("waihu_trunk_up{trunk=\"carrier-a\"} 0")
+    );
+    // A call for the PSTN now finds no trunk to take it.
+    let mut peer = common::sip::Peer::connect(Transport::Udp, server.udp);
+    let local = peer.local();
+    let mut invite = common::sip::Request::new("INVITE", &format!("sip:{NUMBER}@{DOMAIN}"))
+        .header("Contact", &format!("<sip:1001@{local}>"))
+        .header("Content-Type", "application/sdp");
+    invite.from_user = ALICE.id.to_owned();
+    invite.body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\n".into();
+    let challenge = peer.exchange(&invite).expect("401").challenge("MD5");
+    let answer = peer
+        .exchange_authorized(&invite.next(), &challenge, ALICE.id, ALICE.password)
+        .expect("an answer");
+    assert_eq!(
+        answer.status, 500,
+        "no trunk: the route hangs up with 'failure'"
+    );
+    assert!(
+        server.log().contains("trunk skipped"),
+        "the down trunk was not tried"
+    );
+    server.stop();
+}
