@@ -290,6 +290,7 @@ fn a_call_from_a_trunks_address_needs_no_password() {
         .assert_success("an inbound carrier call");
     let cdr = last_cdr(&server);
     assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
+    assert_eq!(cdr["trunk"], "carrier-a", "{cdr}");
     server.stop();
 }
 

@@ -41,6 +41,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX cdr_start ON cdr(start_ms);",
     // 2: media quality per leg (packets, loss, jitter, strangers dropped).
     "ALTER TABLE cdr ADD COLUMN media TEXT NOT NULL DEFAULT '{}';",
+    // 3: the trunk a call came in or went out on, and the party dialled.
+    "ALTER TABLE cdr ADD COLUMN trunk TEXT;
+     ALTER TABLE cdr ADD COLUMN dialled TEXT;",
 ];
 
 /// Why the store failed.
@@ -95,6 +98,12 @@ pub struct Cdr {
     /// `caller.jitter_ms`, `caller.strangers`, and `callee.*` when dialled.
     #[serde(default)]
     pub media: BTreeMap<String, i64>,
+    /// The trunk the call came in on, or went out through.
+    #[serde(default)]
+    pub trunk: Option<String>,
+    /// What `call:dial` reached last (a user, or a number through a trunk).
+    #[serde(default)]
+    pub dialled: Option<String>,
 }
 
 /// The store: one SQLite connection.
@@ -171,8 +180,8 @@ impl Store {
         self.conn.execute(
             "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
                 hangup_by, hangup_cause, sip_status, digits, recording, vars, script_version,
-                media)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                media, trunk, dialled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 cdr.call_id,
                 cdr.from,
@@ -188,6 +197,8 @@ impl Store {
                 vars,
                 cdr.script_version.map(|v| v as i64),
                 serde_json::to_string(&cdr.media)?,
+                cdr.trunk,
+                cdr.dialled,
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -197,7 +208,8 @@ impl Store {
     pub fn cdrs(&self, call_id: Option<&str>, limit: u32) -> Result<Vec<Cdr>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT call_id, from_uri, to_uri, start_ms, answer_ms, end_ms, hangup_by,
-                    hangup_cause, sip_status, digits, recording, vars, script_version, media
+                    hangup_cause, sip_status, digits, recording, vars, script_version, media,
+                    trunk, dialled
              FROM cdr WHERE (?1 IS NULL OR call_id = ?1) ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![call_id, limit], |r| {
@@ -217,6 +229,8 @@ impl Store {
                     vars: BTreeMap::new(),
                     script_version: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
                     media: BTreeMap::new(),
+                    trunk: r.get(14)?,
+                    dialled: r.get(15)?,
                 },
                 r.get::<_, String>(11)?,
                 r.get::<_, String>(13)?,
@@ -273,6 +287,8 @@ mod tests {
             vars: BTreeMap::from([("digits".into(), "1234".into())]),
             script_version: Some(3),
             media: BTreeMap::from([("caller.received".into(), 250), ("caller.lost".into(), 2)]),
+            trunk: Some("carrier-a".into()),
+            dialled: Some("13800138000".into()),
         }
     }
 

@@ -92,6 +92,8 @@ pub fn spawn(
         me: tx.clone(),
         b: None,
         inbound: None,
+        dialled: None,
+        out_trunk: None,
         number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
         call_id: invite.call_id.clone(),
         ctx,
@@ -140,6 +142,9 @@ struct Session {
     b: Option<dial::BLeg>,
     /// The trunk channel an inbound carrier call holds.
     inbound: Option<crate::trunks::Channel>,
+    /// The last B leg's target and trunk, for the CDR.
+    dialled: Option<String>,
+    out_trunk: Option<String>,
     number: u64,
     call_id: String,
     ctx: Arc<CallContext>,
@@ -1059,6 +1064,11 @@ impl Session {
             vars: std::mem::take(&mut self.vars),
             script_version: self.script_version,
             media,
+            trunk: self
+                .out_trunk
+                .clone()
+                .or_else(|| self.inbound.as_ref().map(|c| c.trunk.name.clone())),
+            dialled: self.dialled.clone(),
         };
         info!(
             call_id = %cdr.call_id, by = %cdr.hangup_by, cause = %cdr.hangup_cause,

@@ -255,6 +255,8 @@ impl Session {
             peer,
         })
         .await;
+        self.dialled = invite.uri.as_sip().and_then(|u| u.user_unescaped());
+        self.out_trunk = trunk.as_ref().map(|(c, _)| c.trunk.name.clone());
         info!(
             call_id = %self.call_id, b_call_id = %call_id, to = %invite.uri, peer = %peer.addr,
             trunk = trunk.as_ref().map_or("-", |(c, _)| c.trunk.name.as_str()), "dialling"
