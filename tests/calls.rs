@@ -719,3 +719,45 @@ fn hold_and_resume_by_re_invite_and_a_held_call_outlives_the_media_timeout() {
     assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
     server.stop();
 }
+
+#[test]
+fn early_media_from_the_dialled_phone_reaches_the_caller_before_the_answer() {
+    let server = Server::start(&Config::default());
+    let phone_port = common::free_port();
+    let phone = Sipp::new("call_uas_early.xml", Transport::Udp, "phone")
+        .local_port(phone_port)
+        .media_port(sipp_media_port())
+        .timeout_secs(30)
+        .spawn(&server);
+    register_at(
+        &server,
+        &BOB,
+        std::net::SocketAddr::from(([127, 0, 0, 1], phone_port)),
+    );
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    let caller = sipp_call("call_echo.xml", BOB.id)
+        .media_port(media_port)
+        .run(&server);
+    caller.assert_success("the caller");
+    phone.wait().assert_success("the phone with early media");
+    let received = tap.finish();
+    // The caller was told media flows before the answer (183 with our SDP)...
+    let progress = caller
+        .messages
+        .split("SIP/2.0 183")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no 183 reached the caller:\n{}", caller.messages));
+    let progress = progress.split("SIP/2.0 200").next().unwrap_or_default();
+    assert!(
+        progress.contains("m=audio"),
+        "the 183 carries no SDP:\n{progress}"
+    );
+    // ...and heard all 7 s the phone played from its 183 on.
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    let heard = audio::echoed(&sent, &received);
+    assert!(
+        heard >= 200,
+        "the caller heard {heard} of the phone's packets"
+    );
+    server.stop();
+}

@@ -820,6 +820,7 @@ impl Session {
             return;
         }
         let b_heard = self.b_heard_frame();
+        let b_early = self.b_early();
         let Some(leg) = self.leg.as_mut() else {
             return;
         };
@@ -855,6 +856,8 @@ impl Session {
             Waiting::Echo => None,
             // The caller hears B (relayed), or ringing from B's side.
             Waiting::Bridge => b_heard,
+            // The dialled party's early media replaces our ringback.
+            Waiting::Dial { .. } if b_early => None,
             Waiting::Dial { ringback } => leg.play_frame(ringback).0,
             Waiting::Digits { deadline, got, .. } => {
                 if now >= *deadline {

@@ -377,6 +377,11 @@ impl Session {
         }
         let status = response.status;
         if status < 200 {
+            if !response.body.is_empty() && matches!(status, 180 | 183) {
+                // Early media: the carrier's announcements or ringback.
+                self.early_media(&response).await;
+                return;
+            }
             if status == 180 && self.answered.is_none() && !self.sent_180 {
                 self.sent_180 = true;
                 let ringing = self.response(180);
@@ -443,15 +448,53 @@ impl Session {
             }
             BState::Bridged | BState::Over => return,
         }
+        // After early media the leg exists already (RFC 3264: the 2xx
+        // repeats the answer of the 183).
+        if b.leg.is_none() {
+            let negotiated = match sdp::parse(&response.body)
+                .and_then(|answer| sdp::accept_answer(&b.local, &answer))
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!(call_id = %self.call_id, error = %e, "dial: unusable answer");
+                    b.state = BState::Over;
+                    self.bye_b().await;
+                    self.dial_done(DialOutcome::Failed).await;
+                    return;
+                }
+            };
+            let Some(pair) = b.pair.take() else {
+                return;
+            };
+            let offer = sdp::offer(&b.local).to_string();
+            let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
+            leg.set_listening(self.recording.is_some());
+            b.leg = Some(leg);
+        }
+        b.state = BState::Bridged;
+        if self.answered.is_none() {
+            self.answer().await;
+        }
+        info!(call_id = %self.call_id, "bridged");
+        self.waiting = Waiting::Bridge;
+    }
+
+    /// A provisional response with SDP: media flows before the answer.
+    /// The B leg starts, the caller (if not answered) gets 183 with our
+    /// SDP, and what B sends is relayed to the caller from now on.
+    async fn early_media(&mut self, response: &Response) {
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
+        if b.leg.is_some() || !matches!(b.state, BState::Calling { .. }) {
+            return;
+        }
         let negotiated = match sdp::parse(&response.body)
             .and_then(|answer| sdp::accept_answer(&b.local, &answer))
         {
             Ok(n) => n,
             Err(e) => {
-                warn!(call_id = %self.call_id, error = %e, "dial: unusable answer");
-                b.state = BState::Over;
-                self.bye_b().await;
-                self.dial_done(DialOutcome::Failed).await;
+                debug!(call_id = %self.call_id, error = %e, "early media SDP not usable; ignored");
                 return;
             }
         };
@@ -462,12 +505,25 @@ impl Session {
         let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
         leg.set_listening(self.recording.is_some());
         b.leg = Some(leg);
-        b.state = BState::Bridged;
-        if self.answered.is_none() {
-            self.answer().await;
+        info!(call_id = %self.call_id, status = response.status, "early media from the dialled party");
+        if self.answered.is_none()
+            && let Some(sdp) = self.leg.as_ref().map(|l| l.local_sdp().to_owned())
+        {
+            let mut progress = self.response(183);
+            progress
+                .headers
+                .push(HeaderName::ContentType, "application/sdp");
+            progress.body = Bytes::from(sdp);
+            self.respond(progress).await;
         }
-        info!(call_id = %self.call_id, "bridged");
-        self.waiting = Waiting::Bridge;
+    }
+
+    /// Whether the dialled party sends early media (the caller hears it
+    /// rather than our ringback).
+    pub(super) fn b_early(&self) -> bool {
+        self.b
+            .as_ref()
+            .is_some_and(|b| b.leg.is_some() && matches!(b.state, BState::Calling { .. }))
     }
 
     /// A request inside the B dialog (BYE, re-INVITE...).
