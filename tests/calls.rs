@@ -118,6 +118,43 @@ fn playback_extension_plays_and_hangs_up() {
     let ended = cdr["end_ms"].as_i64().expect("ended");
     // en/welcome + en/goodbye last about 1.5 s.
     assert!(ended - answered >= 1000, "{cdr}");
+    let config = server.dir.join("waihu.yaml");
+
+    // The CDR is in the store file for `waihu cdr export` (a reader beside
+    // the running switch: the store is in WAL mode).
+    let export = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_waihu"))
+            .args(["cdr", "export", "--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("waihu cdr export");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let csv = export(&["--since", "1h"]);
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("call_id,from,to,start")),
+        "{csv}"
+    );
+    let row = lines.next().unwrap_or_else(|| panic!("no row:\n{csv}"));
+    assert!(
+        row.contains("sip:601@") && row.contains(",switch,normal,"),
+        "{row}"
+    );
+    assert_eq!(lines.next(), None, "{csv}");
+    let future = export(&["--since", "2099-01-01T00:00:00Z"]);
+    assert_eq!(future.lines().count(), 1, "only the header: {future}");
+    let json = export(&["--format", "json"]);
+    let first: Value = serde_json::from_str(json.lines().next().expect("a line")).expect("json");
+    assert_eq!(first["hangup_by"], "switch");
     server.stop();
 }
 

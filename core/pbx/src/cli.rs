@@ -42,6 +42,33 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Call detail records.
+    Cdr {
+        #[command(subcommand)]
+        command: CdrCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CdrCommand {
+    /// Print the CDRs of calls that started since a time, oldest first.
+    Export {
+        /// The configuration (for its `store.url`).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// RFC 3339 (`2026-11-01T00:00:00Z`), or a span back from now
+        /// (`24h`, `7days`); everything when absent.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
 }
 
 #[cfg(test)]

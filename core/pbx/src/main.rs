@@ -38,6 +38,14 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Check { config } => Ok(check(config.as_deref())),
         Command::Reload { config } => Ok(admin(config.as_deref(), "/api/v1/scripts/reload")),
         Command::Rollback { config } => Ok(admin(config.as_deref(), "/api/v1/scripts/rollback")),
+        Command::Cdr {
+            command:
+                cli::CdrCommand::Export {
+                    config,
+                    since,
+                    format,
+                },
+        } => Ok(cdr_export(config.as_deref(), since.as_deref(), format)),
         Command::Run { config } => {
             let settings = match config::load(config.as_deref()) {
                 Ok(settings) => settings,
@@ -178,4 +186,113 @@ fn admin(path: Option<&std::path::Path>, api: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `waihu cdr export`: the CDRs since a time, as CSV or JSON lines.
+fn cdr_export(
+    path: Option<&std::path::Path>,
+    since: Option<&str>,
+    format: cli::ExportFormat,
+) -> ExitCode {
+    let settings = match config::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            print_problems(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let since_ms = match since.map(parse_since) {
+        None => 0,
+        Some(Ok(ms)) => ms,
+        Some(Err(e)) => {
+            eprintln!("--since: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows =
+        match waihu_store::Store::open(&settings.store_url).and_then(|s| s.cdrs_since(since_ms)) {
+            Ok(rows) => rows,
+            Err(e) => {
+                eprintln!("store.url {}: {e}", settings.store_url);
+                return ExitCode::FAILURE;
+            }
+        };
+    let out = std::io::stdout();
+    let written = match format {
+        cli::ExportFormat::Json => rows.iter().try_for_each(|cdr| {
+            use std::io::Write as _;
+            let line = serde_json::to_string(cdr).map_err(std::io::Error::other)?;
+            writeln!(out.lock(), "{line}")
+        }),
+        cli::ExportFormat::Csv => write_csv(out.lock(), &rows),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("writing the export: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_csv(out: impl std::io::Write, rows: &[waihu_store::Cdr]) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "call_id",
+        "from",
+        "to",
+        "start",
+        "answer",
+        "end",
+        "hangup_by",
+        "hangup_cause",
+        "sip_status",
+        "digits",
+        "recording",
+        "trunk",
+        "dialled",
+        "vars",
+        "media",
+    ])?;
+    let time = |ms: i64| {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        humantime::format_rfc3339_millis(t).to_string()
+    };
+    for c in rows {
+        w.write_record([
+            c.call_id.clone(),
+            c.from.clone(),
+            c.to.clone(),
+            time(c.start_ms),
+            c.answer_ms.map(time).unwrap_or_default(),
+            time(c.end_ms),
+            c.hangup_by.clone(),
+            c.hangup_cause.clone(),
+            c.sip_status.map(|s| s.to_string()).unwrap_or_default(),
+            c.digits.clone(),
+            c.recording.clone().unwrap_or_default(),
+            c.trunk.clone().unwrap_or_default(),
+            c.dialled.clone().unwrap_or_default(),
+            serde_json::to_string(&c.vars).unwrap_or_default(),
+            serde_json::to_string(&c.media).unwrap_or_default(),
+        ])?;
+    }
+    w.flush()
+}
+
+/// RFC 3339, or a span back from now (`24h`, `7days`), as Unix milliseconds.
+fn parse_since(s: &str) -> Result<i64, String> {
+    let at = match humantime::parse_rfc3339_weak(s) {
+        Ok(t) => t,
+        Err(_) => {
+            let span = humantime::parse_duration(s)
+                .map_err(|e| format!("{s:?} is neither a time (RFC 3339) nor a span (24h): {e}"))?;
+            std::time::SystemTime::now()
+                .checked_sub(span)
+                .ok_or_else(|| format!("{s:?} reaches before 1970"))?
+        }
+    };
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|_| format!("{s:?} is before 1970"))
 }

@@ -246,6 +246,22 @@ impl Store {
         Ok(out)
     }
 
+    /// The CDRs of calls started at or after `since_ms`, oldest first.
+    pub fn cdrs_since(&self, since_ms: i64) -> Result<Vec<Cdr>, StoreError> {
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT call_id FROM cdr WHERE start_ms >= ?1 ORDER BY start_ms, id",
+            )?;
+            let rows = stmt.query_map(params![since_ms], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.cdrs(Some(&id), 1)?);
+        }
+        Ok(out)
+    }
+
     /// How many CDRs the store holds.
     pub fn cdr_count(&self) -> Result<u64, StoreError> {
         let n: Option<i64> = self
