@@ -180,6 +180,18 @@ impl Leg {
         Some(self.on_rtp(len, src, now()))
     }
 
+    /// Drops what queued on the socket before the leg was ready (media
+    /// sent before the answer, when no early media was agreed): relaying
+    /// it now would play seconds of stale audio in a burst.
+    pub fn discard_queued(&mut self) -> usize {
+        let mut dropped = 0;
+        // Bounded: the kernel buffer holds a few hundred packets at most.
+        while dropped < 4096 && self.rtp.try_recv_from(&mut self.recv_buf).is_ok() {
+            dropped += 1;
+        }
+        dropped
+    }
+
     /// Reads the RTCP that came since the last call. RTCP arrives every few
     /// seconds, so the call's timers poll for it rather than every packet
     /// wait watching a second socket.

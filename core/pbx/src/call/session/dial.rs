@@ -469,6 +469,10 @@ impl Session {
             let offer = sdp::offer(&b.local).to_string();
             let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
             leg.set_listening(self.recording.is_some());
+            let stale = leg.discard_queued();
+            if stale > 0 {
+                debug!(call_id = %self.call_id, stale, "media sent before the answer dropped");
+            }
             b.leg = Some(leg);
         }
         b.state = BState::Bridged;
