@@ -15,7 +15,7 @@ use common::audio::{self, RtpTap};
 use common::baresip::Baresip;
 use common::sip::{Peer, Request, Transport};
 use common::sipp::Sipp;
-use common::{ALICE, BOB, Config, DOMAIN, Server, http_get};
+use common::{ALICE, BOB, Config, DOMAIN, Server, http_get, sipp_media_port};
 use serde_json::Value;
 
 /// The CDRs of calls to `extension`, newest first, once at least one exists.
@@ -49,19 +49,6 @@ fn sipp_call<'a>(scenario: &'a str, extension: &str) -> Sipp<'a> {
             &format!("sip:{extension}@{DOMAIN}"),
         )
         .timeout_secs(30)
-}
-
-/// Two free UDP ports P and P+2 for sipp's `-mp`.
-fn sipp_media_port() -> u16 {
-    for _ in 0..100 {
-        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let p = probe.local_addr().expect("addr").port();
-        drop(probe);
-        if p.is_multiple_of(2) && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free media ports for sipp");
 }
 
 #[test]

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 
@@ -103,19 +102,6 @@ fn a_wrong_trunk_password_shows_as_failing() {
     server.stop();
 }
 
-/// Two free UDP ports P and P+2 for sipp's `-mp`.
-fn media_port() -> u16 {
-    for _ in 0..100 {
-        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let p = probe.local_addr().expect("addr").port();
-        drop(probe);
-        if p.is_multiple_of(2) && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free media ports for sipp");
-}
-
 fn caller<'a>(scenario: &'a str, number: &str) -> Sipp<'a> {
     Sipp::new(scenario, Transport::Udp, number)
         .credentials(ALICE.id, ALICE.password, &format!("sip:{number}@{DOMAIN}"))
@@ -135,6 +121,22 @@ fn last_cdr(server: &Server) -> Value {
 
 const NUMBER: &str = "02155556666";
 
+/// Alice calls NUMBER with our own SIP client (challenge answered); the
+/// final status of her INVITE.
+fn alice_calls_the_pstn(server: &Server) -> u16 {
+    let mut peer = common::sip::Peer::connect(Transport::Udp, server.udp);
+    let local = peer.local();
+    let mut invite = common::sip::Request::new("INVITE", &format!("sip:{NUMBER}@{DOMAIN}"))
+        .header("Contact", &format!("<sip:1001@{local}>"))
+        .header("Content-Type", "application/sdp");
+    invite.from_user = ALICE.id.to_owned();
+    invite.body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\n".into();
+    let challenge = peer.exchange(&invite).expect("401").challenge("MD5");
+    peer.exchange_authorized(&invite.next(), &challenge, ALICE.id, ALICE.password)
+        .expect("an answer")
+        .status
+}
+
 #[test]
 fn an_agent_allowed_the_pstn_calls_out_through_a_challenging_trunk() {
     let port = common::free_port();
@@ -147,7 +149,7 @@ fn an_agent_allowed_the_pstn_calls_out_through_a_challenging_trunk() {
         ..Config::default()
     });
     let carrier = carrier("trunk_uas_challenge.xml", port)
-        .media_port(media_port())
+        .media_port(common::sipp_media_port())
         .arg("-rtp_echo")
         .spawn(&server);
     let (tap, mp) = RtpTap::bind_for_sipp_echo();
@@ -186,18 +188,11 @@ fn an_agent_without_pstn_permission_is_refused_before_any_carrier_is_called() {
         ..Config::default()
     });
     // Alice has no allow_pstn here.
-    let mut peer = common::sip::Peer::connect(Transport::Udp, server.udp);
-    let local = peer.local();
-    let mut invite = common::sip::Request::new("INVITE", &format!("sip:{NUMBER}@{DOMAIN}"))
-        .header("Contact", &format!("<sip:1001@{local}>"))
-        .header("Content-Type", "application/sdp");
-    invite.from_user = ALICE.id.to_owned();
-    invite.body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\n".into();
-    let challenge = peer.exchange(&invite).expect("401").challenge("MD5");
-    let answer = peer
-        .exchange_authorized(&invite.next(), &challenge, ALICE.id, ALICE.password)
-        .expect("an answer");
-    assert_eq!(answer.status, 603, "the route hangs up with 'rejected'");
+    assert_eq!(
+        alice_calls_the_pstn(&server),
+        603,
+        "the route hangs up with 'rejected'"
+    );
     assert!(server.log().contains("PSTN call refused"));
     assert_eq!(trunks(&server)[0]["channels"], 0);
     server.stop();
@@ -217,7 +212,7 @@ fn a_trunk_answering_503_fails_over_to_the_next_of_its_group() {
     });
     let failing = carrier("trunk_uas_503.xml", first).spawn(&server);
     let working = carrier("trunk_uas_challenge.xml", second)
-        .media_port(media_port())
+        .media_port(common::sipp_media_port())
         .arg("-rtp_echo")
         .spawn(&server);
     let (tap, mp) = RtpTap::bind_for_sipp_echo();
@@ -252,18 +247,7 @@ fn busy_from_a_trunk_is_final_and_the_next_trunk_is_not_tried() {
     let untouched = carrier("trunk_uas_503.xml", second)
         .timeout_secs(6)
         .spawn(&server);
-    let mut peer = common::sip::Peer::connect(Transport::Udp, server.udp);
-    let local = peer.local();
-    let mut invite = common::sip::Request::new("INVITE", &format!("sip:{NUMBER}@{DOMAIN}"))
-        .header("Contact", &format!("<sip:1001@{local}>"))
-        .header("Content-Type", "application/sdp");
-    invite.from_user = ALICE.id.to_owned();
-    invite.body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\n".into();
-    let challenge = peer.exchange(&invite).expect("401").challenge("MD5");
-    let answer = peer
-        .exchange_authorized(&invite.next(), &challenge, ALICE.id, ALICE.password)
-        .expect("an answer");
-    assert_eq!(answer.status, 486, "busy is passed on");
+    assert_eq!(alice_calls_the_pstn(&server), 486, "busy is passed on");
     busy.wait().assert_success("the busy trunk");
     assert!(
         !untouched.wait().status.success(),
@@ -284,7 +268,7 @@ fn a_call_from_a_trunks_address_needs_no_password() {
     });
     // The carrier calls the echo extension, as a DID would; no credentials.
     Sipp::new("trunk_inbound.xml", Transport::Udp, "600")
-        .media_port(media_port())
+        .media_port(common::sipp_media_port())
         .timeout_secs(30)
         .run(&server)
         .assert_success("an inbound carrier call");
@@ -323,19 +307,9 @@ fn a_trunk_that_stops_answering_options_is_down_and_takes_no_calls() {
             .contains("waihu_trunk_up{trunk=\"carrier-a\"} 0")
     );
     // A call for the PSTN now finds no trunk to take it.
-    let mut peer = common::sip::Peer::connect(Transport::Udp, server.udp);
-    let local = peer.local();
-    let mut invite = common::sip::Request::new("INVITE", &format!("sip:{NUMBER}@{DOMAIN}"))
-        .header("Contact", &format!("<sip:1001@{local}>"))
-        .header("Content-Type", "application/sdp");
-    invite.from_user = ALICE.id.to_owned();
-    invite.body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\n".into();
-    let challenge = peer.exchange(&invite).expect("401").challenge("MD5");
-    let answer = peer
-        .exchange_authorized(&invite.next(), &challenge, ALICE.id, ALICE.password)
-        .expect("an answer");
     assert_eq!(
-        answer.status, 500,
+        alice_calls_the_pstn(&server),
+        500,
         "no trunk: the route hangs up with 'failure'"
     );
     assert!(

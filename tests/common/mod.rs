@@ -442,6 +442,19 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
 }
 
 /// `tests/<rel>` in the repository.
+/// Two free UDP ports P and P+2 for sipp's `-mp` (it binds both).
+pub fn sipp_media_port() -> u16 {
+    for _ in 0..100 {
+        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let p = probe.local_addr().expect("addr").port();
+        drop(probe);
+        if p.is_multiple_of(2) && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free media ports for sipp");
+}
+
 /// A path in the repository.
 pub fn repo_dir(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -42,6 +42,8 @@ pub(super) struct Trunking {
     seed: u64,
     /// The registration states last published, to log changes once.
     published: Vec<&'static str>,
+    /// OPTIONS sent so far: each gets its own branch, tag and Call-ID.
+    sent: u64,
 }
 
 fn host_of(ip: IpAddr) -> Host {
@@ -102,6 +104,7 @@ impl Trunking {
             local,
             seed,
             published: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -140,7 +143,9 @@ impl Trunking {
                 continue;
             }
             k.next = now + k.every;
-            let options = options_request(&k.trunk, self.local, self.seed ^ now_seed(now, i));
+            self.sent += 1;
+            let options =
+                options_request(&k.trunk, self.local, self.seed ^ self.sent.rotate_left(29));
             let peer = Peer {
                 transport: k.trunk.transport,
                 addr: k.trunk.addr,
@@ -271,11 +276,4 @@ fn hash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
-}
-
-fn now_seed(now: Instant, i: usize) -> u64 {
-    // Only needs to differ between requests; the seed adds the secrecy.
-    let _ = now;
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) ^ ((i as u64) << 48)
 }
