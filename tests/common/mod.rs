@@ -257,6 +257,16 @@ impl Server {
             if matches!(http_get(self.http, "/api/v1/health"), Ok((200, _))) {
                 return Ok(());
             }
+            // A port another test took between choosing and binding: the
+            // binary says so and exits, but printing its error can be slow
+            // on a loaded machine; retry at once rather than wait for it.
+            let log = self.log();
+            if log.contains("Address already in use") || log.contains("address already in use") {
+                let child = self.child_mut();
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Exit::AddrInUse);
+            }
             if Instant::now() > deadline {
                 return Err(Exit::Other(format!(
                     "health endpoint not answering after {STARTUP:?}; log:\n{}",
