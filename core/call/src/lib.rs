@@ -59,6 +59,47 @@ pub enum Command {
     /// End the call: BYE if answered, else a final response for `cause`.
     /// Replied with [`Event::HungUp`].
     Hangup { cause: HangupCause },
+    /// Wait in an ACD queue (answering the call first if needed) with
+    /// music on hold until an agent takes the call; replied with
+    /// [`Event::QueueDone`] when the agent's bridge ends or the queue's
+    /// overflow action is done. `priority` 0..=9, higher first; `skills`
+    /// are the minimum levels (1..=100) an agent must have.
+    Queue {
+        queue: String,
+        priority: u8,
+        skills: std::collections::BTreeMap<String, u8>,
+    },
+    /// Blind transfer: the other party is sent to `target` (a registered
+    /// user, `pstn:NUMBER` or `trunk:NAME:NUMBER`) and this leg ends.
+    /// Replied with [`Event::Transferred`] or [`Event::Failed`].
+    Transfer { target: String },
+}
+
+/// How a wait in a queue ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QueueOutcome {
+    /// An agent took the call; the reply comes when the bridge ends.
+    Answered,
+    /// Overflow: the caller left a message (the detail is the recording).
+    Voicemail,
+    /// Overflow: a callback request was stored.
+    Callback,
+    /// Overflow with no other action: the caller heard the queue's message
+    /// and is to be hung up.
+    Hangup,
+}
+
+impl QueueOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueOutcome::Answered => "answered",
+            QueueOutcome::Voicemail => "voicemail",
+            QueueOutcome::Callback => "callback",
+            QueueOutcome::Hangup => "hangup",
+        }
+    }
 }
 
 /// One piece of a playlist.
@@ -226,6 +267,14 @@ pub enum Event {
     DialDone { outcome: DialOutcome },
     /// Reply to [`Command::SetVar`].
     VarSet,
+    /// Reply to [`Command::Queue`]: how the wait ended, with the agent who
+    /// took the call or the recording made.
+    QueueDone {
+        outcome: QueueOutcome,
+        detail: Option<String>,
+    },
+    /// Reply to [`Command::Transfer`]: the other party went to the target.
+    Transferred,
     /// The call is over (also the reply to [`Command::Hangup`]).
     HungUp { by: Party, cause: HangupCause },
     /// A command could not be carried out (unknown prompt, not answered
