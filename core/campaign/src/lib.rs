@@ -1,0 +1,13 @@
+//! waihu-campaign: the call-centre logic, without IO and without a clock.
+//!
+//! Every function takes the time as an argument (unix milliseconds), so
+//! the logic is tested with a virtual clock and replayed exactly. The
+//! binary owns the state, feeds it what happens (an agent logs in, a call
+//! joins a queue, a phone answers) and carries out what it asks for (offer
+//! this call to that agent, overflow that call).
+//!
+//! - [`acd`]: agents and their states, ACD queues and their strategies,
+//!   blended agents.
+#![forbid(unsafe_code)]
+
+pub mod acd;
