@@ -6,10 +6,25 @@
 //! one thread of its own ([`Store`] is `Send`, not shared) and talks to it
 //! through a channel, so a slow disk never stalls a call's media.
 //!
-//! Tables so far: `cdr`, one row per call. The schema version lives in
-//! `PRAGMA user_version`; [`Store::open`] migrates forward and refuses a
-//! file from a newer waihu rather than guessing.
+//! Tables so far:
+//!
+//! - `cdr`: one row per call ([`Cdr`]), with the agent and queue of a
+//!   queued call and its wait and talk times.
+//! - `agent_state`: the latest state of each ACD agent ([`AgentRow`]), what
+//!   the switch rebuilds its agents from after a crash.
+//! - `acd_event`: append-only history of every agent state change and queue
+//!   event ([`AcdEvent`]), for reports.
+//! - `callback`: callback requests left by queued callers on overflow
+//!   ([`CallbackRow`]).
+//!
+//! The schema version lives in `PRAGMA user_version`; [`Store::open`]
+//! migrates forward and refuses a file from a newer waihu rather than
+//! guessing.
 #![forbid(unsafe_code)]
+
+mod acd;
+
+pub use acd::{AcdEvent, AgentRow, CallbackRow};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +59,44 @@ const MIGRATIONS: &[&str] = &[
     // 3: the trunk a call came in or went out on, and the party dialled.
     "ALTER TABLE cdr ADD COLUMN trunk TEXT;
      ALTER TABLE cdr ADD COLUMN dialled TEXT;",
+    // 4: the ACD: who took a queued call and how long it waited and talked;
+    // the latest state of each agent; the history of agent and queue
+    // events; callback requests left on overflow.
+    "ALTER TABLE cdr ADD COLUMN agent TEXT;
+     ALTER TABLE cdr ADD COLUMN queue TEXT;
+     ALTER TABLE cdr ADD COLUMN wait_ms INTEGER;
+     ALTER TABLE cdr ADD COLUMN talk_ms INTEGER;
+     CREATE TABLE agent_state (
+        agent         TEXT PRIMARY KEY,
+        state         TEXT NOT NULL,
+        reason        TEXT,
+        since_ms      INTEGER NOT NULL,
+        idle_since_ms INTEGER,
+        calls         INTEGER NOT NULL DEFAULT 0,
+        missed        INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE acd_event (
+        id            INTEGER PRIMARY KEY,
+        at_ms         INTEGER NOT NULL,
+        kind          TEXT NOT NULL,
+        agent         TEXT,
+        queue         TEXT,
+        call_id       TEXT,
+        event         TEXT NOT NULL,
+        from_state    TEXT,
+        reason        TEXT,
+        detail        TEXT
+     );
+     CREATE INDEX acd_event_at ON acd_event(at_ms);
+     CREATE INDEX acd_event_agent ON acd_event(agent, at_ms);
+     CREATE TABLE callback (
+        id            INTEGER PRIMARY KEY,
+        at_ms         INTEGER NOT NULL,
+        number        TEXT NOT NULL,
+        queue         TEXT NOT NULL,
+        call_id       TEXT NOT NULL,
+        done          INTEGER NOT NULL DEFAULT 0
+     );",
 ];
 
 /// Why the store failed.
@@ -104,6 +157,69 @@ pub struct Cdr {
     /// What `call:dial` reached last (a user, or a number through a trunk).
     #[serde(default)]
     pub dialled: Option<String>,
+    /// The agent who took the call, when it went through a queue.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// The queue the call waited in.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// Time in the queue until an agent answered, or until the caller left.
+    #[serde(default)]
+    pub wait_ms: Option<i64>,
+    /// From the agent's answer to the end of the call.
+    #[serde(default)]
+    pub talk_ms: Option<i64>,
+}
+
+/// The columns [`cdr_from_row`] reads, in its order.
+const CDR_COLUMNS: &str = "call_id, from_uri, to_uri, start_ms, answer_ms, end_ms, hangup_by,
+    hangup_cause, sip_status, digits, recording, vars, script_version, media, trunk, dialled,
+    agent, queue, wait_ms, talk_ms";
+
+/// One `cdr` row selected with [`CDR_COLUMNS`], with `vars` and `media`
+/// still as JSON text (decoded by [`decode_cdrs`], outside rusqlite's
+/// error type).
+fn cdr_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Cdr, String, String)> {
+    Ok((
+        Cdr {
+            call_id: r.get(0)?,
+            from: r.get(1)?,
+            to: r.get(2)?,
+            start_ms: r.get(3)?,
+            answer_ms: r.get(4)?,
+            end_ms: r.get(5)?,
+            hangup_by: r.get(6)?,
+            hangup_cause: r.get(7)?,
+            sip_status: r.get(8)?,
+            digits: r.get(9)?,
+            recording: r.get(10)?,
+            vars: BTreeMap::new(),
+            script_version: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
+            media: BTreeMap::new(),
+            trunk: r.get(14)?,
+            dialled: r.get(15)?,
+            agent: r.get(16)?,
+            queue: r.get(17)?,
+            wait_ms: r.get(18)?,
+            talk_ms: r.get(19)?,
+        },
+        r.get(11)?,
+        r.get(13)?,
+    ))
+}
+
+/// Collects [`cdr_from_row`]'s rows, decoding their JSON columns.
+fn decode_cdrs(
+    rows: impl Iterator<Item = rusqlite::Result<(Cdr, String, String)>>,
+) -> Result<Vec<Cdr>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut cdr, vars, media) = row?;
+        cdr.vars = serde_json::from_str(&vars)?;
+        cdr.media = serde_json::from_str(&media)?;
+        out.push(cdr);
+    }
+    Ok(out)
 }
 
 /// The store: one SQLite connection.
@@ -180,8 +296,9 @@ impl Store {
         self.conn.execute(
             "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
                 hangup_by, hangup_cause, sip_status, digits, recording, vars, script_version,
-                media, trunk, dialled)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                media, trunk, dialled, agent, queue, wait_ms, talk_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17, ?18, ?19, ?20)",
             params![
                 cdr.call_id,
                 cdr.from,
@@ -199,6 +316,10 @@ impl Store {
                 serde_json::to_string(&cdr.media)?,
                 cdr.trunk,
                 cdr.dialled,
+                cdr.agent,
+                cdr.queue,
+                cdr.wait_ms,
+                cdr.talk_ms,
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -206,60 +327,21 @@ impl Store {
 
     /// The most recent CDRs first, optionally only those of one Call-ID.
     pub fn cdrs(&self, call_id: Option<&str>, limit: u32) -> Result<Vec<Cdr>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT call_id, from_uri, to_uri, start_ms, answer_ms, end_ms, hangup_by,
-                    hangup_cause, sip_status, digits, recording, vars, script_version, media,
-                    trunk, dialled
-             FROM cdr WHERE (?1 IS NULL OR call_id = ?1) ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![call_id, limit], |r| {
-            Ok((
-                Cdr {
-                    call_id: r.get(0)?,
-                    from: r.get(1)?,
-                    to: r.get(2)?,
-                    start_ms: r.get(3)?,
-                    answer_ms: r.get(4)?,
-                    end_ms: r.get(5)?,
-                    hangup_by: r.get(6)?,
-                    hangup_cause: r.get(7)?,
-                    sip_status: r.get(8)?,
-                    digits: r.get(9)?,
-                    recording: r.get(10)?,
-                    vars: BTreeMap::new(),
-                    script_version: r.get::<_, Option<i64>>(12)?.map(|v| v as u64),
-                    media: BTreeMap::new(),
-                    trunk: r.get(14)?,
-                    dialled: r.get(15)?,
-                },
-                r.get::<_, String>(11)?,
-                r.get::<_, String>(13)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut cdr, vars, media) = row?;
-            cdr.vars = serde_json::from_str(&vars)?;
-            cdr.media = serde_json::from_str(&media)?;
-            out.push(cdr);
-        }
-        Ok(out)
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CDR_COLUMNS} FROM cdr WHERE (?1 IS NULL OR call_id = ?1)
+             ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![call_id, limit], cdr_from_row)?;
+        decode_cdrs(rows)
     }
 
     /// The CDRs of calls started at or after `since_ms`, oldest first.
     pub fn cdrs_since(&self, since_ms: i64) -> Result<Vec<Cdr>, StoreError> {
-        let ids: Vec<String> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT call_id FROM cdr WHERE start_ms >= ?1 ORDER BY start_ms, id",
-            )?;
-            let rows = stmt.query_map(params![since_ms], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.cdrs(Some(&id), 1)?);
-        }
-        Ok(out)
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CDR_COLUMNS} FROM cdr WHERE start_ms >= ?1 ORDER BY start_ms, id"
+        ))?;
+        let rows = stmt.query_map(params![since_ms], cdr_from_row)?;
+        decode_cdrs(rows)
     }
 
     /// How many CDRs the store holds.
@@ -305,7 +387,119 @@ mod tests {
             media: BTreeMap::from([("caller.received".into(), 250), ("caller.lost".into(), 2)]),
             trunk: Some("carrier-a".into()),
             dialled: Some("13800138000".into()),
+            agent: None,
+            queue: None,
+            wait_ms: None,
+            talk_ms: None,
         }
+    }
+
+    /// A call that waited in a queue and was taken by an agent.
+    fn queued_cdr(call_id: &str) -> Cdr {
+        Cdr {
+            agent: Some("1001".into()),
+            queue: Some("sales".into()),
+            wait_ms: Some(12_500),
+            talk_ms: Some(61_000),
+            ..cdr(call_id)
+        }
+    }
+
+    fn url(dir: &tempfile::TempDir, file: &str) -> String {
+        format!("sqlite://{}", dir.path().join(file).display())
+    }
+
+    #[test]
+    fn a_queued_cdr_round_trips_with_its_agent_queue_and_times() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&url(&dir, "w.db")).expect("open");
+        store.insert_cdr(&queued_cdr("q")).expect("insert");
+        store.insert_cdr(&cdr("plain")).expect("insert");
+        assert_eq!(store.cdrs(Some("q"), 1).expect("query"), [queued_cdr("q")]);
+        assert_eq!(store.cdrs(Some("plain"), 1).expect("query"), [cdr("plain")]);
+        assert_eq!(
+            store.cdrs_since(0).expect("since"),
+            [queued_cdr("q"), cdr("plain")]
+        );
+    }
+
+    #[test]
+    fn cdr_json_without_the_queue_fields_still_reads() {
+        let mut old = serde_json::to_value(cdr("j")).expect("json");
+        let obj = old.as_object_mut().expect("object");
+        for key in ["agent", "queue", "wait_ms", "talk_ms"] {
+            assert!(obj.remove(key).is_some(), "{key}");
+        }
+        let back: Cdr = serde_json::from_value(old).expect("old json reads");
+        assert_eq!(back, cdr("j"));
+        let json = serde_json::to_string(&queued_cdr("j")).expect("json");
+        let back: Cdr = serde_json::from_str(&json).expect("reads");
+        assert_eq!(back, queued_cdr("j"));
+    }
+
+    #[test]
+    fn cdrs_since_lists_every_row_of_a_repeated_call_id_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(&url(&dir, "w.db")).expect("open");
+        let first = cdr("same");
+        let second = Cdr {
+            start_ms: first.start_ms + 1,
+            ..queued_cdr("same")
+        };
+        store.insert_cdr(&first).expect("insert");
+        store.insert_cdr(&second).expect("insert");
+        assert_eq!(store.cdrs_since(0).expect("since"), [first, second.clone()]);
+        assert_eq!(store.cdrs_since(second.start_ms).expect("since"), [second]);
+    }
+
+    #[test]
+    fn a_file_from_schema_3_is_migrated_and_its_cdrs_have_no_queue() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("v3 schema");
+            }
+            conn.execute(
+                "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
+                    hangup_by, hangup_cause, digits, vars, media, trunk, dialled)
+                 VALUES ('v3', 'sip:a@x', 'sip:b@x', 10, 20, 30, 'callee', 'normal', '12',
+                    '{\"k\":\"v\"}', '{\"caller.lost\":1}', 'carrier-a', '602')",
+                [],
+            )
+            .expect("v3 row");
+            conn.pragma_update(None, "user_version", 3).expect("pragma");
+        }
+        let store = Store::open(&format!("sqlite://{}", path.display())).expect("migrates");
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let rows = store.cdrs(Some("v3"), 10).expect("query");
+        assert_eq!(
+            rows,
+            [Cdr {
+                call_id: "v3".into(),
+                from: "sip:a@x".into(),
+                to: "sip:b@x".into(),
+                start_ms: 10,
+                answer_ms: Some(20),
+                end_ms: 30,
+                hangup_by: "callee".into(),
+                hangup_cause: "normal".into(),
+                digits: "12".into(),
+                vars: BTreeMap::from([("k".into(), "v".into())]),
+                media: BTreeMap::from([("caller.lost".into(), 1)]),
+                trunk: Some("carrier-a".into()),
+                dialled: Some("602".into()),
+                ..Cdr::default()
+            }]
+        );
+        assert!(store.agents().expect("agents").is_empty());
+        assert!(store.acd_events(0, 10).expect("events").is_empty());
+        assert!(store.callbacks(false).expect("callbacks").is_empty());
     }
 
     #[test]
