@@ -1072,6 +1072,7 @@ impl Session {
                 .clone()
                 .or_else(|| self.inbound.as_ref().map(|c| c.trunk.name.clone())),
             dialled: self.dialled.clone(),
+            ..Cdr::default()
         };
         info!(
             call_id = %cdr.call_id, by = %cdr.hangup_by, cause = %cdr.hangup_cause,
