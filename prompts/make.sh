@@ -47,6 +47,14 @@ en enter_digits "Please enter some digits, then press the pound key."
 en echo_intro "Echo test. Speak and hear yourself. Press the pound key to end."
 en record_intro "Record your message after the tone. Press the pound key when you are done."
 en invalid "Sorry, that is not a valid choice."
+en queue_position "Thank you for waiting. You are caller number"
+en queue_busy "All our agents are busy. Please call again later. Goodbye."
+en leave_message "All our agents are busy. Please leave a message after the tone, and press the pound key when you are done."
+en callback_ok "All our agents are busy. We have your number and will call you back. Goodbye."
+en agent_login "You are logged in and ready."
+en agent_logout "You are logged out."
+en agent_pause "You are paused."
+en agent_ready "You are ready."
 i=0
 for w in zero one two three four five six seven eight nine; do
     en "digits/$i" "$w"
@@ -69,9 +77,35 @@ zh echo_intro "hui2 sheng1 ce4 shi4. qing3 shuo1 hua4, nin2 hui4 ting1 dao4 zi4 
 zh record_intro "qing3 zai4 ti2 shi4 yin1 hou4 lu4 zhi4 nin2 de5 liu2 yan2, lu4 wan2 qing3 an4 jing3 hao4 jian4."
 #   请在提示音后录制您的留言，录完请按井号键。
 zh invalid "dui4 bu4 qi3, nin2 de5 xuan3 ze2 wu2 xiao4."              # 对不起，您的选择无效。
+zh queue_position "gan3 xie4 nin2 de5 nai4 xin1 deng3 dai4, nin2 qian2 mian4 de5 pai2 dui4 wei4 zhi4 shi4 di4"
+#   感谢您的耐心等待，您的排队位置是第
+zh queue_busy "zuo4 xi2 quan2 bu4 zhan4 xian4, qing3 shao1 hou4 zai4 bo1. zai4 jian4."
+#   坐席全部占线，请稍后再拨。再见。
+zh leave_message "zuo4 xi2 quan2 bu4 zhan4 xian4, qing3 zai4 ti2 shi4 yin1 hou4 liu2 yan2, liu2 yan2 wan2 bi4 qing3 an4 jing3 hao4 jian4."
+#   坐席全部占线，请在提示音后留言，留言完毕请按井号键。
+zh callback_ok "zuo4 xi2 quan2 bu4 zhan4 xian4, wo3 men5 yi3 ji4 lu4 nin2 de5 hao4 ma3, jiang1 wei4 nin2 hui2 dian4. zai4 jian4."
+#   坐席全部占线，我们已记录您的号码，将为您回电。再见。
+zh agent_login "nin2 yi3 deng1 lu4 bing4 jiu4 xu4."                   # 您已登录并就绪。
+zh agent_logout "nin2 yi3 tui4 chu1."                                 # 您已退出。
+zh agent_pause "nin2 yi3 zan4 ting2."                                 # 您已暂停。
+zh agent_ready "nin2 yi3 jiu4 xu4."                                   # 您已就绪。
 i=0
 # 零 一 二 三 四 五 六 七 八 九
 for w in ling2 yi1 er4 san1 si4 wu3 liu4 qi1 ba1 jiu3; do
     zh "digits/$i" "$w"
     i=$((i + 1))
 done
+
+# Music on hold: a slow progression of soft two-note sine chords (sox
+# synth), ten seconds, looped by the queue. Our own, so no licence question.
+mkdir -p moh
+n=0
+for chord in "261.63 329.63" "329.63 392.00" "392.00 523.25" "349.23 440.00" \
+             "293.66 349.23" "329.63 392.00" "261.63 392.00" "246.94 293.66"; do
+    set -- $chord
+    sox -R -n -b 16 -c 1 -r 8000 "$tmp/chord$n.wav" \
+        synth 1.25 sine "$1" sine "$2" remix - fade t 0.1 1.25 0.3 vol 0.25
+    n=$((n + 1))
+done
+sox -R "$tmp"/chord[0-7].wav -b 16 -c 1 -r 8000 moh/default.wav
+echo moh/default.wav

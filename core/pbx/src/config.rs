@@ -10,9 +10,11 @@
 //! With no file, waihu runs on [`DEFAULTS_YAML`], embedded in the binary.
 
 mod locate;
+mod queues;
 mod trunks;
 mod validate;
 
+pub use queues::{AcdSection, Queue, QueueEntry};
 pub use trunks::{Trunk, TrunkEntry};
 
 use std::fmt;
@@ -58,6 +60,10 @@ pub struct ConfigFile {
     pub recordings: RecordingsSection,
     #[serde(default)]
     pub trunks: Vec<TrunkEntry>,
+    #[serde(default)]
+    pub queues: Vec<QueueEntry>,
+    #[serde(default)]
+    pub acd: AcdSection,
 }
 
 /// RTP.
@@ -257,6 +263,12 @@ pub struct AgentEntry {
     /// default: a stolen agent password must not buy international calls.
     #[serde(default)]
     pub allow_pstn: bool,
+    /// Skill name to level (1..=100), for queues that route by skill.
+    #[serde(default)]
+    pub skills: std::collections::BTreeMap<String, u8>,
+    /// Blended: besides inbound queues, takes outbound campaign calls.
+    #[serde(default)]
+    pub outbound: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -386,6 +398,8 @@ pub struct Agent {
     pub password: String,
     pub name: Option<String>,
     pub allow_pstn: bool,
+    pub skills: std::collections::BTreeMap<String, u8>,
+    pub outbound: bool,
 }
 
 /// The checked configuration the runtime uses.
@@ -417,6 +431,8 @@ pub struct Settings {
     pub store_url: String,
     pub recordings_dir: PathBuf,
     pub trunks: Vec<Trunk>,
+    pub queues: Vec<Queue>,
+    pub acd: AcdSection,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

@@ -19,6 +19,8 @@ enum Job {
         limit: u32,
         reply: oneshot::Sender<Result<Vec<Cdr>, String>>,
     },
+    /// Any other work on the store, in order with the rest.
+    Run(Box<dyn FnOnce(&mut Store) + Send>),
 }
 
 /// A cheap handle to the store thread.
@@ -32,6 +34,7 @@ impl std::fmt::Debug for Job {
         match self {
             Job::Cdr(c) => write!(f, "Cdr({})", c.call_id),
             Job::Cdrs { call_id, .. } => write!(f, "Cdrs({call_id:?})"),
+            Job::Run(_) => f.write_str("Run"),
         }
     }
 }
@@ -76,6 +79,7 @@ pub fn start(url: &str) -> Result<(StoreHandle, StoreThread), StoreError> {
                             .map_err(|e| e.to_string());
                         let _ = reply.send(rows);
                     }
+                    Job::Run(work) => work(&mut store),
                 }
             }
         })
@@ -89,6 +93,26 @@ impl StoreHandle {
         if self.jobs.send(Job::Cdr(Box::new(cdr))).is_err() {
             error!("store thread gone: cdr lost");
         }
+    }
+
+    /// Runs `work` on the store thread, in order with the writes queued
+    /// before it, and does not wait.
+    pub fn spawn(&self, work: impl FnOnce(&mut Store) + Send + 'static) {
+        if self.jobs.send(Job::Run(Box::new(work))).is_err() {
+            error!("store thread gone: write lost");
+        }
+    }
+
+    /// Runs `work` on the store thread and waits for its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, String> {
+        let (reply, rx) = oneshot::channel();
+        self.spawn(move |store| {
+            let _ = reply.send(work(store).map_err(|e| e.to_string()));
+        });
+        rx.await.map_err(|_| "store thread gone".to_owned())?
     }
 
     /// The most recent CDRs, optionally of one Call-ID.

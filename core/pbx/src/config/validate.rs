@@ -62,6 +62,15 @@ pub enum ProblemKind {
     #[error("{value:?} is not an IP address or network (CIDR)")]
     BadNet { value: String },
 
+    #[error("{value:?} is not a {what} name (letters, digits, '-', '_', '.'; at most 64)")]
+    BadName { what: &'static str, value: String },
+    #[error("{what} {value:?} is defined twice")]
+    Duplicate { what: &'static str, value: String },
+    #[error("{id:?} is not an agent (agents[].id)")]
+    UnknownAgent { id: String },
+    #[error("{value:?} is not a feature code (1..16 of 0-9 * #)")]
+    BadFeatureCode { value: String },
+
     #[error("must not be empty")]
     Empty,
     #[error("no listeners: give at least one of udp:ADDR:PORT or tcp:ADDR:PORT")]
@@ -255,6 +264,11 @@ impl ConfigFile {
         }
         let agents = check_agents(&mut c, &self.agents);
         let trunks = super::trunks::check_trunks(&mut c, &self.trunks);
+        for (i, a) in self.agents.iter().enumerate() {
+            super::queues::check_skills(&mut c, i, &a.skills);
+        }
+        let queues = super::queues::check_queues(&mut c, &self.queues, &agents);
+        super::queues::check_acd(&mut c, &self.acd);
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
 
@@ -293,6 +307,8 @@ impl ConfigFile {
             store_url: self.store.url.clone(),
             recordings_dir: self.recordings.dir.clone(),
             trunks,
+            queues,
+            acd: self.acd.clone(),
         })
     }
 }
@@ -467,6 +483,8 @@ fn check_agents(c: &mut Checker, entries: &[AgentEntry]) -> Vec<Agent> {
             password: a.password.clone(),
             name: a.name.clone().filter(|n| !n.trim().is_empty()),
             allow_pstn: a.allow_pstn,
+            skills: a.skills.clone(),
+            outbound: a.outbound,
         });
     }
     agents
