@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use mlua::{Lua, Table, Value};
 
-use crate::types::{Contact, Customer, DialMode, ModeChoice, Offer, Verdict};
+use crate::route::{MAX_QUEUE_NAME, is_queue_name, is_relative_path};
+use crate::types::{
+    AgentChange, Contact, Customer, DialMode, ModeChoice, Offer, OverflowAction, OverflowInfo,
+    Verdict,
+};
 
 /// A result that breaks the contract.
 #[derive(Debug)]
@@ -83,6 +87,39 @@ pub(crate) fn customer(lua: &Lua, c: &Customer) -> mlua::Result<Table> {
         t.raw_set("broadband_expiry", expiry.as_str())?;
     }
     t.raw_set("fields", fields_table(lua, &c.fields)?)?;
+    Ok(t)
+}
+
+/// `{ call_id, from, to, queue, waited_s, position, priority, reason }`.
+pub(crate) fn overflow_info(lua: &Lua, i: &OverflowInfo) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 8)?;
+    t.raw_set("call_id", i.call_id.as_str())?;
+    t.raw_set("from", i.from.as_str())?;
+    t.raw_set("to", i.to.as_str())?;
+    t.raw_set("queue", i.queue.as_str())?;
+    t.raw_set("waited_s", i.waited_s)?;
+    t.raw_set("position", i.position)?;
+    t.raw_set("priority", i.priority)?;
+    t.raw_set("reason", i.reason.as_str())?;
+    Ok(t)
+}
+
+/// `{ agent, from, to, reason?, queue?, call_id?, at_ms }`.
+pub(crate) fn agent_change(lua: &Lua, c: &AgentChange) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 7)?;
+    t.raw_set("agent", c.agent.as_str())?;
+    t.raw_set("from", c.from.as_str())?;
+    t.raw_set("to", c.to.as_str())?;
+    if let Some(reason) = &c.reason {
+        t.raw_set("reason", reason.as_str())?;
+    }
+    if let Some(queue) = &c.queue {
+        t.raw_set("queue", queue.as_str())?;
+    }
+    if let Some(call_id) = &c.call_id {
+        t.raw_set("call_id", call_id.as_str())?;
+    }
+    t.raw_set("at_ms", c.at_ms)?;
     Ok(t)
 }
 
@@ -196,4 +233,56 @@ pub(crate) fn verdict(v: &Value) -> Result<Verdict, BadReturn> {
         }
         _ => Err(bad(VERDICT_SHAPE, v)),
     }
+}
+
+const OVERFLOW_SHAPE: &str = "nil or { action = \"queue\"|\"voicemail\"|\"callback\"|\"hangup\", queue = <queue name, for \"queue\">, prompt = <prompt name or nil> }";
+
+/// `nil` leaves the decision to the queue's configuration.
+pub(crate) fn overflow_action(v: &Value) -> Result<Option<OverflowAction>, BadReturn> {
+    let t = match v {
+        Value::Nil => return Ok(None),
+        Value::Table(t) => t,
+        other => return Err(bad(OVERFLOW_SHAPE, other)),
+    };
+    let action_value = field(t, "action");
+    let action = match &action_value {
+        Value::String(s) => s.to_str().ok().map(|s| s.to_owned()),
+        _ => None,
+    };
+    let prompt = || match field(t, "prompt") {
+        Value::Nil => Ok(None),
+        v => match as_string(&v) {
+            Some(p) if is_relative_path(&p) => Ok(Some(p)),
+            _ => Err(bad(
+                "`prompt` a prompt name (letters, digits, '_', '.', '-' and '/', no '..', no leading '/') or nil",
+                &v,
+            )),
+        },
+    };
+    let action = match action.as_deref() {
+        Some("queue") => {
+            let queue_value = field(t, "queue");
+            let queue = as_string(&queue_value)
+                .filter(|q| is_queue_name(q))
+                .ok_or_else(|| {
+                    bad(
+                        format!(
+                            "`queue` a queue name (1..{MAX_QUEUE_NAME} letters, digits, '_', '.', '-') with action \"queue\""
+                        ),
+                        &queue_value,
+                    )
+                })?;
+            OverflowAction::Queue { queue }
+        }
+        Some("voicemail") => OverflowAction::Voicemail { prompt: prompt()? },
+        Some("callback") => OverflowAction::Callback { prompt: prompt()? },
+        Some("hangup") => OverflowAction::Hangup { prompt: prompt()? },
+        _ => {
+            return Err(bad(
+                "`action` one of \"queue\", \"voicemail\", \"callback\", \"hangup\"",
+                &action_value,
+            ));
+        }
+    };
+    Ok(Some(action))
 }

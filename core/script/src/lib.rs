@@ -89,8 +89,9 @@ pub use error::{HookError, HookErrorKind, LoadError, LoadErrorKind, RollbackErro
 pub use host::{HostConfig, HostStatus, ScriptHost, check};
 pub use route::{CallInfo, Route, RouteStats, Step};
 pub use types::{
-    AgentScript, Choice, Contact, Customer, DialMode, ModeChoice, NEXT_ATTEMPT_ON_ERROR, Node,
-    Offer, Outcome, UnknownOutcome, Verdict, offers_on_error,
+    AgentChange, AgentScript, Choice, Contact, Customer, DialMode, ModeChoice,
+    NEXT_ATTEMPT_ON_ERROR, Node, Offer, Outcome, OverflowAction, OverflowInfo, UnknownOutcome,
+    Verdict, offers_on_error,
 };
 pub use version::{Version, VersionInfo};
 

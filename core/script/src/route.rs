@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use mlua::chunk::ChunkMode;
 use mlua::{AnyUserData, Function, Lua, LuaString, MultiValue, Thread, Value};
 use waihu_call::{
-    Command, DialOutcome, DigitsEnd, Event, HangupCause, PlayItem, RecordMode, Tone, ToneRegion,
+    Command, DialOutcome, DigitsEnd, Event, HangupCause, PlayItem, QueueOutcome, RecordMode, Tone,
+    ToneRegion,
 };
 
 use crate::error::{HookError, HookErrorKind, LoadError};
@@ -57,6 +58,11 @@ const MAX_VAR_NAME: usize = 64;
 const MAX_VAR_VALUE: usize = 1024;
 const MAX_TARGET: usize = 64;
 const MAX_DIAL_S: i64 = 600;
+pub(crate) const MAX_QUEUE_NAME: usize = 64;
+const MAX_SKILL_NAME: usize = 32;
+const MAX_SKILLS: usize = 16;
+const MAX_QUEUE_PRIORITY: i64 = 9;
+const MAX_SKILL_LEVEL: i64 = 100;
 
 /// What the route sees of the call when it starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,6 +126,8 @@ function Call:record(opts) local c = command(self, "record", opts) return yield(
 function Call:stop_record(...) local c = command(self, "stop_record", ...) return yield(c) end
 function Call:echo(...) local c = command(self, "echo", ...) return yield(c) end
 function Call:dial(target, opts) local c = command(self, "dial", target, opts) return yield(c) end
+function Call:queue(name, opts) local c = command(self, "queue", name, opts) return yield(c) end
+function Call:transfer(target) local c = command(self, "transfer", target) return yield(c) end
 function Call:hangup(cause) local c = command(self, "hangup", cause) return yield(c) end
 function Call:set_var(name, value)
   local c = command(self, "set_var", name, value)
@@ -216,7 +224,19 @@ fn u32_of(n: i64) -> u32 {
 /// `/`-separated parts of `[A-Za-z0-9_.-]`, none empty, `.` or `..`.
 fn relative_path(v: &Value, name: &str) -> Result<String, String> {
     let s = string(v, name)?;
-    let ok = !s.is_empty()
+    if is_relative_path(&s) {
+        Ok(s)
+    } else {
+        Err(format!(
+            "{name} must be a relative path of letters, digits, '_', '.', '-' and '/' (no '..', at most {MAX_NAME} bytes), got \"{}\"",
+            s.escape_debug()
+        ))
+    }
+}
+
+/// The rule of [`relative_path`], also for prompt names hooks return.
+pub(crate) fn is_relative_path(s: &str) -> bool {
+    !s.is_empty()
         && s.len() <= MAX_NAME
         && s.split('/').all(|part| {
             !part.is_empty()
@@ -225,15 +245,20 @@ fn relative_path(v: &Value, name: &str) -> Result<String, String> {
                 && part
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        });
-    if ok {
-        Ok(s)
-    } else {
-        Err(format!(
-            "{name} must be a relative path of letters, digits, '_', '.', '-' and '/' (no '..', at most {MAX_NAME} bytes), got \"{}\"",
-            s.escape_debug()
-        ))
-    }
+        })
+}
+
+/// 1..`max` bytes of `[A-Za-z0-9_.-]`: queue and skill names.
+fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// A queue name, also for queues hooks return.
+pub(crate) fn is_queue_name(s: &str) -> bool {
+    is_name(s, MAX_QUEUE_NAME)
 }
 
 fn play_item(v: &Value, i: usize) -> Result<PlayItem, String> {
@@ -409,8 +434,10 @@ fn record(args: &MultiValue) -> Result<Command, String> {
     Ok(Command::Record { file, mode })
 }
 
-fn dial(args: &MultiValue) -> Result<Command, String> {
-    let target = string(arg(args, 0), "argument #1 (target)")?;
+/// Where `dial` and `transfer` send a call: a registered user,
+/// `pstn:NUMBER` or `trunk:NAME:NUMBER`.
+fn target(v: &Value) -> Result<String, String> {
+    let target = string(v, "argument #1 (target)")?;
     let ok = !target.is_empty()
         && target.len() <= MAX_TARGET
         && target
@@ -422,6 +449,11 @@ fn dial(args: &MultiValue) -> Result<Command, String> {
             target.escape_debug()
         ));
     }
+    Ok(target)
+}
+
+fn dial(args: &MultiValue) -> Result<Command, String> {
+    let target = target(arg(args, 0))?;
     let opts = options(arg(args, 1), "argument #2 (options)")?;
     let timeout_s = int_in(
         &field(opts.as_ref(), "timeout_s"),
@@ -433,6 +465,89 @@ fn dial(args: &MultiValue) -> Result<Command, String> {
     Ok(Command::Dial {
         target,
         timeout_s: u32_of(timeout_s),
+    })
+}
+
+fn transfer(args: &MultiValue) -> Result<Command, String> {
+    let target = target(arg(args, 0))?;
+    Ok(Command::Transfer { target })
+}
+
+/// `skills`: skill name -> minimum level. Read raw (no `__pairs`), and at
+/// most one entry past the limit.
+fn skills(v: &Value) -> Result<BTreeMap<String, u8>, String> {
+    let t = match v {
+        Value::Nil => return Ok(BTreeMap::new()),
+        Value::Table(t) => t,
+        other => {
+            return Err(format!(
+                "skills must be a table of skill name = level, got {}",
+                kind_of(other)
+            ));
+        }
+    };
+    let mut out = BTreeMap::new();
+    for pair in t.pairs::<Value, Value>() {
+        let (key, level) = pair.map_err(|e| format!("skills: {e}"))?;
+        if out.len() == MAX_SKILLS {
+            return Err(format!("skills must hold at most {MAX_SKILLS} entries"));
+        }
+        let name = match &key {
+            Value::String(s) => s.to_str().ok().map(|s| s.to_owned()),
+            _ => None,
+        };
+        let name = match name {
+            Some(name) if is_name(&name, MAX_SKILL_NAME) => name,
+            Some(name) => {
+                return Err(format!(
+                    "skills: a skill name must be 1..{MAX_SKILL_NAME} letters, digits or _.-, got \"{}\"",
+                    name.escape_debug()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "skills: the keys must be skill names ({{ spanish = 50 }}), got {}",
+                    key_kind(&key)
+                ));
+            }
+        };
+        let level = int_in(&level, &format!("skills.{name}"), 1, MAX_SKILL_LEVEL, None)?;
+        out.insert(name, u8::try_from(level).unwrap_or(u8::MAX));
+    }
+    Ok(out)
+}
+
+/// A table key that is not a name, for an error message.
+fn key_kind(v: &Value) -> String {
+    match v {
+        Value::Integer(i) => format!("integer {i} (a list, not a table of names)"),
+        Value::String(_) => "a string that is not UTF-8".to_owned(),
+        other => kind_of(other).to_owned(),
+    }
+}
+
+fn queue(args: &MultiValue) -> Result<Command, String> {
+    let queue = string(arg(args, 0), "argument #1 (queue name)")?;
+    if !is_queue_name(&queue) {
+        return Err(format!(
+            "the queue name must be 1..{MAX_QUEUE_NAME} letters, digits or _.-, got \"{}\"",
+            queue.escape_debug()
+        ));
+    }
+    let opts = options(arg(args, 1), "argument #2 (options)")?;
+    let opts = opts.as_ref();
+    let priority = int_in(
+        &field(opts, "priority"),
+        "priority",
+        0,
+        MAX_QUEUE_PRIORITY,
+        Some(0),
+    )?;
+    let skills = skills(&field(opts, "skills"))?;
+    Ok(Command::Queue {
+        queue,
+        priority: u8::try_from(priority).unwrap_or(u8::MAX),
+        skills,
     })
 }
 
@@ -495,6 +610,8 @@ fn command(name: &str, args: &MultiValue) -> Result<Command, String> {
         "send_dtmf" => send_dtmf(args),
         "record" => record(args),
         "dial" => dial(args),
+        "transfer" => transfer(args),
+        "queue" => queue(args),
         "set_var" => set_var(args),
         "hangup" => hangup(args),
         other => Err(format!("unknown call method {other}")),
@@ -620,6 +737,8 @@ enum Waiting {
     StopRecord,
     Echo,
     Dial,
+    Queue,
+    Transfer,
     SetVar { name: String, value: String },
     Hangup,
 }
@@ -636,6 +755,8 @@ impl Waiting {
             Command::StopRecord => Waiting::StopRecord,
             Command::Echo => Waiting::Echo,
             Command::Dial { .. } => Waiting::Dial,
+            Command::Queue { .. } => Waiting::Queue,
+            Command::Transfer { .. } => Waiting::Transfer,
             Command::SetVar { name, value } => Waiting::SetVar {
                 name: name.clone(),
                 value: value.clone(),
@@ -658,6 +779,8 @@ impl Waiting {
             Waiting::StopRecord => "the reply to stop_record",
             Waiting::Echo => "the reply to echo",
             Waiting::Dial => "the reply to dial",
+            Waiting::Queue => "the reply to queue",
+            Waiting::Transfer => "the reply to transfer",
             Waiting::SetVar { .. } => "the reply to set_var",
             Waiting::Hangup => "the reply to hangup",
         }
@@ -680,6 +803,8 @@ enum Reply {
     Nil,
     Str(String),
     Digits(String, DigitsEnd),
+    /// How the wait ended, and the agent or recording (or `nil`).
+    Queued(QueueOutcome, Option<String>),
     Failed(String),
 }
 
@@ -796,7 +921,8 @@ impl Route {
             (Waiting::Ring, Event::Ringing)
             | (Waiting::Answer, Event::Answered)
             | (Waiting::SendDtmf, Event::DtmfSent)
-            | (Waiting::Echo, Event::EchoDone) => Resume::With(Reply::True),
+            | (Waiting::Echo, Event::EchoDone)
+            | (Waiting::Transfer, Event::Transferred) => Resume::With(Reply::True),
             (Waiting::Play, Event::PlaybackDone { interrupted_by }) => {
                 Resume::With(match interrupted_by {
                     Some(d) => Reply::Str(d.to_string()),
@@ -811,6 +937,9 @@ impl Route {
                 Resume::With(path.map_or(Reply::Nil, Reply::Str))
             }
             (Waiting::Dial, Event::DialDone { outcome: o }) => Resume::With(Reply::Str(outcome(o))),
+            (Waiting::Queue, Event::QueueDone { outcome, detail }) => {
+                Resume::With(Reply::Queued(outcome, detail))
+            }
             (Waiting::SetVar { name, value }, Event::VarSet) => {
                 self.vars.insert(name.clone(), value.clone());
                 Resume::With(Reply::True)
@@ -959,6 +1088,13 @@ fn reply_values(lua: &Lua, reply: Reply) -> mlua::Result<MultiValue> {
         Reply::Nil => MultiValue::from_iter([Value::Nil]),
         Reply::Str(text) => MultiValue::from_iter([s(&text)?]),
         Reply::Digits(digits, ended) => MultiValue::from_iter([s(&digits)?, s(digits_end(ended))?]),
+        Reply::Queued(outcome, detail) => MultiValue::from_iter([
+            s(outcome.as_str())?,
+            match detail {
+                Some(d) => s(&d)?,
+                None => Value::Nil,
+            },
+        ]),
         Reply::Failed(reason) => MultiValue::from_iter([Value::Nil, s(&reason)?]),
     })
 }

@@ -135,7 +135,7 @@ impl Ctx {
 }
 
 /// The tables scripts fill with hooks.
-pub(crate) const HOOK_TABLES: [&str; 3] = ["campaign", "retention", "blacklist"];
+pub(crate) const HOOK_TABLES: [&str; 5] = ["campaign", "retention", "blacklist", "queue", "agent"];
 
 /// While the scripts load, the hook tables note where each field is
 /// assigned: they stay empty and keep their fields in a shadow table
@@ -369,7 +369,8 @@ fn log_from_lua(lua: &Lua, level: Level, args: MultiValue) -> mlua::Result<()> {
     Ok(())
 }
 
-/// `campaign`, `retention`, `blacklist`, `agent_script`, `log`, `dnc`.
+/// `campaign`, `retention`, `blacklist`, `queue`, `agent`, `agent_script`,
+/// `log`, `dnc`.
 fn install_host_tables(
     lua: &Lua,
     ctx: &Arc<Ctx>,
@@ -378,6 +379,10 @@ fn install_host_tables(
     let g = lua.globals();
     g.raw_set("campaign", lua.create_table()?)?;
     g.raw_set("retention", lua.create_table()?)?;
+    // `queue.on_overflow` and `agent.on_state_change`. `agent` (the ACD's
+    // agents) is not `agent_script` (the dialogues shown to them).
+    g.raw_set("queue", lua.create_table()?)?;
+    g.raw_set("agent", lua.create_table()?)?;
 
     // `allow` and `deny` are defined in Lua by the prelude.
     let blacklist = lua.create_table()?;

@@ -27,14 +27,21 @@ pub(crate) enum Hook {
     NextAttempt = 1,
     Offers = 2,
     BlacklistCheck = 3,
+    QueueOverflow = 4,
+    AgentStateChange = 5,
 }
 
 impl Hook {
-    const ALL: [Hook; 4] = [
+    /// How many hooks there are.
+    pub const COUNT: usize = 6;
+
+    pub const ALL: [Hook; Hook::COUNT] = [
         Hook::SelectMode,
         Hook::NextAttempt,
         Hook::Offers,
         Hook::BlacklistCheck,
+        Hook::QueueOverflow,
+        Hook::AgentStateChange,
     ];
 
     /// The global table and the field scripts define.
@@ -44,6 +51,8 @@ impl Hook {
             Hook::NextAttempt => ("campaign", "next_attempt"),
             Hook::Offers => ("retention", "offers"),
             Hook::BlacklistCheck => ("blacklist", "check"),
+            Hook::QueueOverflow => ("queue", "on_overflow"),
+            Hook::AgentStateChange => ("agent", "on_state_change"),
         }
     }
 
@@ -53,6 +62,8 @@ impl Hook {
             Hook::NextAttempt => "campaign.next_attempt",
             Hook::Offers => "retention.offers",
             Hook::BlacklistCheck => "blacklist.check",
+            Hook::QueueOverflow => "queue.on_overflow",
+            Hook::AgentStateChange => "agent.on_state_change",
         }
     }
 
@@ -63,7 +74,16 @@ impl Hook {
             Hook::NextAttempt => "no contact is retried",
             Hook::Offers => "no retention offers are made",
             Hook::BlacklistCheck => "every dial is denied (fail closed)",
+            Hook::QueueOverflow => "an overflowing queue applies its configured overflow action",
+            Hook::AgentStateChange => "agent state changes are not reported to scripts",
         }
+    }
+
+    /// An optional hook is one most directories leave out (a notification,
+    /// or a hook whose default is the configuration's own behaviour): its
+    /// absence is not worth a load warning.
+    fn optional(self) -> bool {
+        matches!(self, Hook::QueueOverflow | Hook::AgentStateChange)
     }
 }
 
@@ -80,7 +100,7 @@ pub(crate) struct HookFn {
 pub(crate) struct LuaState {
     lua: Lua,
     ctx: Arc<Ctx>,
-    hooks: [Option<HookFn>; 4],
+    hooks: [Option<HookFn>; Hook::COUNT],
     /// The global `route(call)`, the call-flow hook (see `route.rs`).
     route: Option<HookFn>,
     limits: Limits,
@@ -274,15 +294,16 @@ fn check_route(lua: &Lua, file: &str) -> Result<(), LoadError> {
 
 /// Reads the hook functions; a hook table or hook that is not what the
 /// contract says fails the load. Missing hooks are warnings (with what the
-/// callers' default will do) when `warnings` is given.
+/// callers' default will do) when `warnings` is given, except the optional
+/// ones.
 fn collect_hooks(
     lua: &Lua,
     ctx: &Ctx,
     dir: &str,
     mut warnings: Option<&mut Vec<String>>,
-) -> Result<[Option<HookFn>; 4], LoadError> {
+) -> Result<[Option<HookFn>; Hook::COUNT], LoadError> {
     let g = lua.globals();
-    let mut hooks: [Option<HookFn>; 4] = Default::default();
+    let mut hooks: [Option<HookFn>; Hook::COUNT] = Default::default();
     for hook in Hook::ALL {
         let (table, field) = hook.path();
         let bad = |hook: &str, expected: &'static str, found: &Value| {
@@ -307,7 +328,7 @@ fn collect_hooks(
                 hooks[hook as usize] = Some(HookFn { func, at });
             }
             Value::Nil => {
-                if let Some(w) = warnings.as_deref_mut() {
+                if let Some(w) = warnings.as_deref_mut().filter(|_| !hook.optional()) {
                     w.push(format!(
                         "{} is not defined: {}",
                         hook.name(),

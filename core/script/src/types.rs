@@ -307,6 +307,89 @@ pub struct Choice {
     pub next: String,
 }
 
+/// A queued call that overflows, as `queue.on_overflow` sees it.
+///
+/// In Lua: one table `{ call_id, from, to, queue, waited_s, position,
+/// priority, reason }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverflowInfo {
+    pub call_id: String,
+    /// The caller.
+    pub from: String,
+    /// What the caller dialled.
+    pub to: String,
+    /// The queue the call waits in.
+    pub queue: String,
+    /// Seconds waited so far.
+    pub waited_s: u32,
+    /// Place in the queue, 1 = next to be served.
+    pub position: u32,
+    /// The priority the call was queued with (0..=9).
+    pub priority: u8,
+    /// `"max_wait"` (waited too long) or `"no_agents"` (no agent logged in).
+    pub reason: String,
+}
+
+/// What `queue.on_overflow` decides for an overflowing call. Serialised as
+/// the Lua table it comes from: `{"action":"voicemail","prompt":"..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OverflowAction {
+    /// Move the call to another queue (a valid queue name).
+    Queue { queue: String },
+    /// Take a message, after `prompt` if given.
+    Voicemail {
+        #[serde(default)]
+        prompt: Option<String>,
+    },
+    /// Offer a callback, confirmed with `prompt` if given.
+    Callback {
+        #[serde(default)]
+        prompt: Option<String>,
+    },
+    /// Hang up, after `prompt` if given.
+    Hangup {
+        #[serde(default)]
+        prompt: Option<String>,
+    },
+}
+
+impl OverflowAction {
+    /// The `action` string scripts use.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OverflowAction::Queue { .. } => "queue",
+            OverflowAction::Voicemail { .. } => "voicemail",
+            OverflowAction::Callback { .. } => "callback",
+            OverflowAction::Hangup { .. } => "hangup",
+        }
+    }
+}
+
+/// An agent changed state, as `agent.on_state_change` sees it.
+///
+/// In Lua: one table `{ agent, from, to, reason?, queue?, call_id?, at_ms }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentChange {
+    /// The agent's id.
+    pub agent: String,
+    /// The state left, as the ACD names it.
+    pub from: String,
+    /// The state entered.
+    pub to: String,
+    /// Why, when known (a break code, "login", ...).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The queue involved, when the change is about one.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// The call involved, when the change is about one.
+    #[serde(default)]
+    pub call_id: Option<String>,
+    /// When, unix milliseconds.
+    pub at_ms: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +422,20 @@ mod tests {
         };
         let fields = BTreeMap::from([("name".to_owned(), "王先生".to_owned())]);
         assert_eq!(node.render_say(&fields), "您好，王先生，{unknown} {");
+    }
+
+    #[test]
+    fn overflow_action_serialises_as_its_lua_table() {
+        let a = OverflowAction::Queue {
+            queue: "sales".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            r#"{"action":"queue","queue":"sales"}"#
+        );
+        let v: OverflowAction = serde_json::from_str(r#"{"action":"hangup"}"#).unwrap();
+        assert_eq!(v, OverflowAction::Hangup { prompt: None });
+        assert_eq!(v.as_str(), "hangup");
     }
 
     #[test]

@@ -17,7 +17,10 @@ use crate::route::{CallInfo, Route, RouteStates, RouteStats};
 use crate::sandbox::Limits;
 use crate::sources::Sources;
 use crate::state::{self, Hook};
-use crate::types::{AgentScript, Contact, Customer, ModeChoice, Offer, Outcome, Verdict};
+use crate::types::{
+    AgentChange, AgentScript, Contact, Customer, ModeChoice, Offer, Outcome, OverflowAction,
+    OverflowInfo, Verdict,
+};
 
 /// What identifies a version, for logs, `GET /api/v1/scripts` and
 /// `waihu check`.
@@ -44,7 +47,7 @@ pub struct Version {
     info: VersionInfo,
     agent_scripts: BTreeMap<String, AgentScript>,
     /// Which hooks the scripts define (same in every state).
-    defined: [bool; 4],
+    defined: [bool; Hook::COUNT],
     /// Whether the scripts define `route`.
     has_route: bool,
     pool: Pool,
@@ -75,13 +78,7 @@ impl Version {
     ) -> Result<Version, LoadError> {
         let sources = Arc::new(sources);
         let built = state::build(&sources, limits, services, true)?;
-        let defined = [
-            Hook::SelectMode,
-            Hook::NextAttempt,
-            Hook::Offers,
-            Hook::BlacklistCheck,
-        ]
-        .map(|hook| built.state.has(hook));
+        let defined = Hook::ALL.map(|hook| built.state.has(hook));
         let has_route = built.state.route().is_some();
         let info = VersionInfo {
             number,
@@ -211,6 +208,40 @@ impl Version {
                 Ok((lua.create_string(number)?, contact, now))
             },
             convert::verdict,
+        )
+    }
+
+    /// `queue.on_overflow(info)`: what to do with a queued call that waited
+    /// too long or whose queue has no agent logged in.
+    ///
+    /// `Ok(None)` when no script defines the hook, or the hook returned
+    /// `nil`: the queue's configured overflow action applies. On error the
+    /// caller applies it too (and logs the error). A returned queue name or
+    /// prompt name is checked as `call:queue` and `call:play` check theirs.
+    pub fn queue_overflow(&self, info: &OverflowInfo) -> Result<Option<OverflowAction>, HookError> {
+        if !self.defined[Hook::QueueOverflow as usize] {
+            return Ok(None);
+        }
+        self.call(
+            Hook::QueueOverflow,
+            |lua| convert::overflow_info(lua, info),
+            convert::overflow_action,
+        )
+    }
+
+    /// `agent.on_state_change(change)`: tells the scripts an agent changed
+    /// state. A notification: what the hook returns is ignored.
+    ///
+    /// `Ok(())` when no script defines the hook. An error (the hook raised,
+    /// or hit a limit) changes nothing for the agent: the caller logs it.
+    pub fn agent_state_change(&self, change: &AgentChange) -> Result<(), HookError> {
+        if !self.defined[Hook::AgentStateChange as usize] {
+            return Ok(());
+        }
+        self.call(
+            Hook::AgentStateChange,
+            |lua| convert::agent_change(lua, change),
+            |_| Ok(()),
         )
     }
 

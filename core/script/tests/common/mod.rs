@@ -146,7 +146,7 @@ pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'stat
 pub mod coordinator {
     use std::collections::VecDeque;
 
-    use waihu_call::{Command, DialOutcome, DigitsEnd, Event, Party};
+    use waihu_call::{Command, DialOutcome, DigitsEnd, Event, Party, QueueOutcome};
     use waihu_script::{HookError, Route, Step};
 
     #[derive(Default)]
@@ -156,6 +156,8 @@ pub mod coordinator {
         /// Barge-in digits for `play` with barge_in, in order.
         pub barge: VecDeque<char>,
         pub dial: Option<DialOutcome>,
+        /// The reply to `queue` (default: answered by agent 1001).
+        pub queue: Option<Event>,
     }
 
     impl Fake {
@@ -194,6 +196,11 @@ pub mod coordinator {
                     outcome: self.dial.unwrap_or(DialOutcome::Completed),
                 },
                 Command::SetVar { .. } => Event::VarSet,
+                Command::Queue { .. } => self.queue.clone().unwrap_or(Event::QueueDone {
+                    outcome: QueueOutcome::Answered,
+                    detail: Some("1001".into()),
+                }),
+                Command::Transfer { .. } => Event::Transferred,
                 Command::Hangup { cause } => Event::HungUp {
                     by: Party::Switch,
                     cause: *cause,
