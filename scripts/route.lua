@@ -1,6 +1,7 @@
 -- Call flows of the demo switch (docs/lua-api.md, "Call flows").
 --   600 echo test           601 prompt playback     602 digits read-back
 --   603 recording test      700 main menu (1-4 pick 600-603)
+--   500 the queue "support"  501 the queue "sales" (agents take the calls)
 --   1xxx a registered phone; anything else is rejected as not found.
 
 local LANG = "en"
@@ -73,6 +74,21 @@ local EXTENSIONS = {
   ["700"] = menu,
 }
 
+-- Numbers that reach a queue of agents.
+local QUEUES = { ["500"] = "support", ["501"] = "sales" }
+
+local function queue(call, name)
+  call:answer()
+  local outcome, detail = call:queue(name)
+  if outcome == nil then
+    -- No such queue in this switch's configuration.
+    call:play(prompt("invalid"))
+  elseif outcome == "answered" or outcome == "voicemail" then
+    call:set_var("queue_outcome", outcome .. ":" .. (detail or ""))
+  end
+  call:hangup()
+end
+
 -- How a dial to a phone ended -> why we hang up the caller.
 local DIAL_CAUSE = {
   completed = "normal",
@@ -90,6 +106,9 @@ function route(call)
   if flow then
     call:answer()
     return flow(call)
+  end
+  if QUEUES[to] then
+    return queue(call, QUEUES[to])
   end
   if to:match("^1%d%d%d$") then
     local outcome = call:dial(to, { timeout_s = 30 })
@@ -125,6 +144,9 @@ tests = {
   end,
   echo_test = function()
     assert(walk("sip:600@pbx") == "answer,play,echo,hangup nil", walk("sip:600@pbx"))
+  end,
+  queue_number_answers_and_queues = function()
+    assert(walk("500") == "answer,queue,play,hangup nil", walk("500"))
   end,
   failed_dial_hangs_up_with_failure = function()
     assert(walk("1001") == "dial,hangup failure", walk("1001"))

@@ -58,6 +58,9 @@ impl AppState {
             registry.register_collector(Box::new(CallCollector {
                 calls: calls.clone(),
             }));
+            registry.register_collector(Box::new(crate::api_acd::AcdCollector {
+                acd: calls.acd.clone(),
+            }));
         }
         self.calls = Some(calls);
         self
@@ -96,6 +99,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cdrs", get(cdrs))
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/trunks", get(trunks))
+        .route("/api/v1/agents", get(crate::api_acd::agents))
+        .route("/api/v1/agents/{agent}", get(crate::api_acd::agent))
+        .route("/api/v1/agents/{agent}/{op}", post(crate::api_acd::agent_op))
+        .route("/api/v1/queues", get(crate::api_acd::queues))
+        .route("/api/v1/acd/events", get(crate::api_acd::events))
+        .route("/api/v1/callbacks", get(crate::api_acd::callbacks))
         .route("/api/v1/calls/{call_id}/commands", post(call_command))
         .route("/api/v1/scripts", get(api_scripts::status))
         .route("/api/v1/scripts/reload", post(api_scripts::reload))

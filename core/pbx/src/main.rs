@@ -9,6 +9,8 @@
 //! - [`shutdown`]: broadcast-and-confirm graceful shutdown.
 #![forbid(unsafe_code)]
 
+mod acd;
+mod api_acd;
 mod api_scripts;
 mod call;
 mod cli;

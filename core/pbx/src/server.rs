@@ -33,6 +33,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (store, store_thread) = store::start(&settings.store_url)
         .with_context(|| format!("cannot open store.url {}", settings.store_url))?;
     repair_recordings(&settings.recordings_dir);
+    let saved_agents = store
+        .run(|s| s.agents())
+        .await
+        .map_err(|e| anyhow!("cannot read the agents' stored state: {e}"))?;
+    let acd = crate::acd::start(&settings, saved_agents, store.clone(), scripts.clone());
 
     // The endpoint keys nonces and tags with this; it never leaves the process.
     let mut secret = [0u8; 32];
@@ -77,6 +82,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .filter(|a| a.allow_pstn)
             .map(|a| a.id.clone())
             .collect(),
+        acd: acd.clone(),
+        feature_codes: settings.acd.clone(),
     };
     info!(
         %advertise,

@@ -78,6 +78,20 @@ pub enum ToCall {
         command: waihu_call::Command,
         reply: oneshot::Sender<waihu_call::Event>,
     },
+    /// The ACD offers this queued call to agents: ring their phones.
+    Offer {
+        agents: Vec<String>,
+        queue: String,
+        ring_timeout: Duration,
+    },
+    /// The ACD gives up on this queued call: run the overflow action.
+    Overflow {
+        queue: String,
+        reason: &'static str,
+        waited_ms: i64,
+        position: u32,
+        priority: u8,
+    },
 }
 
 /// What a call task asks of the driver.
@@ -146,6 +160,10 @@ pub struct CallContext {
     pub trunks: Arc<crate::trunks::Trunks>,
     /// Agents who may call out through trunks.
     pub pstn_agents: std::collections::HashSet<String>,
+    /// Agents and queues.
+    pub acd: crate::acd::AcdHandle,
+    /// The agents' feature codes.
+    pub feature_codes: crate::config::AcdSection,
 }
 
 /// What the API shows of a call in progress.

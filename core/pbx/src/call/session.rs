@@ -23,6 +23,7 @@ use waihu_store::Cdr;
 use super::leg::{Heard, Leg};
 
 mod dial;
+mod queue;
 use super::{CallContext, FromCall, ToCall};
 use crate::shutdown::Shutdown;
 
@@ -63,6 +64,19 @@ enum Waiting {
     },
     /// The B leg answered: packets are relayed until either side ends.
     Bridge,
+    /// `call:queue`: music on hold (or a position announcement) while the
+    /// ACD finds an agent; an agent's phone may be ringing meanwhile.
+    Queue {
+        player: waihu_media::player::Player,
+        announcing: bool,
+    },
+    /// The queue overflowed: its prompt plays, then `then`.
+    Overflow {
+        player: waihu_media::player::Player,
+        then: queue::Then,
+    },
+    /// The caller leaves a message (overflow), until `#` or the deadline.
+    Message { deadline: Instant },
 }
 
 /// How the call ended, for the CDR.
@@ -91,6 +105,7 @@ pub fn spawn(
     let session = Session {
         me: tx.clone(),
         b: None,
+        stale: Vec::new(),
         inbound: None,
         dialled: None,
         out_trunk: None,
@@ -107,6 +122,9 @@ pub fn spawn(
         dialog: None,
         leg: None,
         route: None,
+        queued: None,
+        queue_cdr: queue::QueueCdr::default(),
+        feature: false,
         waiting: Waiting::Nothing,
         buffered: VecDeque::new(),
         heard: String::new(),
@@ -140,6 +158,8 @@ struct Session {
     /// Our own inbox, for Call-IDs we claim (a dialled leg).
     me: mpsc::Sender<ToCall>,
     b: Option<dial::BLeg>,
+    /// Agent legs given up on (cancelled), kept to hang up a late answer.
+    stale: Vec<dial::BLeg>,
     /// The trunk channel an inbound carrier call holds.
     inbound: Option<crate::trunks::Channel>,
     /// The last B leg's target and trunk, for the CDR.
@@ -158,6 +178,11 @@ struct Session {
     dialog: Option<Dialog>,
     leg: Option<Leg>,
     route: Option<Route>,
+    /// In an ACD queue (`call:queue`).
+    queued: Option<queue::Queued>,
+    queue_cdr: queue::QueueCdr,
+    /// An agent's feature code call: no route, hang up after the prompt.
+    feature: bool,
     waiting: Waiting,
     /// Digits pressed while nobody was reading.
     buffered: VecDeque<char>,
@@ -301,6 +326,20 @@ impl Session {
             Instant::now(),
         ));
 
+        if let Some(items) = self.feature_code().await {
+            self.feature = true;
+            self.answer().await;
+            match self.player(&items) {
+                Ok(player) => {
+                    self.waiting = Waiting::Play {
+                        player,
+                        barge_in: false,
+                    }
+                }
+                Err(_) => self.end(Party::Switch, HangupCause::Normal).await,
+            }
+            return false;
+        }
         let version = self.ctx.scripts.pick(self.number);
         self.script_version = Some(version.info().number);
         if !version.has_route() {
@@ -395,6 +434,7 @@ impl Session {
                 | Command::Hangup { .. }
                 | Command::SetVar { .. }
                 | Command::Dial { .. }
+                | Command::Queue { .. }
         );
         if needs_answer && self.answered.is_none() {
             return Some(Event::Failed {
@@ -470,6 +510,16 @@ impl Session {
                 None
             }
             Command::Dial { target, timeout_s } => self.start_dial(&target, timeout_s).await,
+            Command::Queue {
+                queue,
+                priority,
+                skills,
+            } => {
+                if self.answered.is_none() {
+                    self.answer().await;
+                }
+                self.start_queue(queue, priority, skills).await
+            }
             Command::SetVar { name, value } => {
                 self.vars.insert(name, value);
                 Some(Event::VarSet)
@@ -632,6 +682,24 @@ impl Session {
                 let event = self.api_command(command).await;
                 let _ = reply.send(event);
             }
+            ToCall::Offer {
+                agents,
+                queue,
+                ring_timeout,
+            } => {
+                debug!(call_id = %self.call_id, %queue, ?agents, "offer");
+                self.on_offer(agents, ring_timeout).await;
+            }
+            ToCall::Overflow {
+                queue,
+                reason,
+                waited_ms,
+                position,
+                priority,
+            } => {
+                self.on_overflow(queue, reason, waited_ms, position, priority)
+                    .await;
+            }
             ToCall::Cancelled => {
                 self.end_b().await;
                 self.ended = Some(Ending {
@@ -641,6 +709,7 @@ impl Session {
                 });
             }
             ToCall::Request { id, request, peer } => self.on_request(id, *request, peer).await,
+            ToCall::Response { response, .. } if self.on_stale_response(&response).await => {}
             ToCall::Response { response, .. } => {
                 // Our BYE's answer, or a stray: nothing to do either way.
                 debug!(call_id = %self.call_id, status = response.status, "response");
@@ -748,6 +817,7 @@ impl Session {
                         self.waiting = Waiting::Nothing;
                         Some(Event::EchoDone)
                     }
+                    Waiting::Message { .. } if digit == '#' => Some(self.message_done()),
                     // A prompt that may not be interrupted swallows its
                     // digits: type-ahead is what barge-in is for.
                     Waiting::Play { .. } => None,
@@ -821,6 +891,11 @@ impl Session {
         }
         let b_heard = self.b_heard_frame();
         let b_early = self.b_early();
+        let queue_sent = if matches!(self.waiting, Waiting::Queue { .. }) && self.answered.is_some() {
+            Some(self.queue_frame(now).await)
+        } else {
+            None
+        };
         let Some(leg) = self.leg.as_mut() else {
             return;
         };
@@ -828,6 +903,8 @@ impl Session {
             return;
         }
         let mut reply = None;
+        let mut overflow_then = None;
+        let mut message_over = false;
         // DTMF going out (for the route or the API) takes the tick's place
         // in the stream; everything else waits a frame.
         if leg.dtmf_busy() {
@@ -875,6 +952,22 @@ impl Session {
                 leg.silence_frame();
                 None
             }
+            Waiting::Queue { .. } => queue_sent.flatten(),
+            Waiting::Overflow { player, then } => {
+                let (sent, done) = leg.play_frame(player);
+                if done {
+                    overflow_then = Some(*then);
+                    self.waiting = Waiting::Nothing;
+                }
+                sent
+            }
+            Waiting::Message { deadline } => {
+                if now >= *deadline {
+                    message_over = true;
+                }
+                leg.silence_frame();
+                None
+            }
         };
         if let Some(recording) = self.recording.as_mut() {
             let caller = leg.take_heard_frame();
@@ -887,6 +980,17 @@ impl Session {
             }
         } else {
             leg.take_heard_frame();
+        }
+        if message_over {
+            reply = Some(self.message_done());
+        }
+        if let Some(then) = overflow_then {
+            reply = self.overflow_prompted(then).await;
+        }
+        if self.feature && reply.is_some() {
+            // The feature code's confirmation has played.
+            self.end(Party::Switch, HangupCause::Normal).await;
+            return;
         }
         if reply.is_some() {
             self.advance(reply).await;
@@ -1024,6 +1128,7 @@ impl Session {
 
     /// Writes the CDR and releases what the call held.
     async fn finish(&mut self) {
+        self.queue_finish().await;
         if let Some(route) = self.route.take() {
             self.vars.extend(route.vars().clone());
         }
@@ -1072,7 +1177,10 @@ impl Session {
                 .clone()
                 .or_else(|| self.inbound.as_ref().map(|c| c.trunk.name.clone())),
             dialled: self.dialled.clone(),
-            ..Cdr::default()
+            agent: self.queue_cdr.agent.clone(),
+            queue: self.queue_cdr.queue.clone(),
+            wait_ms: self.queue_cdr.wait_ms,
+            talk_ms: self.queue_cdr.talk_ms,
         };
         info!(
             call_id = %cdr.call_id, by = %cdr.hangup_by, cause = %cdr.hangup_cause,
@@ -1082,6 +1190,7 @@ impl Session {
         self.ctx.registry.remove(&self.call_id);
         let mut call_ids = vec![self.call_id.clone()];
         call_ids.extend(self.b_call_id());
+        call_ids.extend(self.stale.drain(..).map(|b| b.call_id().to_owned()));
         self.send(FromCall::Release {
             call_ids,
             dialogs: vec![(self.call_id.clone(), self.local_tag.clone())],

@@ -263,6 +263,12 @@ impl Driver {
                 }
                 Event::Registration { aor, contacts } => {
                     info!(%aor, contacts, "registration changed");
+                    if contacts == 0
+                        && let Some(ctx) = &self.calls.context
+                    {
+                        let user = aor.split_once('@').map_or(aor.as_str(), |(u, _)| u);
+                        ctx.acd.unregistered(user);
+                    }
                 }
                 Event::Ack { request, .. } => self.forward(&request.call_id, ToCall::Ack),
                 Event::Cancelled { id } => {

@@ -45,6 +45,14 @@ pub(super) struct BLeg {
     ring: Duration,
     /// Challenges answered for this attempt.
     challenges: u32,
+    /// The agent rung for a queued call (the call waits on if it fails).
+    pub(super) agent: Option<String>,
+}
+
+impl BLeg {
+    pub(super) fn call_id(&self) -> &str {
+        &self.call_id
+    }
 }
 
 /// Where a B leg goes.
@@ -276,6 +284,7 @@ impl Session {
             failover,
             ring,
             challenges: 0,
+            agent: None,
         });
         if matches!(self.waiting, Waiting::Dial { .. }) {
             return None;
@@ -291,6 +300,90 @@ impl Session {
         .unwrap_or_else(|_| waihu_media::player::Player::new(Vec::new()));
         self.waiting = Waiting::Dial { ringback };
         None
+    }
+
+    /// Rings an agent's phone for a queued call. The caller keeps hearing
+    /// the queue's music; the outcome goes to the ACD.
+    pub(super) async fn launch_agent(
+        &mut self,
+        uri: Uri,
+        peer: Peer,
+        from: NameAddr,
+        to: NameAddr,
+        agent: String,
+        ring: Duration,
+    ) {
+        let attempt = Attempt {
+            uri,
+            peer,
+            from,
+            to,
+            trunk: None,
+        };
+        let waiting = std::mem::replace(&mut self.waiting, Waiting::Nothing);
+        let failed = self.launch_b(attempt, ring, Vec::new()).await;
+        self.waiting = waiting;
+        match (failed, self.b.as_mut()) {
+            (None, Some(b)) => b.agent = Some(agent),
+            _ => {
+                self.b = None;
+                self.agent_missed(&agent).await;
+            }
+        }
+    }
+
+    /// An agent's leg failed (final error, timeout, ring timeout): it is
+    /// dropped and the call waits on in its queue.
+    async fn agent_leg_failed(&mut self, status: Option<u16>) {
+        let Some(b) = self.b.take() else {
+            return;
+        };
+        let agent = b.agent.clone().unwrap_or_default();
+        info!(call_id = %self.call_id, %agent, ?status, "agent did not take the call");
+        // A leg we cancelled may still answer: keep it to hang that up.
+        if b.state == BState::Cancelled {
+            self.stale.push(b);
+        } else {
+            self.send(FromCall::Release {
+                call_ids: vec![b.call_id],
+                dialogs: Vec::new(),
+            })
+            .await;
+        }
+        self.agent_missed(&agent).await;
+    }
+
+    /// A response for an agent leg given up on: a late 2xx is acknowledged
+    /// and hung up. True if the response was one of these legs'.
+    pub(super) async fn on_stale_response(&mut self, response: &Response) -> bool {
+        let Some(i) = self.stale.iter().position(|b| b.call_id == response.call_id) else {
+            return false;
+        };
+        if response.cseq.method == Method::Invite && (200..300).contains(&response.status) {
+            let via = self.via();
+            let b = &mut self.stale[i];
+            if b.dialog.is_none() {
+                b.dialog = Dialog::uac(&b.invite, response).ok();
+            }
+            let peer = b.peer;
+            let ack = b.dialog.as_ref().and_then(|d| d.create_ack(response, via.clone()).ok());
+            let bye = b.dialog.as_mut().and_then(|d| d.create_request(Method::Bye, via).ok());
+            for request in [ack, bye].into_iter().flatten() {
+                let message = if request.method == Method::Ack {
+                    FromCall::Ack {
+                        request: Box::new(request),
+                        peer,
+                    }
+                } else {
+                    FromCall::Send {
+                        request: Box::new(request),
+                        peer,
+                    }
+                };
+                self.send(message).await;
+            }
+        }
+        true
     }
 
     /// A challenge from the trunk we called: answered once per INVITE,
@@ -400,6 +493,10 @@ impl Session {
                 return;
             };
             b.state = BState::Over;
+            if b.agent.is_some() {
+                self.agent_leg_failed(Some(status)).await;
+                return;
+            }
             // 503 and 408 say "this carrier, not this number": the next
             // trunk of the group may still complete it. Busy, not found,
             // unavailable and 6xx are answers about the number.
@@ -476,6 +573,16 @@ impl Session {
             b.leg = Some(leg);
         }
         b.state = BState::Bridged;
+        if let Some(agent) = b.agent.clone()
+            && !self.agent_answered(&agent).await
+        {
+            // The caller left, or the ACD gave the call up meanwhile.
+            if let Some(b) = self.b.as_mut() {
+                b.state = BState::Over;
+            }
+            self.bye_b().await;
+            return;
+        }
         if self.answered.is_none() {
             self.answer().await;
         }
@@ -490,7 +597,7 @@ impl Session {
         let Some(b) = self.b.as_mut() else {
             return;
         };
-        if b.leg.is_some() || !matches!(b.state, BState::Calling { .. }) {
+        if b.leg.is_some() || !matches!(b.state, BState::Calling { .. }) || b.agent.is_some() {
             return;
         }
         let negotiated = match sdp::parse(&response.body)
@@ -567,6 +674,10 @@ impl Session {
         };
         if matches!(b.state, BState::Calling { .. }) {
             b.state = BState::Over;
+            if b.agent.is_some() {
+                self.agent_leg_failed(Some(408)).await;
+                return;
+            }
             if !b.failover.is_empty() {
                 info!(call_id = %self.call_id, "trunk silent; trying the next one");
                 self.failover().await;
@@ -612,7 +723,12 @@ impl Session {
         {
             b.state = BState::Cancelled;
             let call_id = b.call_id.clone();
+            let agent = b.agent.is_some();
             self.send(FromCall::Cancel { call_id }).await;
+            if agent {
+                self.agent_leg_failed(None).await;
+                return;
+            }
             self.dial_done(DialOutcome::NoAnswer).await;
         }
     }
@@ -686,6 +802,16 @@ impl Session {
     }
 
     async fn dial_done(&mut self, outcome: DialOutcome) {
+        if self.b.as_ref().is_some_and(|b| b.agent.is_some()) {
+            // The agent hung up: the route goes on after `call:queue`.
+            if let Some(reply) = self.agent_done().await {
+                self.waiting = Waiting::Nothing;
+                if self.ended.is_none() {
+                    self.advance(Some(reply)).await;
+                }
+            }
+            return;
+        }
         if matches!(self.waiting, Waiting::Dial { .. } | Waiting::Bridge) {
             self.waiting = Waiting::Nothing;
             if self.ended.is_none() {
@@ -715,7 +841,7 @@ impl Session {
 }
 
 /// `sip:target@domain`.
-fn uri_for(target: &str, domain: &str) -> Uri {
+pub(super) fn uri_for(target: &str, domain: &str) -> Uri {
     waihu_sip::message::parse_uri(&format!("sip:{target}@{domain}")).unwrap_or_else(|_| {
         Uri::Other {
             scheme: "sip".into(),
