@@ -15,7 +15,7 @@ use common::audio::{self, RtpTap};
 use common::baresip::Baresip;
 use common::sip::{Peer, Request, Transport};
 use common::sipp::Sipp;
-use common::{ALICE, BOB, Config, DOMAIN, Server, http_get, sipp_media_port};
+use common::{ALICE, BOB, Config, DOMAIN, Server, http_get, register_at, sipp_media_port};
 use serde_json::Value;
 
 /// The CDRs of calls to `extension`, newest first, once at least one exists.
@@ -263,19 +263,6 @@ fn an_invite_without_credentials_is_challenged_and_bad_sdp_is_refused() {
         .run(&server)
         .assert_success("a call after the refusals");
     server.stop();
-}
-
-/// Registers `agent` with a contact at `contact` (where a sipp UAS listens).
-fn register_at(server: &Server, agent: &common::Agent, contact: std::net::SocketAddr) {
-    let mut peer = Peer::connect(Transport::Udp, server.udp);
-    let register = Request::register(agent.id, contact, Transport::Udp);
-    let first = peer.exchange(&register).expect("an answer to REGISTER");
-    assert_eq!(first.status, 401);
-    let challenge = first.challenge("MD5");
-    let ok = peer
-        .exchange_authorized(&register.next(), &challenge, agent.id, agent.password)
-        .expect("an answer to the authorized REGISTER");
-    assert_eq!(ok.status, 200, "REGISTER of {}", agent.id);
 }
 
 #[test]

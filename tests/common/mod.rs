@@ -79,6 +79,9 @@ pub struct Config {
     pub extra_yaml: String,
     /// `media.source_learning`: `learn` or `strict`.
     pub source_learning: &'static str,
+    /// The store file; a fresh one in the test's directory when `None`
+    /// (give one to restart a server on the same state).
+    pub db: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             pstn_agents: Vec::new(),
             extra_yaml: String::new(),
             source_learning: "learn",
+            db: None,
         }
     }
 }
@@ -137,7 +141,10 @@ impl Config {
             self.rtp_timeout_s,
             self.source_learning,
             repo_dir("prompts").display(),
-            dir.join("waihu.db").display(),
+            self.db
+                .clone()
+                .unwrap_or_else(|| dir.join("waihu.db"))
+                .display(),
             dir.join("recordings").display(),
         );
         y.push_str(&self.extra_yaml);
@@ -346,6 +353,15 @@ impl Server {
         }
     }
 
+    /// SIGKILL: the process dies at once, as in a crash. The test's
+    /// directory (and the store in it) is left for a restart.
+    pub fn crash(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM, then asserts the process exits with status 0 in time.
     pub fn stop(mut self) {
         let status = self.terminate();
@@ -476,4 +492,18 @@ pub fn tests_dir(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests")
         .join(rel)
+}
+
+/// Registers `agent` with a contact at `contact` (where a sipp UAS listens).
+pub fn register_at(server: &Server, agent: &Agent, contact: SocketAddr) {
+    use sip::{Peer, Request, Transport};
+    let mut peer = Peer::connect(Transport::Udp, server.udp);
+    let register = Request::register(agent.id, contact, Transport::Udp);
+    let first = peer.exchange(&register).expect("an answer to REGISTER");
+    assert_eq!(first.status, 401);
+    let challenge = first.challenge("MD5");
+    let ok = peer
+        .exchange_authorized(&register.next(), &challenge, agent.id, agent.password)
+        .expect("an answer to the authorized REGISTER");
+    assert_eq!(ok.status, 200, "REGISTER of {}", agent.id);
 }

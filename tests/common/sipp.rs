@@ -201,6 +201,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Stops a sipp that would run on (a phone taking any number of
+    /// calls) and returns what it logged.
+    pub fn kill(mut self) -> Outcome {
+        let _ = self.child.kill();
+        self.wait()
+    }
+
     /// Waits for sipp to finish.
     pub fn wait(self) -> Outcome {
         let out = self.child.wait_with_output().expect("waiting for sipp");

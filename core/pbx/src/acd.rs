@@ -309,7 +309,9 @@ struct Task {
 
 /// Runs `agent.on_state_change` for each change, in order, on a thread of
 /// its own so that Lua never holds up the ACD.
-fn hook_thread(scripts: Arc<ScriptHost>) -> std::sync::mpsc::Sender<Vec<waihu_script::AgentChange>> {
+fn hook_thread(
+    scripts: Arc<ScriptHost>,
+) -> std::sync::mpsc::Sender<Vec<waihu_script::AgentChange>> {
     let (tx, rx) = std::sync::mpsc::channel::<Vec<waihu_script::AgentChange>>();
     let spawned = std::thread::Builder::new()
         .name("waihu-agent-hook".into())
@@ -404,11 +406,7 @@ impl Task {
                 });
             }
             Msg::Unregistered { agent } => {
-                if self
-                    .acd
-                    .agent(&agent)
-                    .is_some_and(|a| a.state.logged_in())
-                {
+                if self.acd.agent(&agent).is_some_and(|a| a.state.logged_in()) {
                     info!(%agent, "agent's phone unregistered: logging the agent out");
                     let _ = self.acd.logout(&agent, "unregistered", now);
                 }

@@ -69,12 +69,27 @@ pub struct OpBody {
 pub async fn agent_op(
     State(state): State<AppState>,
     Path((agent, op)): Path<(String, String)>,
-    body: Option<Json<OpBody>>,
+    body: axum::body::Bytes,
 ) -> Response {
     let Some(acd) = acd(&state) else {
         return unavailable();
     };
-    let reason = body.and_then(|Json(b)| b.reason);
+    // The body is optional: empty, or {"reason": "..."}.
+    let body: OpBody = if body.iter().all(u8::is_ascii_whitespace) {
+        OpBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": format!("the body is not {{\"reason\": \"...\"}}: {e}")})),
+                )
+                    .into_response();
+            }
+        }
+    };
+    let reason = body.reason;
     if reason
         .as_ref()
         .is_some_and(|r| r.is_empty() || r.len() > 64 || r.chars().any(char::is_control))
@@ -167,7 +182,8 @@ impl Collector for AcdCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let s = self.acd.latest();
         let gauge = prometheus_client::metrics::MetricType::Gauge;
-        let mut family = encoder.encode_descriptor("waihu_agents", "Agents by state", None, gauge)?;
+        let mut family =
+            encoder.encode_descriptor("waihu_agents", "Agents by state", None, gauge)?;
         for state in [
             AgentState::LoggedOut,
             AgentState::Ready,
@@ -179,7 +195,6 @@ impl Collector for AcdCollector {
             let n = s.agents.iter().filter(|a| a.state == state).count() as u64;
             ConstGauge::new(n).encode(family.encode_family(&[("state", state.as_str())])?)?;
         }
-        drop(family);
         let mut family = encoder.encode_descriptor(
             "waihu_queue_waiting",
             "Calls waiting in the queue",
@@ -190,7 +205,6 @@ impl Collector for AcdCollector {
             ConstGauge::new(u64::from(q.waiting))
                 .encode(family.encode_family(&[("queue", q.name.as_str())])?)?;
         }
-        drop(family);
         let mut family = encoder.encode_descriptor(
             "waihu_queue_longest_wait_seconds",
             "How long the oldest waiting call has waited",

@@ -101,7 +101,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/agents", get(crate::api_acd::agents))
         .route("/api/v1/agents/{agent}", get(crate::api_acd::agent))
-        .route("/api/v1/agents/{agent}/{op}", post(crate::api_acd::agent_op))
+        .route(
+            "/api/v1/agents/{agent}/{op}",
+            post(crate::api_acd::agent_op),
+        )
         .route("/api/v1/queues", get(crate::api_acd::queues))
         .route("/api/v1/acd/events", get(crate::api_acd::events))
         .route("/api/v1/callbacks", get(crate::api_acd::callbacks))

@@ -126,7 +126,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         warn!(limit = ?SHUTDOWN_LIMIT, "shutdown took too long; exiting anyway");
     }
     // Every call has written its CDR by now; let the store finish writing.
+    // The ACD task ends when its last handle goes (those of the calls
+    // went with them), writing its last changes.
     drop(calls);
+    drop(acd);
     drop(store);
     store_thread.join();
     info!("stopped");

@@ -76,7 +76,9 @@ enum Waiting {
         then: queue::Then,
     },
     /// The caller leaves a message (overflow), until `#` or the deadline.
-    Message { deadline: Instant },
+    Message {
+        deadline: Instant,
+    },
 }
 
 /// How the call ended, for the CDR.
@@ -891,7 +893,8 @@ impl Session {
         }
         let b_heard = self.b_heard_frame();
         let b_early = self.b_early();
-        let queue_sent = if matches!(self.waiting, Waiting::Queue { .. }) && self.answered.is_some() {
+        let queue_sent = if matches!(self.waiting, Waiting::Queue { .. }) && self.answered.is_some()
+        {
             Some(self.queue_frame(now).await)
         } else {
             None

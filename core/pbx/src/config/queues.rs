@@ -122,7 +122,11 @@ fn parse_strategy(s: &str) -> Option<Strategy> {
     })
 }
 
-pub(super) fn check_queues(c: &mut Checker, entries: &[QueueEntry], agents: &[Agent]) -> Vec<Queue> {
+pub(super) fn check_queues(
+    c: &mut Checker,
+    entries: &[QueueEntry],
+    agents: &[Agent],
+) -> Vec<Queue> {
     let mut queues: Vec<Queue> = Vec::with_capacity(entries.len());
     for (i, q) in entries.iter().enumerate() {
         let key = |field: &str| format!("queues[{i}].{field}");
@@ -218,7 +222,9 @@ pub(super) fn check_acd(c: &mut Checker, acd: &AcdSection) {
     for (key, code) in codes {
         let ok = !code.is_empty()
             && code.len() <= 16
-            && code.bytes().all(|b| b.is_ascii_digit() || b"*#".contains(&b));
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"*#".contains(&b));
         if !ok {
             c.report(
                 key,

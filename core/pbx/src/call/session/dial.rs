@@ -356,7 +356,11 @@ impl Session {
     /// A response for an agent leg given up on: a late 2xx is acknowledged
     /// and hung up. True if the response was one of these legs'.
     pub(super) async fn on_stale_response(&mut self, response: &Response) -> bool {
-        let Some(i) = self.stale.iter().position(|b| b.call_id == response.call_id) else {
+        let Some(i) = self
+            .stale
+            .iter()
+            .position(|b| b.call_id == response.call_id)
+        else {
             return false;
         };
         if response.cseq.method == Method::Invite && (200..300).contains(&response.status) {
@@ -366,8 +370,14 @@ impl Session {
                 b.dialog = Dialog::uac(&b.invite, response).ok();
             }
             let peer = b.peer;
-            let ack = b.dialog.as_ref().and_then(|d| d.create_ack(response, via.clone()).ok());
-            let bye = b.dialog.as_mut().and_then(|d| d.create_request(Method::Bye, via).ok());
+            let ack = b
+                .dialog
+                .as_ref()
+                .and_then(|d| d.create_ack(response, via.clone()).ok());
+            let bye = b
+                .dialog
+                .as_mut()
+                .and_then(|d| d.create_request(Method::Bye, via).ok());
             for request in [ack, bye].into_iter().flatten() {
                 let message = if request.method == Method::Ack {
                     FromCall::Ack {

@@ -134,7 +134,10 @@ impl Session {
 
     /// A frame of the queue's music or announcement; the position is
     /// announced when it is due.
-    pub(super) async fn queue_frame(&mut self, now: Instant) -> Option<[i16; super::super::leg::FRAME_SAMPLES]> {
+    pub(super) async fn queue_frame(
+        &mut self,
+        now: Instant,
+    ) -> Option<[i16; super::super::leg::FRAME_SAMPLES]> {
         let due = self
             .queued
             .as_ref()
@@ -209,7 +212,10 @@ impl Session {
         for other in agents {
             self.ctx.acd.missed(&self.call_id, &other).await;
         }
-        let waiting = self.queued.as_ref().is_some_and(|q| q.waiting && q.agent.is_none());
+        let waiting = self
+            .queued
+            .as_ref()
+            .is_some_and(|q| q.waiting && q.agent.is_none());
         if !waiting || self.b.is_some() || self.ended.is_some() {
             self.ctx.acd.missed(&self.call_id, &agent).await;
             return;
@@ -309,7 +315,10 @@ impl Session {
         position: u32,
         priority: u8,
     ) {
-        let still = self.queued.as_ref().is_some_and(|q| q.waiting && q.queue == queue);
+        let still = self
+            .queued
+            .as_ref()
+            .is_some_and(|q| q.waiting && q.queue == queue);
         if !still || self.ended.is_some() {
             return;
         }
@@ -328,15 +337,11 @@ impl Session {
             Some(route) => route.version().clone(),
             None => self.ctx.scripts.current(),
         };
-        let default_prompt = self
-            .ctx
-            .acd
-            .queue(&queue)
-            .map(|c| {
-                c.overflow_prompt
-                    .clone()
-                    .unwrap_or_else(|| format!("{}/queue_busy", c.language))
-            });
+        let default_prompt = self.ctx.acd.queue(&queue).map(|c| {
+            c.overflow_prompt
+                .clone()
+                .unwrap_or_else(|| format!("{}/queue_busy", c.language))
+        });
         let action = match version.queue_overflow(&info) {
             Ok(Some(action)) => action,
             Ok(None) => OverflowAction::Hangup {
@@ -412,7 +417,10 @@ impl Session {
                 None
             }
             Then::Message => {
-                let file = format!("messages/{}.wav", self.call_id.replace(['/', '\\', '.'], "_"));
+                let file = format!(
+                    "messages/{}.wav",
+                    self.call_id.replace(['/', '\\', '.'], "_")
+                );
                 match self.start_recording(&file, waihu_call::RecordMode::Mono) {
                     Event::RecordingStarted { .. } => {
                         self.waiting = Waiting::Message {

@@ -1,0 +1,438 @@
+//! Agents and ACD queues through the running binary: a customer calls in
+//! through the carrier trunk (sipp from the trunk's address), the shipped
+//! route puts the call in a queue (500: "support"), and agents' phones
+//! (registered sipp UASs) take it. Agents are driven through the HTTP API
+//! and their feature codes.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::audio::{self, RtpTap};
+use common::sip::Transport;
+use common::sipp::{Running, Sipp};
+use common::{
+    ALICE, Agent, BOB, Config, DOMAIN, Server, http_get, http_post, register_at, sipp_media_port,
+};
+use serde_json::Value;
+
+const CAROL: Agent = Agent {
+    id: "1003",
+    password: "carol-long-secret-1003",
+};
+const DAVE: Agent = Agent {
+    id: "1004",
+    password: "dave-long-secret-1004",
+};
+
+/// A carrier trunk trusted from 127.0.0.1 (where the sipp callers run),
+/// and the queue `support` with `queue` lines (strategy, members, ...).
+fn config(queue: &str) -> Config {
+    let carrier = common::free_port();
+    Config {
+        agents: vec![ALICE, BOB, CAROL, DAVE],
+        extra_yaml: format!(
+            "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: {carrier}\n    \
+             acl: [\"127.0.0.1\"]\n    keepalive_s: 0\n    max_channels: 100\n\
+             queues:\n  - name: support\n{queue}"
+        ),
+        ..Config::default()
+    }
+}
+
+fn agent_op(server: &Server, agent: &Agent, op: &str, body: &str) -> Value {
+    let path = format!("/api/v1/agents/{}/{op}", agent.id);
+    let (status, body) = http_post(server.http, &path, body).expect("POST agent op");
+    assert_eq!(status, 200, "POST {path}: {body}");
+    serde_json::from_str(&body).expect("agent json")
+}
+
+fn agent_state(server: &Server, agent: &Agent) -> Value {
+    let path = format!("/api/v1/agents/{}", agent.id);
+    let (status, body) = http_get(server.http, &path).expect("GET agent");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).expect("agent json")
+}
+
+fn wait_state(server: &Server, agent: &Agent, state: &str) {
+    server.wait_for(
+        &format!("agent {} to be {state}", agent.id),
+        Duration::from_secs(20),
+        |s| agent_state(s, agent)["state"] == state,
+    );
+}
+
+/// An agent's phone: a sipp UAS registered as the agent.
+fn phone(server: &Server, agent: &Agent, scenario: &str, calls: u32) -> Running {
+    phone_with(server, agent, scenario, calls, &[])
+}
+
+fn phone_with(
+    server: &Server,
+    agent: &Agent,
+    scenario: &str,
+    calls: u32,
+    args: &[&str],
+) -> Running {
+    let port = common::free_port();
+    let mut sipp = Sipp::new(scenario, Transport::Udp, "phone")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(calls)
+        .timeout_secs(120);
+    for a in args {
+        sipp = sipp.arg(a);
+    }
+    let running = sipp.spawn(server);
+    register_at(server, agent, SocketAddr::from(([127, 0, 0, 1], port)));
+    running
+}
+
+/// The caller: `calls` calls to `number`, one after the other, each
+/// `talk_ms` long after the answer.
+fn caller(number: &str, calls: u32, talk_ms: u32) -> Sipp<'static> {
+    Sipp::new("queue_caller.xml", Transport::Udp, number)
+        .media_port(sipp_media_port())
+        .calls(calls)
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+        .timeout_secs(120)
+}
+
+/// The CDRs of calls to the queue's number, oldest first, once there are `n`.
+fn queue_cdrs(server: &Server, n: usize) -> Vec<Value> {
+    let mut found = Vec::new();
+    server.wait_for(&format!("{n} CDRs"), Duration::from_secs(20), |server| {
+        let (_, body) = http_get(server.http, "/api/v1/cdrs?limit=100").expect("GET cdrs");
+        let json: Value = serde_json::from_str(&body).expect("cdr json");
+        found = json["cdrs"]
+            .as_array()
+            .expect("cdrs")
+            .iter()
+            .filter(|c| c["to"].as_str().is_some_and(|t| t.contains("sip:500@")))
+            .cloned()
+            .collect();
+        found.len() >= n
+    });
+    found.sort_by_key(|c| c["start_ms"].as_i64());
+    found
+}
+
+fn events(server: &Server) -> Vec<Value> {
+    let (status, body) = http_get(server.http, "/api/v1/acd/events?limit=10000").expect("events");
+    assert_eq!(status, 200, "{body}");
+    let json: Value = serde_json::from_str(&body).expect("json");
+    json["events"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn an_inbound_call_waits_with_music_then_an_agent_takes_it_with_two_way_audio() {
+    let server = Server::start(&config(
+        "    members: [\"1002\"]\n    wrapup_s: 1\n    announce_every_s: 1\n",
+    ));
+    let phone = phone_with(&server, &BOB, "call_uas_echo.xml", 1, &["-rtp_echo"]);
+    // Bob is logged in but paused: the call waits (it does not overflow,
+    // as it would with nobody logged in).
+    agent_op(&server, &BOB, "login", "");
+    agent_op(&server, &BOB, "pause", r#"{"reason":"coffee"}"#);
+    assert_eq!(agent_state(&server, &BOB)["reason"], "coffee");
+
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    let call = Sipp::new("queue_caller.xml", Transport::Udp, "500")
+        .media_port(media_port)
+        .arg("-d")
+        .arg("7000")
+        .timeout_secs(60)
+        .spawn(&server);
+    server.wait_for(
+        "the call to wait in the queue",
+        Duration::from_secs(10),
+        |s| {
+            s.metrics()
+                .contains("waihu_queue_waiting{queue=\"support\"} 1")
+        },
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    agent_op(&server, &BOB, "ready", "");
+    call.wait().assert_success("the caller");
+    phone.wait().assert_success("Bob's phone (it got the BYE)");
+
+    // While waiting the caller heard music and announcements; then Bob's
+    // phone echoed the caller's own audio back through the bridge.
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    let echoed = audio::echoed(&sent, &received);
+    assert!(
+        echoed >= 60,
+        "only {echoed} packets came back through the agent"
+    );
+    assert!(
+        received.len() >= echoed + 80,
+        "{} packets received, {echoed} of them echoes: no music while waiting",
+        received.len()
+    );
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    assert_eq!(cdr["queue"], "support", "{cdr}");
+    assert_eq!(cdr["trunk"], "carrier", "{cdr}");
+    assert_eq!(cdr["hangup_by"], "caller", "{cdr}");
+    let wait = cdr["wait_ms"].as_i64().expect("wait_ms");
+    assert!((2000..10_000).contains(&wait), "wait_ms {wait}");
+    assert!(cdr["talk_ms"].as_i64().expect("talk_ms") >= 1000, "{cdr}");
+    // Bob wraps up for a second, then is ready again with one call taken.
+    wait_state(&server, &BOB, "ready");
+    assert_eq!(agent_state(&server, &BOB)["calls"], 1);
+    let log = server.log();
+    assert!(log.contains("agent took the call"), "{log}");
+    server.stop();
+}
+
+#[test]
+fn an_agent_who_hangs_up_ends_the_callers_leg_too() {
+    let server = Server::start(&config("    members: [\"1002\"]\n"));
+    // Bob's phone hangs up 1.5 s after answering; the caller waits for BYE.
+    let phone = phone_with(&server, &BOB, "agent_uas_bye.xml", 1, &["-d", "1500"]);
+    agent_op(&server, &BOB, "login", "");
+    let call = Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .spawn(&server);
+    call.wait().assert_success("the caller (it got the BYE)");
+    phone
+        .wait()
+        .assert_success("Bob's phone (its BYE was answered)");
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    assert_eq!(cdr["vars"]["queue_outcome"], "answered:1002", "{cdr}");
+    server.stop();
+}
+
+#[test]
+fn longest_idle_order_holds_over_twenty_calls_across_three_agents() {
+    let server = Server::start(&config(
+        "    strategy: longest-idle\n    members: [\"1002\", \"1003\", \"1004\"]\n    wrapup_s: 0\n",
+    ));
+    let phones: Vec<Running> = [&BOB, &CAROL, &DAVE]
+        .into_iter()
+        .map(|a| phone(&server, a, "call_uas_echo.xml", 20))
+        .collect();
+    // Logged in in this order, so idle longest in this order.
+    for agent in [&CAROL, &DAVE, &BOB] {
+        agent_op(&server, agent, "login", "");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    caller("500", 20, 300)
+        .run(&server)
+        .assert_success("twenty calls");
+    let cdrs = queue_cdrs(&server, 20);
+    let agents: Vec<&str> = cdrs
+        .iter()
+        .map(|c| c["agent"].as_str().unwrap_or("none"))
+        .collect();
+    let expected: Vec<&str> = [CAROL.id, DAVE.id, BOB.id]
+        .into_iter()
+        .cycle()
+        .take(20)
+        .collect();
+    assert_eq!(agents, expected, "the order agents took the calls in");
+    for phone in phones {
+        phone.kill();
+    }
+    for (agent, calls) in [(&CAROL, 7), (&DAVE, 7), (&BOB, 6)] {
+        assert_eq!(agent_state(&server, agent)["calls"], calls, "{}", agent.id);
+    }
+    server.stop();
+}
+
+#[test]
+fn an_agent_who_never_answers_is_skipped_then_paused() {
+    let server = Server::start(&config(
+        "    members: [\"1003\", \"1002\"]\n    ring_timeout_s: 2\n    max_no_answer: 2\n",
+    ));
+    // Carol's phone rings and is never picked up; Bob's answers and hangs
+    // up after 300 ms. The caller stays until the switch hangs up.
+    let carol = phone(&server, &CAROL, "call_uas_ring.xml", 2);
+    let bob = phone_with(&server, &BOB, "agent_uas_bye.xml", 3, &["-d", "300"]);
+    agent_op(&server, &CAROL, "login", "");
+    std::thread::sleep(Duration::from_millis(30));
+    agent_op(&server, &BOB, "login", "");
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .calls(3)
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("three calls");
+    carol
+        .wait()
+        .assert_success("Carol's phone (cancelled twice)");
+    bob.wait().assert_success("Bob's phone");
+    let cdrs = queue_cdrs(&server, 3);
+    for cdr in &cdrs {
+        assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    }
+    // The first two calls rang Carol for the 2 s ring timeout first; the
+    // third went straight to Bob.
+    let waits: Vec<i64> = cdrs
+        .iter()
+        .map(|c| c["wait_ms"].as_i64().unwrap_or(-1))
+        .collect();
+    assert!(waits[0] >= 2000 && waits[1] >= 2000, "{waits:?}");
+    assert!(waits[2] < 1500, "{waits:?}");
+    let carol_now = agent_state(&server, &CAROL);
+    assert_eq!(carol_now["state"], "paused", "{carol_now}");
+    assert_eq!(carol_now["reason"], "no-answer", "{carol_now}");
+    assert!(
+        events(&server).iter().any(|e| e["agent"] == CAROL.id
+            && e["event"] == "paused"
+            && e["reason"] == "no-answer")
+    );
+    server.stop();
+}
+
+#[test]
+fn a_restart_mid_queue_brings_agent_states_back() {
+    let db = std::env::temp_dir()
+        .join(common::unique("waihu-acd-restart"))
+        .join("waihu.db");
+    std::fs::create_dir_all(db.parent().expect("dir")).expect("mkdir");
+    let queue = "    members: [\"1002\", \"1003\", \"1004\"]\n";
+    let mut cfg = config(queue);
+    cfg.db = Some(db.clone());
+    let server = Server::start(&cfg);
+    let bob_phone = phone(&server, &BOB, "call_uas_echo.xml", 1);
+    for agent in [&BOB, &CAROL, &DAVE] {
+        agent_op(&server, agent, "login", "");
+    }
+    agent_op(&server, &CAROL, "pause", r#"{"reason":"lunch"}"#);
+    agent_op(&server, &DAVE, "logout", "");
+    // A long call that Bob takes; a second one waits (nobody else ready).
+    let first = caller("500", 1, 30_000).spawn(&server);
+    wait_state(&server, &BOB, "on_call");
+    let second = caller("500", 1, 30_000).spawn(&server);
+    server.wait_for("a waiting call", Duration::from_secs(10), |s| {
+        s.metrics()
+            .contains("waihu_queue_waiting{queue=\"support\"} 1")
+    });
+    server.crash();
+    first.kill();
+    second.kill();
+    bob_phone.kill();
+
+    let mut cfg = config(queue);
+    cfg.db = Some(db.clone());
+    let server = Server::start(&cfg);
+    let bob = agent_state(&server, &BOB);
+    assert_eq!(
+        bob["state"], "ready",
+        "Bob was on a call of the dead process: {bob}"
+    );
+    assert_eq!(bob["reason"], "restart", "{bob}");
+    assert_eq!(bob["calls"], 1, "{bob}");
+    let carol = agent_state(&server, &CAROL);
+    assert_eq!(
+        (&carol["state"], &carol["reason"]),
+        (&Value::from("paused"), &Value::from("lunch"))
+    );
+    assert_eq!(agent_state(&server, &DAVE)["state"], "logged_out");
+    let (_, body) = http_get(server.http, "/api/v1/queues").expect("queues");
+    let queues: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(queues["queues"][0]["waiting"], 0, "{queues}");
+    assert_eq!(queues["queues"][0]["ready"], 1, "{queues}");
+    // The history survived too: Bob's answer before the crash is there.
+    assert!(
+        events(&server)
+            .iter()
+            .any(|e| e["agent"] == BOB.id && e["event"] == "on_call")
+    );
+    // And Bob, registered again, takes the next call.
+    let bob_phone = phone(&server, &BOB, "call_uas_echo.xml", 1);
+    caller("500", 1, 300)
+        .run(&server)
+        .assert_success("a call after the restart");
+    bob_phone
+        .wait()
+        .assert_success("Bob's phone after the restart");
+    server.stop();
+    let _ = std::fs::remove_dir_all(db.parent().expect("dir"));
+}
+
+#[test]
+fn with_nobody_logged_in_the_lua_overflow_hook_takes_a_callback_request() {
+    // The shipped route plus a queue.on_overflow that asks for callbacks.
+    let scripts = std::env::temp_dir().join(common::unique("waihu-acd-scripts"));
+    std::fs::create_dir_all(&scripts).expect("mkdir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/route.lua");
+    std::fs::copy(&shipped, scripts.join("route.lua")).expect("copy route.lua");
+    std::fs::write(
+        scripts.join("zz_overflow.lua"),
+        r#"
+function queue.on_overflow(info)
+  if info.reason == "no_agents" then
+    return { action = "callback", prompt = "en/callback_ok" }
+  end
+  return { action = "hangup" }
+end
+"#,
+    )
+    .expect("write overflow script");
+    let mut cfg = config("    members: [\"1002\"]\n");
+    cfg.scripts_dir = scripts.clone();
+    let server = Server::start(&cfg);
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller, hung up after the callback prompt");
+    let (_, body) = http_get(server.http, "/api/v1/callbacks").expect("callbacks");
+    let json: Value = serde_json::from_str(&body).expect("json");
+    let callbacks = json["callbacks"].as_array().expect("callbacks");
+    assert_eq!(callbacks.len(), 1, "{json}");
+    assert_eq!(callbacks[0]["queue"], "support", "{json}");
+    assert_eq!(callbacks[0]["number"], "carrier", "{json}");
+    assert!(events(&server).iter().any(|e| {
+        e["event"] == "overflow"
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("no_agents"))
+    }));
+    server.stop();
+    let _ = std::fs::remove_dir_all(&scripts);
+}
+
+#[test]
+fn feature_codes_log_an_agent_in_and_out_from_the_phone() {
+    // No trunk here: Alice's INVITEs from 127.0.0.1 must be hers, not the
+    // carrier's.
+    let server = Server::start(&Config {
+        agents: vec![ALICE, BOB],
+        extra_yaml: "queues:\n  - name: support\n    members: [\"1001\"]\n".into(),
+        ..Config::default()
+    });
+    let dial = |code: &str| {
+        Sipp::new("call_playback.xml", Transport::Udp, code)
+            .credentials(ALICE.id, ALICE.password, &format!("sip:{code}@{DOMAIN}"))
+            .media_port(sipp_media_port())
+            .timeout_secs(30)
+            .run(&server)
+            .assert_success(code);
+    };
+    assert_eq!(agent_state(&server, &ALICE)["state"], "logged_out");
+    dial("*41");
+    assert_eq!(agent_state(&server, &ALICE)["state"], "ready");
+    dial("*43");
+    let alice = agent_state(&server, &ALICE);
+    assert_eq!(
+        (&alice["state"], &alice["reason"]),
+        (&Value::from("paused"), &Value::from("phone"))
+    );
+    dial("*42");
+    assert_eq!(agent_state(&server, &ALICE)["state"], "logged_out");
+    let started = Instant::now();
+    // A stranger's action on an unknown agent is a 404, not a crash.
+    let (status, _) = http_post(server.http, "/api/v1/agents/9999/login", "").expect("post");
+    assert_eq!(status, 404);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    server.stop();
+}
