@@ -37,7 +37,7 @@ use crate::transaction::{
 use crate::{Peer, Transmit};
 
 /// Methods this endpoint accepts, for `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY";
 /// Body types accepted, for `Accept`.
 pub const ACCEPT: &str = "application/sdp";
 /// SIP extensions (option tags) understood; a `Require` of anything else gets 420.
@@ -390,7 +390,13 @@ impl Endpoint {
         // Call-ID and tag move a user's bindings.
         let in_dialog_method = matches!(
             request.method,
-            Method::Bye | Method::Info | Method::Update | Method::Invite | Method::Options
+            Method::Bye
+                | Method::Info
+                | Method::Update
+                | Method::Invite
+                | Method::Options
+                | Method::Refer
+                | Method::Notify
         );
         let trusted = request
             .to
@@ -667,9 +673,9 @@ impl Endpoint {
     }
 
     /// Vouches for a dialog: in-dialog requests (BYE, INFO, UPDATE,
-    /// re-INVITE, OPTIONS) carrying `local_tag` as To tag and this Call-ID,
-    /// from `peer_ip` when given, are taken as from `user` without a new
-    /// challenge.
+    /// re-INVITE, OPTIONS, REFER, NOTIFY) carrying `local_tag` as To tag and
+    /// this Call-ID, from `peer_ip` when given, are taken as from `user`
+    /// without a new challenge.
     pub fn trust_dialog(
         &mut self,
         call_id: &str,
@@ -790,7 +796,9 @@ fn inspect(request: &Request) -> Option<u16> {
         | Method::Options
         | Method::Register
         | Method::Info
-        | Method::Update => {}
+        | Method::Update
+        | Method::Refer
+        | Method::Notify => {}
         _ => return Some(405),
     }
     if request.method != Method::Cancel && unsupported_requires(request).next().is_some() {

@@ -8,6 +8,8 @@
 //! - [`message`]: parse and serialise (the only module that knows rsip);
 //! - [`transaction`]: the four RFC 3261 section 17 state machines, timers A-K;
 //! - [`dialog`]: UAC and UAS dialog state;
+//! - [`session_timer`]: RFC 4028 session timers, negotiation and the running timer;
+//! - [`refer`]: REFER for blind transfer (RFC 3515) and its NOTIFYs;
 //! - [`auth`]: RFC 7616 digest (MD5, SHA-256, qop=auth), nonces with expiry and replay checks,
 //!   and the client side that answers a carrier's challenges;
 //! - [`registrar`]: bindings per address of record;
@@ -24,8 +26,10 @@ pub mod endpoint;
 pub mod fuzzing;
 pub mod guard;
 pub mod message;
+pub mod refer;
 pub mod registrar;
 pub mod sdp;
+pub mod session_timer;
 pub mod transaction;
 pub mod trunk;
 

@@ -351,6 +351,96 @@ fn update_in_a_trusted_dialog_reaches_the_application() {
 }
 
 #[test]
+fn refer_and_notify_in_a_trusted_dialog_reach_the_application() {
+    let mut h = harness();
+    let p = peer(1);
+    h.ep.trust_dialog("call-1", "our-tag", "1001", None);
+    let refer = message(
+        "REFER",
+        &ruri(),
+        "ref1",
+        "call-1",
+        Some("our-tag"),
+        3,
+        &[
+            "Refer-To: <sip:1002@waihu.test>".into(),
+            "Referred-By: <sip:1001@waihu.test>".into(),
+        ],
+        "",
+    );
+    assert!(h.send(p, &refer).is_empty(), "answered by the endpoint");
+    let Some(Event::Request {
+        id, request, user, ..
+    }) = take_events(&mut h).pop()
+    else {
+        panic!("the REFER did not reach the application")
+    };
+    assert_eq!(
+        (request.method.clone(), user.as_str()),
+        (Method::Refer, "1001")
+    );
+    let target = waihu_sip::refer::refer_to(&request).expect("Refer-To");
+    assert_eq!(target.uri.to_string(), "sip:1002@waihu.test");
+    h.ep.respond(h.now, id, Response::to_request(&request, 202));
+    let sent = responses_in(&transmits(&mut h));
+    assert_eq!(statuses(&sent), [202]);
+    assert_eq!(sent[0].reason, "Accepted");
+
+    // The NOTIFYs of a transfer we asked for come back the same way.
+    let notify = message(
+        "NOTIFY",
+        &ruri(),
+        "not1",
+        "call-1",
+        Some("our-tag"),
+        4,
+        &[
+            "Event: refer".into(),
+            "Subscription-State: terminated;reason=noresource".into(),
+            "Content-Type: message/sipfrag;version=2.0".into(),
+        ],
+        "SIP/2.0 200 OK\r\n",
+    );
+    assert!(h.send(p, &notify).is_empty(), "answered by the endpoint");
+    assert!(matches!(
+        take_events(&mut h).as_slice(),
+        [Event::Request { request, .. }]
+            if request.method == Method::Notify && &request.body[..] == b"SIP/2.0 200 OK\r\n"
+    ));
+}
+
+#[test]
+fn refer_outside_a_dialog_is_challenged_not_refused() {
+    let mut h = harness();
+    let r = h.one(
+        peer(1),
+        &message(
+            "REFER",
+            &ruri(),
+            "ref-ood",
+            "call-9",
+            None,
+            1,
+            &["Refer-To: <sip:1002@waihu.test>".into()],
+            "",
+        ),
+    );
+    assert_eq!(r.status, 401);
+    let r = h.one(
+        peer(1),
+        &message("SUBSCRIBE", &ruri(), "sub9", "call-10", None, 1, &[], ""),
+    );
+    assert_eq!(r.status, 405);
+    let allow = r.headers.get(&HeaderName::Allow).expect("Allow");
+    for method in ["REFER", "NOTIFY"] {
+        assert!(
+            allow.contains(method),
+            "{method} missing from Allow: {allow}"
+        );
+    }
+}
+
+#[test]
 fn info_outside_a_dialog_is_challenged_and_the_allow_header_lists_it() {
     let mut h = harness();
     let p = peer(1);

@@ -201,6 +201,22 @@ impl SipUri {
     pub fn user_unescaped(&self) -> Option<String> {
         self.user.as_deref().map(uri::unescape)
     }
+
+    /// The `?h=v&...` headers of the URI, names and values %-decoded, in
+    /// order (RFC 3261 section 19.1.1). A header without `=` has an empty value.
+    pub fn embedded_headers(&self) -> Vec<(String, String)> {
+        let Some(headers) = self.headers.as_deref() else {
+            return Vec::new();
+        };
+        headers
+            .split('&')
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                let (name, value) = h.split_once('=').unwrap_or((h, ""));
+                (uri::unescape(name), uri::unescape(value))
+            })
+            .collect()
+    }
 }
 
 /// Any URI. waihu only routes `sip:`/`sips:`; other schemes (`tel:`, `http:`...)
@@ -376,8 +392,11 @@ header_names! {
     Server => "Server",
     Subject => "Subject" | "s",
     ReferTo => "Refer-To" | "r",
+    ReferredBy => "Referred-By" | "b",
     Event => "Event" | "o",
+    SubscriptionState => "Subscription-State",
     SessionExpires => "Session-Expires" | "x",
+    MinSe => "Min-SE",
     RetryAfter => "Retry-After",
     Timestamp => "Timestamp",
 }
@@ -615,6 +634,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
         421 => "Extension Required",
+        422 => "Session Interval Too Small",
         423 => "Interval Too Brief",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
@@ -644,5 +664,123 @@ pub fn reason_phrase(status: u16) -> &'static str {
             5 => "Server Error",
             _ => "Global Failure",
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_text(method: &str, extra: &str) -> String {
+        format!(
+            "{method} sip:bob@192.0.2.2 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKrt1\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@example.com>;tag=a1\r\n\
+             To: <sip:bob@example.com>;tag=b1\r\n\
+             Call-ID: rt-1\r\n\
+             CSeq: 7 {method}\r\n\
+             {extra}\
+             Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    fn parse_request(text: &str) -> Request {
+        match parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refer_and_notify_round_trip() {
+        for (token, method) in [("REFER", Method::Refer), ("NOTIFY", Method::Notify)] {
+            assert_eq!(Method::from_token(token), Some(method.clone()));
+            assert_eq!(method.as_str(), token);
+            let r = parse_request(&request_text(token, ""));
+            assert_eq!(r.method, method);
+            assert_eq!(r.cseq.method, method);
+            let again = parse_request(&String::from_utf8(r.to_bytes()).expect("utf-8"));
+            assert_eq!(again, r);
+            assert!(String::from_utf8_lossy(&r.to_bytes()).starts_with(&format!("{token} sip:")));
+        }
+        // Methods are case-sensitive: `refer` is an extension method.
+        assert_eq!(
+            Method::from_token("refer"),
+            Some(Method::Extension("refer".into()))
+        );
+    }
+
+    #[test]
+    fn compact_forms_of_extension_headers() {
+        let r = parse_request(&request_text(
+            "REFER",
+            "r: <sip:carol@example.com>\r\n\
+             b: <sip:alice@example.com>\r\n\
+             o: refer\r\n\
+             x: 1800;refresher=uac\r\n\
+             k: timer\r\n\
+             min-se: 90\r\n\
+             subscription-state: active;expires=60\r\n",
+        ));
+        let h = &r.headers;
+        assert_eq!(h.get(&HeaderName::ReferTo), Some("<sip:carol@example.com>"));
+        assert_eq!(
+            h.get(&HeaderName::ReferredBy),
+            Some("<sip:alice@example.com>")
+        );
+        assert_eq!(h.get(&HeaderName::Event), Some("refer"));
+        assert_eq!(
+            h.get(&HeaderName::SessionExpires),
+            Some("1800;refresher=uac")
+        );
+        assert_eq!(h.get(&HeaderName::Supported), Some("timer"));
+        assert_eq!(h.get(&HeaderName::MinSe), Some("90"));
+        assert_eq!(
+            h.get(&HeaderName::SubscriptionState),
+            Some("active;expires=60")
+        );
+        // Written back in their full, canonical spelling.
+        let text = String::from_utf8(r.to_bytes()).expect("utf-8");
+        for line in [
+            "Refer-To: <sip:carol@example.com>\r\n",
+            "Referred-By: <sip:alice@example.com>\r\n",
+            "Event: refer\r\n",
+            "Session-Expires: 1800;refresher=uac\r\n",
+            "Supported: timer\r\n",
+            "Min-SE: 90\r\n",
+            "Subscription-State: active;expires=60\r\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
+        assert_eq!(parse_request(&text), r);
+    }
+
+    #[test]
+    fn embedded_uri_headers_are_decoded() {
+        let Ok(Uri::Sip(u)) = parse_uri(
+            "sip:bob@example.com?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2&Subject=hi",
+        ) else {
+            panic!("not a SIP URI")
+        };
+        assert_eq!(
+            u.embedded_headers(),
+            [
+                (
+                    "Replaces".to_owned(),
+                    "abc@h;to-tag=1;from-tag=2".to_owned()
+                ),
+                ("Subject".to_owned(), "hi".to_owned()),
+            ]
+        );
+        let Ok(Uri::Sip(u)) = parse_uri("sip:bob@example.com") else {
+            panic!("not a SIP URI")
+        };
+        assert!(u.embedded_headers().is_empty());
+    }
+
+    #[test]
+    fn status_422_has_its_reason() {
+        assert_eq!(reason_phrase(422), "Session Interval Too Small");
     }
 }
