@@ -436,3 +436,79 @@ fn feature_codes_log_an_agent_in_and_out_from_the_phone() {
     assert!(started.elapsed() < Duration::from_secs(5));
     server.stop();
 }
+
+#[test]
+fn ring_all_rings_every_ready_agent_and_the_first_answer_takes_the_call() {
+    let server = Server::start(&config(
+        "    strategy: ring-all\n    members: [\"1002\", \"1003\"]\n    ring_timeout_s: 10\n",
+    ));
+    // Carol's phone rings until cancelled; Bob's answers (after 200 ms).
+    let carol = phone(&server, &CAROL, "call_uas_ring.xml", 1);
+    let bob = phone(&server, &BOB, "call_uas_echo.xml", 1);
+    agent_op(&server, &CAROL, "login", "");
+    agent_op(&server, &BOB, "login", "");
+    caller("500", 1, 1000)
+        .run(&server)
+        .assert_success("the caller");
+    carol
+        .wait()
+        .assert_success("Carol's phone (rang, then was cancelled)");
+    bob.wait().assert_success("Bob's phone");
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    // Losing a ring-all race is not a missed call.
+    let carol = agent_state(&server, &CAROL);
+    assert_eq!(
+        (&carol["state"], &carol["missed"]),
+        (&Value::from("ready"), &Value::from(0))
+    );
+    let offers = events(&server)
+        .iter()
+        .filter(|e| e["event"] == "offer")
+        .count();
+    assert_eq!(offers, 2, "both phones were offered the call");
+    server.stop();
+}
+
+#[test]
+fn an_agent_transfers_the_caller_blind_with_refer() {
+    let server = Server::start(&config("    members: [\"1002\"]\n"));
+    // Bob answers and, a second later, transfers the caller to Carol,
+    // whose phone answers and echoes.
+    let bob = phone_with(
+        &server,
+        &BOB,
+        "agent_uas_refer.xml",
+        1,
+        &["-d", "1000", "-key", "target", CAROL.id],
+    );
+    let carol = phone_with(&server, &CAROL, "call_uas_echo.xml", 1, &["-rtp_echo"]);
+    agent_op(&server, &BOB, "login", "");
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    Sipp::new("queue_caller.xml", Transport::Udp, "500")
+        .media_port(media_port)
+        .arg("-d")
+        .arg("6000")
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller");
+    bob.wait()
+        .assert_success("Bob's phone (202, two NOTIFYs, BYE)");
+    carol
+        .wait()
+        .assert_success("Carol's phone (got the caller, then BYE)");
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    let echoed = audio::echoed(&sent, &received);
+    assert!(
+        echoed >= 40,
+        "only {echoed} packets came back through Carol"
+    );
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    assert_eq!(cdr["vars"]["transferred_to"], CAROL.id, "{cdr}");
+    assert_eq!(cdr["dialled"], CAROL.id, "{cdr}");
+    // Bob's part ended with the transfer: he is free again.
+    wait_state(&server, &BOB, "ready");
+    server.stop();
+}

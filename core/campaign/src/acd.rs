@@ -640,6 +640,22 @@ impl Acd {
         self.release(agent, now);
     }
 
+    /// The offer could not be made (the call was leaving, the switch
+    /// could not ring the phone for a reason of its own): the agent is
+    /// free again and no no-answer is counted.
+    pub fn declined(&mut self, call: &str, agent: &str, now: Ms) {
+        if let Some(w) = self.waiting.iter_mut().find(|w| w.call == call) {
+            w.ringing.retain(|a| a != agent);
+        }
+        if self
+            .agents
+            .get(agent)
+            .is_some_and(|a| a.state == AgentState::Reserved && a.call.as_deref() == Some(call))
+        {
+            self.release(agent, now);
+        }
+    }
+
     /// The agent's call ended: wrap-up for the queue's time (then Ready),
     /// or whatever pause or logout was asked for during the call.
     pub fn hung_up(&mut self, agent: &str, now: Ms) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use waihu_media::prompt::PromptCache;
 
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 17] = [
     "welcome",
     "menu",
     "goodbye",
@@ -15,6 +15,14 @@ const NAMES: [&str; 9] = [
     "echo_intro",
     "record_intro",
     "invalid",
+    "queue_position",
+    "queue_busy",
+    "leave_message",
+    "callback_ok",
+    "agent_login",
+    "agent_logout",
+    "agent_pause",
+    "agent_ready",
 ];
 
 fn prompts_dir() -> PathBuf {
@@ -36,6 +44,8 @@ fn shipped_prompts_load_without_errors_and_every_name_exists() {
             expected.push(format!("{lang}/digits/{d}"));
         }
     }
+    // Music on hold for the queues.
+    expected.push("moh/default".into());
     for name in &expected {
         let p = cache.get(name);
         assert!(p.is_some(), "missing prompt {name}");

@@ -73,6 +73,10 @@ enum Msg {
         call: String,
         agent: String,
     },
+    Declined {
+        call: String,
+        agent: String,
+    },
     HungUp {
         agent: String,
     },
@@ -247,6 +251,16 @@ impl AcdHandle {
         .await;
     }
 
+    /// The call could not be offered (it was leaving): the agent is free
+    /// again, with no no-answer counted.
+    pub async fn declined(&self, call: &str, agent: &str) {
+        self.send(Msg::Declined {
+            call: call.to_owned(),
+            agent: agent.to_owned(),
+        })
+        .await;
+    }
+
     pub async fn hung_up(&self, agent: &str) {
         self.send(Msg::HungUp {
             agent: agent.to_owned(),
@@ -386,6 +400,7 @@ impl Task {
                 let _ = reply.send(ok);
             }
             Msg::Missed { call, agent } => self.acd.missed(&call, &agent, now),
+            Msg::Declined { call, agent } => self.acd.declined(&call, &agent, now),
             Msg::HungUp { agent } => self.acd.hung_up(&agent, now),
             Msg::Position { call, reply } => {
                 let _ = reply.send(self.acd.position(&call));

@@ -434,3 +434,16 @@ fn unknown_names_and_double_queueing_are_errors() {
         Err(AcdError::AlreadyQueued("x".into()))
     );
 }
+
+#[test]
+fn a_declined_offer_frees_the_agent_without_a_miss() {
+    let mut acd = acd(Strategy::LongestIdle, &["a"]);
+    acd.login("a", 0).unwrap();
+    acd.enqueue("x", "q", 0, none(), 10).unwrap();
+    assert_eq!(offered(&acd.tick(10)), ["a"]);
+    acd.declined("x", "a", 20);
+    let a = acd.agent("a").unwrap();
+    assert_eq!((a.state, a.missed), (AgentState::Ready, 0));
+    // The call is offered again.
+    assert_eq!(offered(&acd.tick(30)), ["a"]);
+}

@@ -24,6 +24,7 @@ use super::leg::{Heard, Leg};
 
 mod dial;
 mod queue;
+mod transfer;
 use super::{CallContext, FromCall, ToCall};
 use crate::shutdown::Shutdown;
 
@@ -108,6 +109,8 @@ pub fn spawn(
         me: tx.clone(),
         b: None,
         stale: Vec::new(),
+        forks: Vec::new(),
+        transferred: None,
         inbound: None,
         dialled: None,
         out_trunk: None,
@@ -162,6 +165,10 @@ struct Session {
     b: Option<dial::BLeg>,
     /// Agent legs given up on (cancelled), kept to hang up a late answer.
     stale: Vec<dial::BLeg>,
+    /// Ring-all: agent legs ringing besides `b`; the first to answer wins.
+    forks: Vec<dial::BLeg>,
+    /// Transferred: the reply the route waits for when the new leg ends.
+    transferred: Option<transfer::Pending>,
     /// The trunk channel an inbound carrier call holds.
     inbound: Option<crate::trunks::Channel>,
     /// The last B leg's target and trunk, for the CDR.
@@ -530,6 +537,7 @@ impl Session {
                 self.end(Party::Switch, cause).await;
                 None
             }
+            Command::Transfer { target } => Some(self.api_transfer(&target).await),
             other => Some(Event::Failed {
                 reason: format!("command {other:?} is not supported"),
             }),
@@ -569,6 +577,7 @@ impl Session {
                     }
                 }
             }
+            Command::Transfer { target } => self.api_transfer(&target).await,
             other => Event::Failed {
                 reason: format!("{other:?} is for the call's route, not the API"),
             },
@@ -678,6 +687,12 @@ impl Session {
                 self.on_b_response(*response, peer).await;
             }
             ToCall::Timeout { call_id, .. } if self.is_b(&call_id) => self.on_b_timeout().await,
+            ToCall::Response { response, peer } if self.is_fork(&response.call_id) => {
+                self.on_fork_response(*response, peer).await;
+            }
+            ToCall::Timeout { call_id, .. } if self.is_fork(&call_id) => {
+                self.fork_failed(&call_id, None).await;
+            }
             ToCall::Ack => {}
             ToCall::Shutdown => self.end(Party::Switch, HangupCause::Normal).await,
             ToCall::Command { command, reply } => {
@@ -1192,13 +1207,13 @@ impl Session {
         self.ctx.store.write_cdr(cdr);
         self.ctx.registry.remove(&self.call_id);
         let mut call_ids = vec![self.call_id.clone()];
-        call_ids.extend(self.b_call_id());
-        call_ids.extend(self.stale.drain(..).map(|b| b.call_id().to_owned()));
-        self.send(FromCall::Release {
-            call_ids,
-            dialogs: vec![(self.call_id.clone(), self.local_tag.clone())],
-        })
-        .await;
+        let mut dialogs = vec![(self.call_id.clone(), self.local_tag.clone())];
+        let legs = self.b.iter().chain(&self.stale).chain(&self.forks);
+        for b in legs {
+            call_ids.push(b.call_id().to_owned());
+            dialogs.extend(b.local_tag().map(|tag| (b.call_id().to_owned(), tag)));
+        }
+        self.send(FromCall::Release { call_ids, dialogs }).await;
     }
 }
 

@@ -53,6 +53,15 @@ impl BLeg {
     pub(super) fn call_id(&self) -> &str {
         &self.call_id
     }
+
+    pub(super) fn peer(&self) -> Peer {
+        self.peer
+    }
+
+    /// Our tag in this leg's dialog (the From tag of our INVITE).
+    pub(super) fn local_tag(&self) -> Option<String> {
+        self.invite.from.tag().map(str::to_owned)
+    }
 }
 
 /// Where a B leg goes.
@@ -321,15 +330,93 @@ impl Session {
             trunk: None,
         };
         let waiting = std::mem::replace(&mut self.waiting, Waiting::Nothing);
+        // A leg already ringing (ring-all) stays first; the new one forks.
+        let first = self.b.take();
         let failed = self.launch_b(attempt, ring, Vec::new()).await;
         self.waiting = waiting;
-        match (failed, self.b.as_mut()) {
-            (None, Some(b)) => b.agent = Some(agent),
-            _ => {
-                self.b = None;
-                self.agent_missed(&agent).await;
+        let new = self.b.take();
+        self.b = first;
+        match (failed, new) {
+            (None, Some(mut leg)) => {
+                leg.agent = Some(agent);
+                if self.b.is_none() {
+                    self.b = Some(leg);
+                } else {
+                    self.forks.push(leg);
+                }
             }
+            _ => self.agent_missed(&agent).await,
         }
+    }
+
+    /// Whether a message belongs to a ring-all fork.
+    pub(super) fn is_fork(&self, call_id: &str) -> bool {
+        self.forks.iter().any(|f| f.call_id == call_id)
+    }
+
+    /// A response on a ring-all fork. A 2xx makes the fork the call's B
+    /// leg (the others are cancelled); a failure drops it as a miss.
+    pub(super) async fn on_fork_response(&mut self, response: Response, from: Peer) {
+        if response.cseq.method != Method::Invite || response.status < 200 {
+            return;
+        }
+        if response.status >= 300 {
+            let call_id = response.call_id.clone();
+            self.fork_failed(&call_id, Some(response.status)).await;
+            return;
+        }
+        let Some(i) = self
+            .forks
+            .iter()
+            .position(|f| f.call_id == response.call_id)
+        else {
+            return;
+        };
+        let winner = self.forks.remove(i);
+        if let Some(first) = self.b.take() {
+            if first.state == BState::Bridged {
+                // Someone answered first: this answer is hung up.
+                self.b = Some(first);
+                self.stale.push(winner);
+                self.on_stale_response(&response).await;
+                return;
+            }
+            self.cancel_leg(first).await;
+        }
+        self.b = Some(winner);
+        self.on_b_response(response, from).await;
+        for fork in std::mem::take(&mut self.forks) {
+            self.cancel_leg(fork).await;
+        }
+    }
+
+    /// A fork that failed or timed out: a miss for its agent.
+    pub(super) async fn fork_failed(&mut self, call_id: &str, status: Option<u16>) {
+        let Some(i) = self.forks.iter().position(|f| f.call_id == call_id) else {
+            return;
+        };
+        let fork = self.forks.remove(i);
+        let agent = fork.agent.clone().unwrap_or_default();
+        info!(call_id = %self.call_id, %agent, ?status, "agent did not take the call");
+        self.send(FromCall::Release {
+            call_ids: vec![fork.call_id],
+            dialogs: Vec::new(),
+        })
+        .await;
+        self.agent_missed(&agent).await;
+    }
+
+    /// Cancels a ringing leg that lost (ring-all) and keeps it to hang up
+    /// a late answer. Its agent is freed by the ACD with the winner's answer.
+    async fn cancel_leg(&mut self, mut leg: BLeg) {
+        if matches!(leg.state, BState::Calling { .. }) {
+            leg.state = BState::Cancelled;
+            self.send(FromCall::Cancel {
+                call_id: leg.call_id.clone(),
+            })
+            .await;
+        }
+        self.stale.push(leg);
     }
 
     /// An agent's leg failed (final error, timeout, ring timeout): it is
@@ -526,6 +613,17 @@ impl Session {
                 Ok(d) => b.dialog = Some(d),
                 Err(e) => warn!(call_id = %self.call_id, error = %e, "no dialog from the 2xx"),
             }
+            // The far end's BYE, re-INVITE or REFER in this dialog come
+            // without credentials: vouch for them, from its address only.
+            if let Some(local_tag) = b.local_tag() {
+                let trust = FromCall::Trust {
+                    call_id: b.call_id.clone(),
+                    local_tag,
+                    user: b.agent.clone().unwrap_or_else(|| "dialled".into()),
+                    peer_ip: from.addr.ip(),
+                };
+                self.send(trust).await;
+            }
         }
         let via = self.via();
         let Some(b) = self.b.as_mut() else {
@@ -649,6 +747,10 @@ impl Session {
 
     /// A request inside the B dialog (BYE, re-INVITE...).
     pub(super) async fn on_b_request(&mut self, id: ServerTxId, request: Request) {
+        if super::transfer::is_refer(&request) {
+            self.on_b_refer(id, request).await;
+            return;
+        }
         let status = match request.method {
             Method::Bye => 200,
             // Hold from the far phone needs no change to a packet relay.
@@ -725,6 +827,22 @@ impl Session {
 
     /// Ring timeout.
     pub(super) async fn dial_tick(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .forks
+            .iter()
+            .filter(|f| matches!(f.state, BState::Calling { deadline } if now >= deadline))
+            .map(|f| f.call_id.clone())
+            .collect();
+        for call_id in due {
+            if let Some(i) = self.forks.iter().position(|f| f.call_id == call_id) {
+                let mut fork = self.forks.remove(i);
+                fork.state = BState::Cancelled;
+                let agent = fork.agent.clone().unwrap_or_default();
+                self.send(FromCall::Cancel { call_id }).await;
+                self.stale.push(fork);
+                self.agent_missed(&agent).await;
+            }
+        }
         let Some(b) = self.b.as_mut() else {
             return;
         };
@@ -773,6 +891,9 @@ impl Session {
 
     /// Ends the B leg when the call ends: BYE if bridged, CANCEL if ringing.
     pub(super) async fn end_b(&mut self) {
+        for fork in std::mem::take(&mut self.forks) {
+            self.cancel_leg(fork).await;
+        }
         let Some(b) = self.b.as_mut() else {
             return;
         };
@@ -823,16 +944,15 @@ impl Session {
             return;
         }
         if matches!(self.waiting, Waiting::Dial { .. } | Waiting::Bridge) {
+            if self.transferred.is_some() {
+                self.transfer_done(Event::DialDone { outcome }).await;
+                return;
+            }
             self.waiting = Waiting::Nothing;
             if self.ended.is_none() {
                 self.advance(Some(Event::DialDone { outcome })).await;
             }
         }
-    }
-
-    /// The B leg's Call-ID, to release with the call.
-    pub(super) fn b_call_id(&self) -> Option<String> {
-        self.b.as_ref().map(|b| b.call_id.clone())
     }
 
     pub(super) fn b_listen(&mut self, on: bool) {

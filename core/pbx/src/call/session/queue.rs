@@ -202,51 +202,56 @@ impl Session {
         }
     }
 
-    /// The ACD offers the call to agents: ring the first one's phone. (A
-    /// ring-all offer names several; the others are handed back.)
+    /// The ACD offers the call to agents: ring their phones (several at
+    /// once for ring-all; the first to answer takes the call).
     pub(super) async fn on_offer(&mut self, agents: Vec<String>, ring_timeout: Duration) {
-        let mut agents = agents.into_iter();
-        let Some(agent) = agents.next() else {
-            return;
-        };
-        for other in agents {
-            self.ctx.acd.missed(&self.call_id, &other).await;
-        }
         let waiting = self
             .queued
             .as_ref()
             .is_some_and(|q| q.waiting && q.agent.is_none());
         if !waiting || self.b.is_some() || self.ended.is_some() {
-            self.ctx.acd.missed(&self.call_id, &agent).await;
+            // Not this call's moment (it is leaving): hand the agents back.
+            for agent in agents {
+                self.ctx.acd.declined(&self.call_id, &agent).await;
+            }
             return;
         }
-        let (reply, answer) = oneshot::channel();
-        self.send(FromCall::Lookup {
-            user: agent.clone(),
-            reply,
-        })
-        .await;
-        let targets = answer.await.unwrap_or_default();
-        let Some((uri, peer)) = targets.into_iter().next() else {
-            info!(call_id = %self.call_id, %agent, "agent's phone is not registered");
-            self.ctx.acd.missed(&self.call_id, &agent).await;
-            return;
-        };
-        if let Some(q) = self.queued.as_mut() {
-            q.agent = Some(agent.clone());
-        }
-        let mut from = NameAddr::new(self.invite.from.uri.clone());
-        from.display = self.invite.from.display.clone();
-        let to = NameAddr::new(super::dial::uri_for(&agent, &self.ctx.domain));
-        info!(call_id = %self.call_id, %agent, "offering the call to an agent");
-        self.launch_agent(uri, peer, from, to, agent, ring_timeout)
+        for agent in agents {
+            let (reply, answer) = oneshot::channel();
+            self.send(FromCall::Lookup {
+                user: agent.clone(),
+                reply,
+            })
             .await;
+            let targets = answer.await.unwrap_or_default();
+            let Some((uri, peer)) = targets.into_iter().next() else {
+                info!(call_id = %self.call_id, %agent, "agent's phone is not registered");
+                self.ctx.acd.missed(&self.call_id, &agent).await;
+                continue;
+            };
+            let mut from = NameAddr::new(self.invite.from.uri.clone());
+            from.display = self.invite.from.display.clone();
+            let to = NameAddr::new(super::dial::uri_for(&agent, &self.ctx.domain));
+            info!(call_id = %self.call_id, %agent, "offering the call to an agent");
+            self.launch_agent(uri, peer, from, to, agent, ring_timeout)
+                .await;
+        }
+        if let Some(q) = self.queued.as_mut() {
+            q.agent = self.b.as_ref().and_then(|b| b.agent.clone());
+        }
     }
 
-    /// The agent's phone did not take the call: back to waiting.
+    /// The agent's phone did not take the call: back to waiting (unless
+    /// other agents' phones still ring for it).
     pub(super) async fn agent_missed(&mut self, agent: &str) {
+        if self.b.is_none()
+            && let Some(fork) = self.forks.pop()
+        {
+            self.b = Some(fork);
+        }
+        let ringing = self.b.as_ref().and_then(|b| b.agent.clone());
         if let Some(q) = self.queued.as_mut() {
-            q.agent = None;
+            q.agent = ringing;
         }
         self.ctx.acd.missed(&self.call_id, agent).await;
     }
@@ -260,6 +265,7 @@ impl Session {
         let now = SystemTime::now();
         if let Some(q) = self.queued.as_mut() {
             q.waiting = false;
+            q.agent = Some(agent.to_owned());
             q.talking_since = Some(now);
         }
         self.queue_cdr.agent = Some(agent.to_owned());
