@@ -512,3 +512,58 @@ fn an_agent_transfers_the_caller_blind_with_refer() {
     wait_state(&server, &BOB, "ready");
     server.stop();
 }
+
+#[test]
+fn an_agent_whose_phone_goes_silent_has_the_call_ended_and_is_paused() {
+    let mut cfg = config("    members: [\"1002\"]\n");
+    cfg.rtp_timeout_s = 2;
+    let server = Server::start(&cfg);
+    // Bob's phone answers and then sends nothing: a phone that died.
+    let bob = phone(&server, &BOB, "call_uas_echo.xml", 1);
+    agent_op(&server, &BOB, "login", "");
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller, hung up by the switch");
+    bob.wait()
+        .assert_success("Bob's phone, hung up by the switch");
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    assert_eq!(cdr["vars"]["disposition"], "agent_lost", "{cdr}");
+    let bob = agent_state(&server, &BOB);
+    assert_eq!(
+        (&bob["state"], &bob["reason"]),
+        (&Value::from("paused"), &Value::from("vanished"))
+    );
+    server.stop();
+}
+
+#[test]
+fn a_caller_who_stops_refreshing_its_session_timer_is_hung_up() {
+    // The default timer config: 1800 s asked, 90 s accepted. No media
+    // timeout: the caller's audio stops after 7 s, and only the session
+    // timer may end this call.
+    let mut cfg = config("    members: [\"1002\"]\n");
+    cfg.rtp_timeout_s = 0;
+    let server = Server::start(&cfg);
+    // The echo test runs until the caller presses # or hangs up; this
+    // caller does neither, and does not refresh its 90 s session either:
+    // the switch ends it 60 s in (RFC 4028 section 10: 90 - min(32, 30)).
+    Sipp::new("timer_caller.xml", Transport::Udp, "600")
+        .media_port(sipp_media_port())
+        .timeout_secs(100)
+        .run(&server)
+        .assert_success("the caller, hung up when its session expired");
+    let (_, body) = http_get(server.http, "/api/v1/cdrs?limit=1").expect("cdrs");
+    let json: Value = serde_json::from_str(&body).expect("json");
+    let cdr = &json["cdrs"][0];
+    assert_eq!(cdr["vars"]["disposition"], "session_expired", "{cdr}");
+    assert_eq!(cdr["hangup_by"], "switch", "{cdr}");
+    let talk = cdr["end_ms"].as_i64().unwrap_or(0) - cdr["answer_ms"].as_i64().unwrap_or(0);
+    assert!(
+        (55_000..70_000).contains(&talk),
+        "ended {talk} ms after the answer"
+    );
+    server.stop();
+}

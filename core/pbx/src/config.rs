@@ -203,6 +203,30 @@ pub struct SipSection {
     pub timers: Timers,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub session_timer: SessionTimerSection,
+}
+
+/// RFC 4028 session timers: a dialog nobody refreshes is ended, so a call
+/// whose far end vanished does not hold an agent or a trunk channel.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionTimerSection {
+    pub enabled: bool,
+    /// The interval asked for and granted (90..=86400).
+    pub expires_s: u32,
+    /// The shortest interval accepted (90..=expires_s).
+    pub min_se_s: u32,
+}
+
+impl Default for SessionTimerSection {
+    fn default() -> SessionTimerSection {
+        SessionTimerSection {
+            enabled: true,
+            expires_s: 1800,
+            min_se_s: 90,
+        }
+    }
 }
 
 /// RFC 3261 timer base values.
@@ -433,6 +457,7 @@ pub struct Settings {
     pub trunks: Vec<Trunk>,
     pub queues: Vec<Queue>,
     pub acd: AcdSection,
+    pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

@@ -84,6 +84,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .collect(),
         acd: acd.clone(),
         feature_codes: settings.acd.clone(),
+        session_timer: settings.session_timer,
     };
     info!(
         %advertise,

@@ -41,7 +41,7 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDA
 /// Body types accepted, for `Accept`.
 pub const ACCEPT: &str = "application/sdp";
 /// SIP extensions (option tags) understood; a `Require` of anything else gets 420.
-pub const SUPPORTED: &[&str] = &[];
+pub const SUPPORTED: &[&str] = &[crate::session_timer::OPTION_TAG];
 
 /// An agent (or any user) allowed to register and place calls.
 #[derive(Clone, Debug)]

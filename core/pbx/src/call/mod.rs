@@ -164,6 +164,8 @@ pub struct CallContext {
     pub acd: crate::acd::AcdHandle,
     /// The agents' feature codes.
     pub feature_codes: crate::config::AcdSection,
+    /// RFC 4028 session timers for both legs.
+    pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
 }
 
 /// What the API shows of a call in progress.

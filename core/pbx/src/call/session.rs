@@ -24,6 +24,7 @@ use super::leg::{Heard, Leg};
 
 mod dial;
 mod queue;
+mod timer;
 mod transfer;
 use super::{CallContext, FromCall, ToCall};
 use crate::shutdown::Shutdown;
@@ -111,6 +112,9 @@ pub fn spawn(
         stale: Vec::new(),
         forks: Vec::new(),
         transferred: None,
+        timer_a: None,
+        timer_decision: None,
+        a_allows_update: timer::allows_update(&invite.headers),
         inbound: None,
         dialled: None,
         out_trunk: None,
@@ -169,6 +173,12 @@ struct Session {
     forks: Vec<dial::BLeg>,
     /// Transferred: the reply the route waits for when the new leg ends.
     transferred: Option<transfer::Pending>,
+    /// The caller's leg's session timer (RFC 4028), once answered.
+    timer_a: Option<waihu_sip::session_timer::SessionTimer>,
+    /// The INVITE's session-timer negotiation, for our 2xx.
+    timer_decision: Option<waihu_sip::session_timer::Decision>,
+    /// The caller allows UPDATE (our refreshes use it).
+    a_allows_update: bool,
     /// The trunk channel an inbound carrier call holds.
     inbound: Option<crate::trunks::Channel>,
     /// The last B leg's target and trunk, for the CDR.
@@ -301,6 +311,9 @@ impl Session {
                 return false;
             }
         };
+        if !self.timer_check().await {
+            return false;
+        }
         let pair = match self.ctx.ports.allocate() {
             Ok(pair) => pair,
             Err(e) => {
@@ -728,8 +741,9 @@ impl Session {
             ToCall::Request { id, request, peer } => self.on_request(id, *request, peer).await,
             ToCall::Response { response, .. } if self.on_stale_response(&response).await => {}
             ToCall::Response { response, .. } => {
-                // Our BYE's answer, or a stray: nothing to do either way.
+                // Our BYE's answer, a refresh's, or a stray.
                 debug!(call_id = %self.call_id, status = response.status, "response");
+                self.on_a_response(&response).await;
             }
             ToCall::Timeout { .. } => {}
         }
@@ -762,6 +776,9 @@ impl Session {
         let mut response = Response::to_request(&request, status);
         if response.to.tag().is_none() {
             response.to.set_tag(&self.local_tag);
+        }
+        if request.method == Method::Update {
+            self.timer_refreshed_by_caller(&request, &mut response);
         }
         self.send(FromCall::Respond {
             id,
@@ -797,6 +814,7 @@ impl Session {
             Ok(answer) => {
                 let _ = peer;
                 let mut r = refuse(200);
+                self.timer_refreshed_by_caller(request, &mut r);
                 r.headers.push(HeaderName::Contact, self.contact());
                 r.headers.push(HeaderName::ContentType, "application/sdp");
                 r.body = Bytes::from(answer);
@@ -884,6 +902,9 @@ impl Session {
             }
         }
         self.dial_tick(now).await;
+        if !self.timers(now).await {
+            return false;
+        }
         if self
             .b
             .as_mut()
@@ -891,6 +912,7 @@ impl Session {
             .is_some_and(|l| l.timed_out(now))
         {
             info!(call_id = %self.call_id, "no rtp from the dialled party: ending the call");
+            self.b_vanished("media_timeout").await;
             self.end(Party::Switch, HangupCause::Failure).await;
             return false;
         }
@@ -1024,6 +1046,7 @@ impl Session {
             .headers
             .push(HeaderName::ContentType, "application/sdp");
         response.body = Bytes::from(leg.local_sdp().to_owned());
+        self.timer_on_answer(&mut response);
         match Dialog::uas(&self.invite, &response) {
             Ok(dialog) => self.dialog = Some(dialog),
             Err(e) => warn!(call_id = %self.call_id, error = %e, "no dialog from our 200"),

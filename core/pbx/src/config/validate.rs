@@ -269,6 +269,19 @@ impl ConfigFile {
         }
         let queues = super::queues::check_queues(&mut c, &self.queues, &agents);
         super::queues::check_acd(&mut c, &self.acd);
+        let st = &self.sip.session_timer;
+        c.range(
+            "sip.session_timer.expires_s",
+            u64::from(st.expires_s),
+            90,
+            86_400,
+        );
+        c.range(
+            "sip.session_timer.min_se_s",
+            u64::from(st.min_se_s),
+            90,
+            u64::from(st.expires_s.max(90)),
+        );
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
 
@@ -309,6 +322,11 @@ impl ConfigFile {
             trunks,
             queues,
             acd: self.acd.clone(),
+            session_timer: waihu_sip::session_timer::SessionTimerConfig {
+                enabled: self.sip.session_timer.enabled,
+                expires_s: self.sip.session_timer.expires_s,
+                min_se_s: self.sip.session_timer.min_se_s,
+            },
         })
     }
 }

@@ -19,6 +19,7 @@ use waihu_sip::dialog::Dialog;
 use waihu_sip::endpoint::ServerTxId;
 use waihu_sip::message::{HeaderName, Host, Method, NameAddr, Request, Response, SipUri, Uri};
 use waihu_sip::sdp::{self, Direction, LocalMedia};
+use waihu_sip::session_timer;
 
 use super::super::FromCall;
 use super::super::leg::Leg;
@@ -47,6 +48,11 @@ pub(super) struct BLeg {
     challenges: u32,
     /// The agent rung for a queued call (the call waits on if it fails).
     pub(super) agent: Option<String>,
+    /// The session timer we ask for, and the one running once answered.
+    uac_timer: session_timer::UacNegotiation,
+    pub(super) timer: Option<session_timer::SessionTimer>,
+    /// The far end allows UPDATE (our refreshes use it).
+    pub(super) allows_update: bool,
 }
 
 impl BLeg {
@@ -258,6 +264,12 @@ impl Session {
         from.set_tag(&super::new_id());
         let mut invite = Request::new(Method::Invite, uri, self.via(), from, to, &call_id, 1);
         invite.headers.push(HeaderName::Contact, self.contact());
+        let uac_timer = session_timer::UacNegotiation::new(&self.ctx.session_timer);
+        if self.ctx.session_timer.enabled {
+            for (name, value) in uac_timer.request_headers() {
+                invite.headers.push(name, value);
+            }
+        }
         invite
             .headers
             .push(HeaderName::ContentType, "application/sdp");
@@ -294,6 +306,9 @@ impl Session {
             ring,
             challenges: 0,
             agent: None,
+            uac_timer,
+            timer: None,
+            allows_update: false,
         });
         if matches!(self.waiting, Waiting::Dial { .. }) {
             return None;
@@ -561,11 +576,52 @@ impl Session {
         let Some(b) = self.b.as_mut() else {
             return;
         };
+        if response.cseq.method == Method::Update {
+            // The answer to our session refresh.
+            if (200..300).contains(&response.status) {
+                if let Some(t) = b.timer.as_mut() {
+                    t.refreshed(Instant::now().into_std());
+                }
+            } else if matches!(response.status, 408 | 481) {
+                self.b_vanished("session_expired").await;
+                self.end(waihu_call::Party::Switch, waihu_call::HangupCause::Failure)
+                    .await;
+            }
+            return;
+        }
         if response.cseq.method != Method::Invite {
             // The answer to our BYE or CANCEL: nothing more to do.
             return;
         }
         let status = response.status;
+        if status == 422
+            && matches!(b.state, BState::Calling { .. })
+            && let Some(interval) = b.uac_timer.on_422(&response)
+        {
+            // Session interval too small: again with what it asks for.
+            info!(call_id = %self.call_id, interval, "422: retrying with a longer session interval");
+            let via = self.via();
+            let Some(b) = self.b.as_mut() else {
+                return;
+            };
+            let mut invite = b.invite.clone();
+            invite.cseq.seq += 1;
+            invite.via = vec![via];
+            invite.headers.remove(&HeaderName::SessionExpires);
+            invite.headers.remove(&HeaderName::MinSe);
+            invite.headers.remove(&HeaderName::Supported);
+            for (name, value) in b.uac_timer.request_headers() {
+                invite.headers.push(name, value);
+            }
+            b.invite = invite.clone();
+            let peer = b.peer;
+            self.send(FromCall::Send {
+                request: Box::new(invite),
+                peer,
+            })
+            .await;
+            return;
+        }
         if status < 200 {
             if !response.body.is_empty() && matches!(status, 180 | 183) {
                 // Early media: the carrier's announcements or ringback.
@@ -645,13 +701,31 @@ impl Session {
             return;
         };
         match b.state {
-            BState::Calling { .. } => {}
+            BState::Calling { .. } => {
+                b.allows_update = super::timer::allows_update(&response.headers);
+                if self.ctx.session_timer.enabled {
+                    b.timer = b
+                        .uac_timer
+                        .on_2xx(&response)
+                        .map(|n| session_timer::SessionTimer::new(n, Instant::now().into_std()));
+                }
+            }
             BState::Cancelled => {
                 // Answered after we gave up on it: hang it up.
                 self.bye_b().await;
                 return;
             }
-            BState::Bridged | BState::Over => return,
+            BState::Bridged => {
+                // The 2xx of our re-INVITE refresh.
+                if let Some(t) = b.timer.as_mut() {
+                    match session_timer::negotiated_from_2xx(&response) {
+                        Some(n) => t.renegotiated(n, Instant::now().into_std()),
+                        None => t.refreshed(Instant::now().into_std()),
+                    }
+                }
+                return;
+            }
+            BState::Over => return,
         }
         // After early media the leg exists already (RFC 3264: the 2xx
         // repeats the answer of the 183).
@@ -758,6 +832,21 @@ impl Session {
             _ => 501,
         };
         let mut response = Response::to_request(&request, status);
+        if matches!(request.method, Method::Invite | Method::Update)
+            && let Some(b) = self.b.as_mut()
+            && let Some(timer) = b.timer.as_mut()
+        {
+            // The far end refreshed the session.
+            timer.refreshed(Instant::now().into_std());
+            response.headers.push(
+                HeaderName::SessionExpires,
+                format!(
+                    "{};refresher={}",
+                    timer.interval_s(),
+                    if timer.we_refresh() { "uas" } else { "uac" }
+                ),
+            );
+        }
         if request.method == Method::Invite
             && let Some(leg) = self.b.as_ref().and_then(|b| b.leg.as_ref())
         {
