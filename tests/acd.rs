@@ -567,3 +567,40 @@ fn a_caller_who_stops_refreshing_its_session_timer_is_hung_up() {
     );
     server.stop();
 }
+
+#[test]
+fn an_agent_puts_the_caller_on_hold_with_music_and_resumes() {
+    let server = Server::start(&config("    members: [\"1002\"]\n"));
+    let bob = phone_with(&server, &BOB, "agent_uas_hold.xml", 1, &["-rtp_echo"]);
+    agent_op(&server, &BOB, "login", "");
+    let (tap, media_port) = RtpTap::bind_for_sipp_echo();
+    Sipp::new("queue_caller.xml", Transport::Udp, "500")
+        .media_port(media_port)
+        .arg("-d")
+        .arg("6000")
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller");
+    bob.wait()
+        .assert_success("Bob's phone (hold answered recvonly, resume sendrecv)");
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    let echoed = audio::echoed(&sent, &received);
+    // About 1 s of echo before the hold and 2.5 s after the resume.
+    assert!(
+        echoed >= 80,
+        "only {echoed} echoed packets: did the call resume?"
+    );
+    // Two seconds of music on hold (20 ms frames) while held.
+    assert!(
+        received.len() >= echoed + 80,
+        "{} received, {echoed} echoes: no music on hold",
+        received.len()
+    );
+    let log = server.log();
+    assert!(
+        log.contains("call on hold") && log.contains("call resumed"),
+        "{log}"
+    );
+    server.stop();
+}

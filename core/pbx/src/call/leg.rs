@@ -487,6 +487,26 @@ impl Leg {
             .is_some_and(|t| t.check(now.into_std()))
     }
 
+    /// Whether the far end holds us (our direction recvonly or inactive):
+    /// nothing is to be sent to it until it resumes.
+    pub fn holds_us(&self) -> bool {
+        matches!(self.direction, Direction::RecvOnly | Direction::Inactive)
+    }
+
+    /// Keeps the SDP origin (session id and version) of the offer or
+    /// answer this leg started with, so that later ones only bump the
+    /// version (RFC 3264 section 8).
+    pub fn set_origin(&mut self, session_id: u64, session_version: u64) {
+        self.local.session_id = session_id;
+        self.local.session_version = session_version;
+    }
+
+    /// Limits what a re-INVITE answer may pick to `codec` (a bridged leg
+    /// relays packets as they are, so its codec must not change).
+    pub fn pin_codec(&mut self, codec: Codec) {
+        self.local.codecs = vec![codec];
+    }
+
     /// A re-INVITE's offer: the answer to send, or the status refusing it.
     pub fn renegotiate(&mut self, offer: &Sdp, now: Instant) -> Result<String, u16> {
         self.local.session_version += 1;

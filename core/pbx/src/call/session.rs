@@ -115,6 +115,7 @@ pub fn spawn(
         timer_a: None,
         timer_decision: None,
         a_allows_update: timer::allows_update(&invite.headers),
+        hold_music: None,
         inbound: None,
         dialled: None,
         out_trunk: None,
@@ -179,6 +180,8 @@ struct Session {
     timer_decision: Option<waihu_sip::session_timer::Decision>,
     /// The caller allows UPDATE (our refreshes use it).
     a_allows_update: bool,
+    /// Music on hold for the party whose other side put the call on hold.
+    hold_music: Option<waihu_media::player::Player>,
     /// The trunk channel an inbound carrier call holds.
     inbound: Option<crate::trunks::Channel>,
     /// The last B leg's target and trunk, for the CDR.
@@ -260,7 +263,7 @@ impl Session {
                 },
                 heard = recv(self.leg.as_mut()) => {
                     let now = Instant::now();
-                    if matches!(self.waiting, Waiting::Bridge) {
+                    if matches!(self.waiting, Waiting::Bridge) && self.hold_music.is_none() {
                         self.relay_to_b();
                     }
                     if let Some(heard) = heard {
@@ -268,7 +271,7 @@ impl Session {
                     }
                 },
                 heard = recv(self.b.as_mut().and_then(|b| b.leg.as_mut())) => {
-                    if heard.is_some() {
+                    if heard.is_some() && self.hold_music.is_none() {
                         self.relay_to_a();
                     }
                 },
@@ -340,13 +343,15 @@ impl Session {
                 return false;
             }
         };
-        self.leg = Some(Leg::new(
+        let mut leg = Leg::new(
             pair,
             &negotiated,
             answer.to_string(),
             &self.ctx,
             Instant::now(),
-        ));
+        );
+        leg.set_origin(local.session_id, local.session_version);
+        self.leg = Some(leg);
 
         if let Some(items) = self.feature_code().await {
             self.feature = true;
@@ -815,6 +820,7 @@ impl Session {
                 let _ = peer;
                 let mut r = refuse(200);
                 self.timer_refreshed_by_caller(request, &mut r);
+                self.hold_changed();
                 r.headers.push(HeaderName::Contact, self.contact());
                 r.headers.push(HeaderName::ContentType, "application/sdp");
                 r.body = Bytes::from(answer);
@@ -877,7 +883,7 @@ impl Session {
     fn wants_frames(&self) -> bool {
         let relaying = matches!(self.waiting, Waiting::Bridge | Waiting::Echo);
         let dtmf = self.leg.as_ref().is_some_and(Leg::dtmf_busy);
-        !relaying || self.recording.is_some() || dtmf
+        !relaying || self.recording.is_some() || dtmf || self.hold_music.is_some()
     }
 
     /// Timers every call has, framing or not: RTCP reports, the ring
@@ -927,6 +933,9 @@ impl Session {
     async fn on_tick(&mut self, now: Instant) {
         if !self.housekeeping(now).await {
             return;
+        }
+        if matches!(self.waiting, Waiting::Bridge) && self.hold_music.is_some() {
+            self.hold_frame();
         }
         let b_heard = self.b_heard_frame();
         let b_early = self.b_early();

@@ -747,6 +747,8 @@ impl Session {
             };
             let offer = sdp::offer(&b.local).to_string();
             let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
+            leg.set_origin(b.local.session_id, b.local.session_version);
+            leg.pin_codec(negotiated.codec);
             leg.set_listening(self.recording.is_some());
             let stale = leg.discard_queued();
             if stale > 0 {
@@ -767,6 +769,12 @@ impl Session {
         }
         if self.answered.is_none() {
             self.answer().await;
+        }
+        // Packets are relayed as they come: a re-INVITE from the caller
+        // may not move it to another codec from now on.
+        if let Some(a) = self.leg.as_mut() {
+            let codec = a.codec();
+            a.pin_codec(codec);
         }
         info!(call_id = %self.call_id, "bridged");
         self.waiting = Waiting::Bridge;
@@ -796,6 +804,8 @@ impl Session {
         };
         let offer = sdp::offer(&b.local).to_string();
         let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
+        leg.set_origin(b.local.session_id, b.local.session_version);
+        leg.pin_codec(negotiated.codec);
         leg.set_listening(self.recording.is_some());
         b.leg = Some(leg);
         info!(call_id = %self.call_id, status = response.status, "early media from the dialled party");
@@ -848,12 +858,28 @@ impl Session {
             );
         }
         if request.method == Method::Invite
-            && let Some(leg) = self.b.as_ref().and_then(|b| b.leg.as_ref())
+            && let Some(leg) = self.b.as_mut().and_then(|b| b.leg.as_mut())
         {
-            response
-                .headers
-                .push(HeaderName::ContentType, "application/sdp");
-            response.body = Bytes::from(leg.local_sdp().to_owned());
+            // Hold, resume or a new address from the far phone: answered
+            // from its leg; the caller hears music while it holds.
+            let answer = if request.body.is_empty() {
+                Ok(leg.local_sdp().to_owned())
+            } else {
+                sdp::parse(&request.body)
+                    .map_err(|e| e.sip_status())
+                    .and_then(|offer| leg.renegotiate(&offer, Instant::now()))
+            };
+            match answer {
+                Ok(sdp) => {
+                    response
+                        .headers
+                        .push(HeaderName::ContentType, "application/sdp");
+                    response.headers.push(HeaderName::Contact, self.contact());
+                    response.body = Bytes::from(sdp);
+                }
+                Err(status) => response = Response::to_request(&request, status),
+            }
+            self.hold_changed();
         }
         self.send(FromCall::Respond {
             id,
@@ -947,6 +973,72 @@ impl Session {
                 return;
             }
             self.dial_done(DialOutcome::NoAnswer).await;
+        }
+    }
+
+    /// After a re-INVITE on either leg: while one side holds the other,
+    /// the held party hears music on hold instead of the relay.
+    pub(super) fn hold_changed(&mut self) {
+        let a_holds = self.leg.as_ref().is_some_and(Leg::holds_us);
+        let b_holds = self
+            .b
+            .as_ref()
+            .and_then(|b| b.leg.as_ref())
+            .is_some_and(Leg::holds_us);
+        let held = a_holds || b_holds;
+        if held && self.hold_music.is_none() {
+            info!(call_id = %self.call_id, by_caller = a_holds, "call on hold: music for the held party");
+            let items = [waihu_call::PlayItem::Prompt {
+                name: "moh/default".into(),
+            }];
+            self.hold_music = Some(
+                super::super::leg::player(&self.ctx, &items)
+                    .unwrap_or_else(|_| waihu_media::player::Player::new(Vec::new())),
+            );
+        } else if !held && self.hold_music.is_some() {
+            info!(call_id = %self.call_id, "call resumed");
+            self.hold_music = None;
+            let now = Instant::now();
+            for leg in [
+                self.leg.as_mut(),
+                self.b.as_mut().and_then(|b| b.leg.as_mut()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                leg.catch_up(now);
+            }
+        }
+    }
+
+    /// One frame of music on hold to the held party (the one not holding).
+    pub(super) fn hold_frame(&mut self) {
+        let a_holds = self.leg.as_ref().is_some_and(Leg::holds_us);
+        let Some(music) = self.hold_music.as_mut() else {
+            return;
+        };
+        let target = if a_holds {
+            // The caller holds: the agent (or dialled party) hears music.
+            self.b.as_mut().and_then(|b| b.leg.as_mut())
+        } else {
+            self.leg.as_mut()
+        };
+        let Some(leg) = target else {
+            return;
+        };
+        if leg.holds_us() {
+            // Both hold: nobody listens.
+            return;
+        }
+        let (_, done) = leg.play_frame(music);
+        if done {
+            // Loop the music.
+            let items = [waihu_call::PlayItem::Prompt {
+                name: "moh/default".into(),
+            }];
+            if let Ok(p) = super::super::leg::player(&self.ctx, &items) {
+                self.hold_music = Some(p);
+            }
         }
     }
 
