@@ -604,3 +604,31 @@ fn an_agent_puts_the_caller_on_hold_with_music_and_resumes() {
     );
     server.stop();
 }
+
+#[test]
+fn an_agent_whose_phone_stops_answering_options_is_logged_out() {
+    // T1 = 50 ms: an unanswered OPTIONS times out in 3.2 s; probes every 1 s.
+    let mut cfg = config("    members: [\"1002\", \"1003\"]\n");
+    cfg.timers_ms = (50, 4000, 5000);
+    cfg.extra_yaml.push_str("acd:\n  probe_interval_s: 1\n");
+    let server = Server::start(&cfg);
+    // Bob's phone is there and answers OPTIONS; Carol's contact is a port
+    // nobody listens on.
+    let bob = phone(&server, &BOB, "options_uas.xml", 1000);
+    register_at(
+        &server,
+        &CAROL,
+        SocketAddr::from(([127, 0, 0, 1], common::free_port())),
+    );
+    agent_op(&server, &BOB, "login", "");
+    agent_op(&server, &CAROL, "login", "");
+    server.wait_for("Carol to be logged out", Duration::from_secs(15), |s| {
+        agent_state(s, &CAROL)["state"] == "logged_out"
+    });
+    assert_eq!(agent_state(&server, &CAROL)["reason"], "unreachable");
+    // Bob's phone answered every probe: still logged in.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(agent_state(&server, &BOB)["state"], "ready");
+    bob.kill();
+    server.stop();
+}

@@ -92,8 +92,11 @@ enum Msg {
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
     },
-    Unregistered {
+    /// The agent's phone is gone (registration expired, probes
+    /// unanswered): log the agent out with `reason`.
+    Gone {
         agent: String,
+        reason: &'static str,
     },
 }
 
@@ -104,6 +107,7 @@ pub struct AcdHandle {
     queues: Arc<HashMap<String, Queue>>,
     /// The latest state, refreshed every tick (for metrics, which cannot wait).
     latest: tokio::sync::watch::Receiver<Arc<Snapshot>>,
+    probe_every: Option<Duration>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -175,6 +179,8 @@ pub fn start(
     AcdHandle {
         tx,
         latest,
+        probe_every: (settings.acd.probe_interval_s > 0)
+            .then(|| Duration::from_secs(settings.acd.probe_interval_s)),
         queues: Arc::new(
             settings
                 .queues
@@ -186,6 +192,11 @@ pub fn start(
 }
 
 impl AcdHandle {
+    /// How often logged-in agents' phones are probed (`None`: never).
+    pub fn probe_interval(&self) -> Option<Duration> {
+        self.probe_every
+    }
+
     /// The queue's configuration (music, announcements, overflow).
     pub fn queue(&self, name: &str) -> Option<&Queue> {
         self.queues.get(name)
@@ -303,10 +314,12 @@ impl AcdHandle {
         self.latest.borrow().clone()
     }
 
-    /// An agent's phone has no registration left: log the agent out.
-    pub fn unregistered(&self, agent: &str) {
-        let _ = self.tx.try_send(Msg::Unregistered {
+    /// An agent's phone is gone (`unregistered`: no registration left;
+    /// `unreachable`: it stopped answering OPTIONS): log the agent out.
+    pub fn gone(&self, agent: &str, reason: &'static str) {
+        let _ = self.tx.try_send(Msg::Gone {
             agent: agent.to_owned(),
+            reason,
         });
     }
 }
@@ -420,10 +433,10 @@ impl Task {
                     queues: self.acd.queues(now),
                 });
             }
-            Msg::Unregistered { agent } => {
+            Msg::Gone { agent, reason } => {
                 if self.acd.agent(&agent).is_some_and(|a| a.state.logged_in()) {
-                    info!(%agent, "agent's phone unregistered: logging the agent out");
-                    let _ = self.acd.logout(&agent, "unregistered", now);
+                    info!(%agent, reason, "agent's phone is gone: logging the agent out");
+                    let _ = self.acd.logout(&agent, reason, now);
                 }
             }
         }

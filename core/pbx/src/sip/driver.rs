@@ -50,6 +50,7 @@ pub(super) struct Driver {
     snapshots: watch::Sender<Snapshot>,
     calls: Calls,
     trunking: Option<super::trunking::Trunking>,
+    probes: Option<super::probes::Probes>,
 }
 
 /// The calls in progress, as the driver sees them.
@@ -104,6 +105,7 @@ impl Driver {
                 draining: false,
             },
             trunking: None,
+            probes: None,
         }
     }
 
@@ -119,6 +121,10 @@ impl Driver {
                 local,
                 now(),
             ));
+            self.probes = ctx
+                .acd
+                .probe_interval()
+                .map(|every| super::probes::Probes::new(ctx.acd.clone(), every, local, now()));
         }
         let mut drain_until = None;
         loop {
@@ -128,6 +134,11 @@ impl Driver {
                 break;
             }
             let trunk_deadline = self.trunking.as_ref().and_then(|t| t.poll_timeout());
+            let probe_deadline = self.probes.as_ref().and_then(|p| p.poll_timeout());
+            let trunk_deadline = match (trunk_deadline, probe_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let deadline = match (self.endpoint.poll_timeout(), trunk_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -213,6 +224,9 @@ impl Driver {
         if let Some(trunking) = self.trunking.as_mut() {
             trunking.poll(now, &mut self.endpoint);
         }
+        if let Some(probes) = self.probes.as_mut() {
+            probes.poll(now, &mut self.endpoint);
+        }
         self.handle_events(now);
         while let Some(transmit) = self.endpoint.poll_transmit() {
             match transmit.peer.transport {
@@ -267,7 +281,7 @@ impl Driver {
                         && let Some(ctx) = &self.calls.context
                     {
                         let user = aor.split_once('@').map_or(aor.as_str(), |(u, _)| u);
-                        ctx.acd.unregistered(user);
+                        ctx.acd.gone(user, "unregistered");
                     }
                 }
                 Event::Ack { request, .. } => self.forward(&request.call_id, ToCall::Ack),
@@ -282,6 +296,9 @@ impl Driver {
                         .as_mut()
                         .is_some_and(|t| t.on_response(now, id, &response))
                     {
+                        continue;
+                    }
+                    if self.probes.as_mut().is_some_and(|p| p.on_response(id)) {
                         continue;
                     }
                     let Some(call_id) = self.calls.requests.get(&id).cloned() else {
@@ -302,6 +319,9 @@ impl Driver {
                         .as_mut()
                         .is_some_and(|t| t.on_timeout(now, id))
                     {
+                        continue;
+                    }
+                    if self.probes.as_mut().is_some_and(|p| p.on_timeout(id)) {
                         continue;
                     }
                     if let Some(call_id) = self.calls.requests.remove(&id) {

@@ -12,6 +12,7 @@
 
 mod driver;
 pub mod policy;
+mod probes;
 mod tcp;
 mod trunking;
 mod udp;

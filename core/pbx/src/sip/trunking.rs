@@ -144,8 +144,14 @@ impl Trunking {
             }
             k.next = now + k.every;
             self.sent += 1;
-            let options =
-                options_request(&k.trunk, self.local, self.seed ^ self.sent.rotate_left(29));
+            let target = sip_uri(None, host_of(k.trunk.addr.ip()), Some(k.trunk.addr.port()));
+            let options = options_request(
+                target,
+                k.trunk.transport,
+                &k.trunk.from_user,
+                self.local,
+                self.seed ^ self.sent.rotate_left(29),
+            );
             let peer = Peer {
                 transport: k.trunk.transport,
                 addr: k.trunk.addr,
@@ -245,11 +251,19 @@ impl Trunking {
     }
 }
 
-fn options_request(trunk: &Trunk, local: SocketAddr, seed: u64) -> Request {
+/// An OPTIONS probe to `target` from `from_user` at `local`: its own
+/// branch, tag and Call-ID from `seed`.
+pub(super) fn options_request(
+    target: Uri,
+    transport: Transport,
+    from_user: &str,
+    local: SocketAddr,
+    seed: u64,
+) -> Request {
     let mut params = Params::default();
     params.set("branch", Some(&new_branch(seed)));
     let via = Via {
-        transport: match trunk.transport {
+        transport: match transport {
             Transport::Udp => "UDP".into(),
             Transport::Tcp => "TCP".into(),
         },
@@ -257,8 +271,7 @@ fn options_request(trunk: &Trunk, local: SocketAddr, seed: u64) -> Request {
         port: Some(local.port()),
         params,
     };
-    let target = sip_uri(None, host_of(trunk.addr.ip()), Some(trunk.addr.port()));
-    let mut from = NameAddr::new(sip_uri(Some(&trunk.from_user), host_of(local.ip()), None));
+    let mut from = NameAddr::new(sip_uri(Some(from_user), host_of(local.ip()), None));
     from.set_tag(&new_tag(seed.rotate_left(17)));
     let to = NameAddr::new(target.clone());
     Request::new(
