@@ -143,6 +143,20 @@ function Call:echo() end
 ---@return string|nil reason
 function Call:dial(target, opts) end
 
+---Wait in an ACD queue with music on hold until an agent takes the call
+---(answers the call first if needed). Returns when the agent's bridge
+---ends, or when the queue's overflow action is done.
+---@param name string
+---@param opts {priority: integer|nil, skills: table<string, integer>|nil}|nil # priority 0..9 (higher first); skills: minimum levels 1..100
+---@return "answered"|"voicemail"|"callback"|"hangup"|nil outcome
+---@return string|nil detail # the agent, the message's recording, or the reason it failed
+function Call:queue(name, opts) end
+
+---Blind transfer: the bridged party is sent to `target` and this leg ends.
+---@param target string # a user, "pstn:NUMBER" or "trunk:NAME:NUMBER"
+---@return true|nil, string|nil
+function Call:transfer(target) end
+
 ---Set a call variable (kept in the CDR and in call.vars).
 ---@param name string
 ---@param value string
@@ -180,6 +194,41 @@ retention = {}
 ---@param customer Customer
 ---@return Offer[]
 function retention.offers(customer) end
+
+---@class OverflowInfo
+---@field call_id string
+---@field from string
+---@field to string
+---@field queue string
+---@field waited_s integer
+---@field position integer
+---@field priority integer
+---@field reason "max_wait"|"no_agents"
+
+---@class AgentChange
+---@field agent string
+---@field from string # logged_out, ready, reserved, on_call, wrap_up, paused
+---@field to string
+---@field reason string|nil
+---@field queue string|nil
+---@field call_id string|nil
+---@field at_ms integer
+
+---ACD queue hooks: optional.
+queue = {}
+
+---What happens to a call that waited too long (or whose queue has nobody
+---logged in). Nil, a missing hook or an error: the queue's message, then hang up.
+---@param info OverflowInfo
+---@return {action: "queue", queue: string}|{action: "voicemail"|"callback"|"hangup", prompt: string|nil}|nil
+function queue.on_overflow(info) end
+
+---Agent hooks: optional.
+agent = {}
+
+---Told of every agent state change (its return value is ignored).
+---@param change AgentChange
+function agent.on_state_change(change) end
 
 ---Blacklist hook: fill in `check`; `allow` and `deny` are provided.
 blacklist = {}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# B2BUA call set-ups through a trunk, with the Lua route in the path.
+#
+#   caller (sipp UAC, digest auth) -> waihu: INVITE, 407, INVITE
+#   waihu runs scripts/route.lua, which dials pstn:NUMBER
+#   waihu -> carrier (sipp UAS on 127.0.0.1:27400): INVITE, 180, 200, ACK
+#   waihu -> caller: 200; ACK; 100 ms of RTP; BYE both ways
+#
+# usage: tools/bench/trunk-cps.sh RATE [SECONDS]
+#   Starts target/release/waihu with tools/bench/waihu-trunk.yaml, offers
+#   RATE calls per second for SECONDS (default 30), and prints waihu's CPU,
+#   set-ups per core-second and the failed-call share. Needs sipp and a
+#   release build (cargo build --release -p waihu).
+set -eu
+rate=$1 secs=${2:-30}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+w=$(mktemp -d -t trunk-cps.XXXX)
+mkdir -p /tmp/bench
+rm -f /tmp/bench/waihu.db*
+
+(cd "$here" && exec "$root/target/release/waihu" --log-level warn run --config waihu-trunk.yaml) \
+    >"$w/waihu.log" 2>&1 &
+pid=$!
+trap 'kill $pid $uas 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+    curl -sf http://127.0.0.1:8090/api/v1/health >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+# The carrier: sipp's built-in UAS answers every INVITE.
+sipp -sn uas -i 127.0.0.1 -p 27400 -mi 127.0.0.1 -mp 27500 -bg </dev/null >/dev/null 2>&1
+uas=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 27400")
+
+cat >"$w/uac.csv" <<CSV
+SEQUENTIAL
+bench.waihu.test;0;1001;
+CSV
+ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+t0=$(ticks); s0=$(date +%s.%N)
+(cd "$w" && timeout $((secs + 30)) sipp 127.0.0.1:5070 -i 127.0.0.1 -p 0 \
+    -s 8613800000000 -au 1001 -ap bench-caller-1001-secret \
+    -sf "$here/uac-auth.xml" -inf "$w/uac.csv" \
+    -r "$rate" -m $((rate * secs)) -d 100 -mp 44000 \
+    -trace_stat -stf "$w/stat.csv" -fd 1 </dev/null >/dev/null 2>&1) || true
+t1=$(ticks); s1=$(date +%s.%N)
+ok=$(awk -F';' 'END{print $16}' "$w/stat.csv")
+fail=$(awk -F';' 'END{print $18}' "$w/stat.csv")
+python3 - "$rate" "$ok" "$fail" "$t0" "$t1" "$s0" "$s1" "$hz" <<'PY'
+import sys
+rate, ok, fail, t0, t1, s0, s1, hz = sys.argv[1:]
+ok, fail, cpu_s = int(ok), int(fail), (int(t1) - int(t0)) / int(hz)
+wall = float(s1) - float(s0)
+print(f"rate={rate}/s calls_ok={ok} failed={fail} ({100 * fail / max(ok + fail, 1):.2f}%) "
+      f"waihu_cpu={100 * cpu_s / wall:.0f}% setups_per_core_second={ok / max(cpu_s, 1e-9):.0f}")
+PY
