@@ -632,3 +632,32 @@ fn an_agent_whose_phone_stops_answering_options_is_logged_out() {
     bob.kill();
     server.stop();
 }
+
+#[test]
+fn an_agent_whose_phone_unregisters_is_logged_out() {
+    use common::sip::{Peer, Request};
+    let server = Server::start(&config("    members: [\"1003\"]\n"));
+    let contact = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let mut peer = Peer::connect(Transport::Udp, server.udp);
+    let register = Request::register(CAROL.id, contact, Transport::Udp);
+    let challenge = peer.exchange(&register).expect("401").challenge("MD5");
+    let ok = peer
+        .exchange_authorized(&register.next(), &challenge, CAROL.id, CAROL.password)
+        .expect("200");
+    assert_eq!(ok.status, 200);
+    agent_op(&server, &CAROL, "login", "");
+    // The phone signs off: the same registration with Expires: 0.
+    let mut unregister = register.next().next();
+    unregister.headers.retain(|(name, _)| name != "Expires");
+    unregister.headers.push(("Expires".into(), "0".into()));
+    let challenge = peer.exchange(&unregister).expect("401").challenge("MD5");
+    let ok = peer
+        .exchange_authorized(&unregister.next(), &challenge, CAROL.id, CAROL.password)
+        .expect("200");
+    assert_eq!(ok.status, 200);
+    server.wait_for("Carol to be logged out", Duration::from_secs(10), |s| {
+        agent_state(s, &CAROL)["state"] == "logged_out"
+    });
+    assert_eq!(agent_state(&server, &CAROL)["reason"], "unregistered");
+    server.stop();
+}
