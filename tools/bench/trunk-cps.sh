@@ -19,17 +19,18 @@ w=$(mktemp -d -t trunk-cps.XXXX)
 mkdir -p /tmp/bench
 rm -f /tmp/bench/waihu.db*
 
-(cd "$here" && exec "$root/target/release/waihu" --log-level warn run --config waihu-trunk.yaml) \
+(cd "$here" && exec "$root/target/release/waihu" --log-level "${WAIHU_LOG:-warn}" run --config waihu-trunk.yaml) \
     >"$w/waihu.log" 2>&1 &
 pid=$!
-trap 'kill $pid $uas 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+uas=
+trap 'kill $pid ${uas:-} 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
     curl -sf http://127.0.0.1:8090/api/v1/health >/dev/null 2>&1 && break
     sleep 0.1
 done
 
 # The carrier: sipp's built-in UAS answers every INVITE.
-sipp -sn uas -i 127.0.0.1 -p 27400 -mi 127.0.0.1 -mp 27500 -bg </dev/null >/dev/null 2>&1
+sipp -sn uas -i 127.0.0.1 -p 27400 -mi 127.0.0.1 -mp 27500 -bg </dev/null >/dev/null 2>&1 || true
 uas=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 27400")
 
 cat >"$w/uac.csv" <<CSV
@@ -41,9 +42,11 @@ hz=$(getconf CLK_TCK)
 t0=$(ticks); s0=$(date +%s.%N)
 (cd "$w" && timeout $((secs + 30)) sipp 127.0.0.1:5070 -i 127.0.0.1 -p 0 \
     -s 8613800000000 -au 1001 -ap bench-caller-1001-secret \
+    -auth_uri 8613800000000@bench.waihu.test \
     -sf "$here/uac-auth.xml" -inf "$w/uac.csv" \
     -r "$rate" -m $((rate * secs)) -d 100 -mp 44000 \
-    -trace_stat -stf "$w/stat.csv" -fd 1 </dev/null >/dev/null 2>&1) || true
+    -trace_stat -stf "$w/stat.csv" -fd 1 -trace_err -error_file "$w/errors.log" </dev/null >/dev/null 2>&1) || true
+echo "work dir: $w"
 t1=$(ticks); s1=$(date +%s.%N)
 ok=$(awk -F';' 'END{print $16}' "$w/stat.csv")
 fail=$(awk -F';' 'END{print $18}' "$w/stat.csv")

@@ -391,10 +391,19 @@ impl Driver {
     }
 
     fn forward(&mut self, call_id: &str, message: ToCall) {
-        if let Some(call) = self.calls.by_call_id.get(call_id)
-            && call.try_send(message).is_err()
-        {
-            warn!(%call_id, "call task is not keeping up; message dropped");
+        let Some(call) = self.calls.by_call_id.get(call_id) else {
+            return;
+        };
+        match call.try_send(message) {
+            Ok(()) => {}
+            // The call just ended; its Release is on the way. A late
+            // response or retransmission has nobody left to tell.
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                debug!(%call_id, "message for a call that has ended");
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                warn!(%call_id, "call task is not keeping up; message dropped");
+            }
         }
     }
 
