@@ -186,6 +186,12 @@ fn an_inbound_call_waits_with_music_then_an_agent_takes_it_with_two_way_audio() 
     assert_eq!(agent_state(&server, &BOB)["calls"], 1);
     let log = server.log();
     assert!(log.contains("agent took the call"), "{log}");
+    // Announced every second while it waited: "caller number 1".
+    assert!(
+        log.lines()
+            .any(|l| l.contains("position announced") && l.contains("position=1")),
+        "{log}"
+    );
     server.stop();
 }
 
@@ -659,5 +665,124 @@ fn an_agent_whose_phone_unregisters_is_logged_out() {
         agent_state(s, &CAROL)["state"] == "logged_out"
     });
     assert_eq!(agent_state(&server, &CAROL)["reason"], "unregistered");
+    server.stop();
+}
+
+/// The shipped route plus `extra` (more Lua) in a fresh scripts directory.
+fn scripts_with(extra: &str) -> std::path::PathBuf {
+    let scripts = std::env::temp_dir().join(common::unique("waihu-acd-scripts"));
+    std::fs::create_dir_all(&scripts).expect("mkdir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/route.lua");
+    std::fs::copy(&shipped, scripts.join("route.lua")).expect("copy route.lua");
+    std::fs::write(scripts.join("zz_extra.lua"), extra).expect("write script");
+    scripts
+}
+
+#[test]
+fn overflow_moves_a_call_to_another_queue_and_agent_hooks_see_every_change() {
+    let scripts = scripts_with(
+        r#"
+function queue.on_overflow(info)
+  if info.queue == "support" then
+    return { action = "queue", queue = "sales" }
+  end
+  return nil -- the queue's own message, then hang up
+end
+
+function agent.on_state_change(c)
+  log.info("hook: agent " .. c.agent .. " " .. c.from .. " -> " .. c.to)
+end
+"#,
+    );
+    // Carol (support) never logs in; Bob takes sales.
+    let mut cfg = config("    members: [\"1003\"]\n  - name: sales\n    members: [\"1002\"]\n");
+    cfg.scripts_dir = scripts.clone();
+    let server = Server::start(&cfg);
+    let bob = phone_with(&server, &BOB, "agent_uas_bye.xml", 1, &["-d", "500"]);
+    agent_op(&server, &BOB, "login", "");
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller, moved to sales and answered by Bob");
+    bob.wait().assert_success("Bob's phone");
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["queue"], "sales", "{cdr}");
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    let events = events(&server);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["queue"] == "support" && e["event"] == "overflow")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["queue"] == "sales" && e["event"] == "answer")
+    );
+
+    // Bob leaves: sales has nobody either, and its overflow is the
+    // default: the queue's message, then the switch hangs up.
+    agent_op(&server, &BOB, "logout", "");
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller, told the agents are busy and hung up");
+    let cdrs = queue_cdrs(&server, 2);
+    assert_eq!(cdrs[1]["hangup_by"], "switch", "{}", cdrs[1]);
+    assert!(cdrs[1]["agent"].is_null(), "{}", cdrs[1]);
+
+    // The agent hook ran for Bob's changes, in order.
+    let log = server.log();
+    let seen: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("hook: agent 1002 ").nth(1))
+        .map(|rest| rest.split('"').next().unwrap_or(rest).trim())
+        .collect();
+    assert!(
+        seen.first()
+            .is_some_and(|s| s.starts_with("logged_out -> ready")),
+        "{seen:?}"
+    );
+    for step in [
+        "ready -> reserved",
+        "reserved -> on_call",
+        "ready -> logged_out",
+    ] {
+        assert!(
+            seen.iter().any(|s| s.starts_with(step)),
+            "{step} missing from {seen:?}"
+        );
+    }
+    server.stop();
+    let _ = std::fs::remove_dir_all(&scripts);
+}
+
+#[test]
+fn an_agent_whose_session_expires_mid_call_is_hung_up_and_paused() {
+    let mut cfg = config("    members: [\"1002\"]\n");
+    // Only the session timer may end this call.
+    cfg.rtp_timeout_s = 0;
+    let server = Server::start(&cfg);
+    let bob = phone(&server, &BOB, "agent_uas_timer.xml", 1);
+    agent_op(&server, &BOB, "login", "");
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(100)
+        .run(&server)
+        .assert_success("the caller, hung up when the agent's session expired");
+    bob.wait()
+        .assert_success("Bob's phone, hung up when its session expired");
+    let cdr = &queue_cdrs(&server, 1)[0];
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    assert_eq!(cdr["vars"]["disposition"], "agent_lost", "{cdr}");
+    let talk = cdr["talk_ms"].as_i64().unwrap_or(0);
+    assert!((55_000..70_000).contains(&talk), "talk_ms {talk}");
+    let bob = agent_state(&server, &BOB);
+    assert_eq!(
+        (&bob["state"], &bob["reason"]),
+        (&Value::from("paused"), &Value::from("vanished"))
+    );
     server.stop();
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use waihu_call::{Event, PlayItem, QueueOutcome, Tone, ToneRegion};
 use waihu_media::player::Player;
 use waihu_script::{OverflowAction, OverflowInfo};
@@ -193,6 +193,7 @@ impl Session {
         items.push(PlayItem::Silence { ms: 500 });
         match player(&self.ctx, &items) {
             Ok(p) => {
+                debug!(call_id = %self.call_id, position, "position announced");
                 self.waiting = Waiting::Queue {
                     player: p,
                     announcing: true,
