@@ -49,6 +49,21 @@ pub enum AgentOp {
 pub struct Snapshot {
     pub agents: Vec<Agent>,
     pub queues: Vec<QueueStatus>,
+    /// Blended agents free for outbound work: Ready, and needed by no
+    /// waiting inbound call (what the dialer counts).
+    pub outbound_ready: Vec<String>,
+}
+
+fn snapshot(acd: &Acd, now: i64) -> Snapshot {
+    Snapshot {
+        agents: acd.agents().cloned().collect(),
+        queues: acd.queues(now),
+        outbound_ready: acd
+            .outbound_ready()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    }
 }
 
 enum Msg {
@@ -164,10 +179,7 @@ pub fn start(
         "acd ready"
     );
     let (tx, rx) = mpsc::channel(1024);
-    let (latest_tx, latest) = tokio::sync::watch::channel(Arc::new(Snapshot {
-        agents: acd.agents().cloned().collect(),
-        queues: acd.queues(now),
-    }));
+    let (latest_tx, latest) = tokio::sync::watch::channel(Arc::new(snapshot(&acd, now)));
     let task = Task {
         latest: latest_tx,
         acd,
@@ -376,10 +388,7 @@ impl Task {
                 self.dispatch(action, now);
             }
             self.record();
-            self.latest.send_replace(Arc::new(Snapshot {
-                agents: self.acd.agents().cloned().collect(),
-                queues: self.acd.queues(now),
-            }));
+            self.latest.send_replace(Arc::new(snapshot(&self.acd, now)));
         }
         self.record();
     }
@@ -428,10 +437,7 @@ impl Task {
                 let _ = reply.send(result);
             }
             Msg::Snapshot { reply } => {
-                let _ = reply.send(Snapshot {
-                    agents: self.acd.agents().cloned().collect(),
-                    queues: self.acd.queues(now),
-                });
+                let _ = reply.send(snapshot(&self.acd, now));
             }
             Msg::Gone { agent, reason } => {
                 if self.acd.agent(&agent).is_some_and(|a| a.state.logged_in()) {

@@ -133,7 +133,8 @@ pub async fn queues(State(state): State<AppState>) -> Response {
     }) else {
         return unavailable();
     };
-    Json(json!({ "queues": snapshot.queues })).into_response()
+    Json(json!({ "queues": snapshot.queues, "outbound_ready": snapshot.outbound_ready }))
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -370,3 +370,52 @@ agents:
         "{lines:?}"
     );
 }
+
+#[test]
+fn queues_and_skills_are_checked() {
+    let text = format!(
+        "{MINIMAL}    skills: {{ zh: 0, \"bad name\": 5 }}\n\
+         queues:\n  - name: support\n    strategy: fastest\n    members: [\"2001\", \"9999\"]\n    \
+         ring_timeout_s: 0\n  - name: support\n    moh: []\n\
+         acd:\n  login_code: \"#x\"\n"
+    );
+    let p = problems(&text);
+    let k = keys(&p);
+    for key in [
+        "agents[0].skills.zh",
+        "agents[0].skills.bad name",
+        "queues[0].strategy",
+        "queues[0].members[1]",
+        "queues[0].ring_timeout_s",
+        "queues[1].name",
+        "queues[1].moh",
+        "acd.login_code",
+    ] {
+        assert!(k.contains(&key), "{key} not reported: {k:?}");
+    }
+    let unknown = p
+        .iter()
+        .find(|p| p.key == "queues[0].members[1]")
+        .expect("member problem");
+    assert!(unknown.to_string().contains("9999"), "{unknown}");
+}
+
+#[test]
+fn a_good_queue_becomes_its_acd_config() {
+    let text = format!(
+        "{MINIMAL}    skills: {{ zh: 80 }}\n    outbound: true\n\
+         queues:\n  - name: vip\n    strategy: skills\n    members: [\"2001\"]\n    max_wait_s: 0\n    \
+         wrapup_s: 7\n    announce_every_s: 0\n"
+    );
+    let s = from_str("t.yaml", &text).expect("valid");
+    assert_eq!(s.agents[0].skills.get("zh"), Some(&80));
+    assert!(s.agents[0].outbound);
+    let q = &s.queues[0];
+    assert_eq!(q.acd.strategy, waihu_campaign::acd::Strategy::Skills);
+    assert_eq!(q.acd.max_wait_ms, None);
+    assert_eq!(q.acd.wrapup_ms, 7_000);
+    assert_eq!(q.acd.ring_timeout_ms, 15_000);
+    assert!(q.announce_every.is_none());
+    assert_eq!(q.moh, ["moh/default"]);
+    assert!(s.session_timer.enabled);
+}
