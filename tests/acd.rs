@@ -786,3 +786,52 @@ fn an_agent_whose_session_expires_mid_call_is_hung_up_and_paused() {
     );
     server.stop();
 }
+
+#[test]
+fn on_overflow_a_caller_can_leave_a_message() {
+    let scripts = scripts_with(
+        r#"
+function queue.on_overflow(info)
+  return { action = "voicemail", prompt = "en/leave_message" }
+end
+"#,
+    );
+    let mut cfg = config("    members: [\"1002\"]\n");
+    cfg.scripts_dir = scripts.clone();
+    let server = Server::start(&cfg);
+    // Nobody is logged in: the call overflows at once; the prompt and the
+    // tone take 6.6 s, the caller speaks (its pcap runs 7 s from the
+    // answer) and presses # at 9 s.
+    Sipp::new("queue_caller_message.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .arg("-d")
+        .arg("9000")
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller who left a message");
+    let cdr = &queue_cdrs(&server, 1)[0];
+    let outcome = cdr["vars"]["queue_outcome"].as_str().unwrap_or_default();
+    let path = outcome
+        .strip_prefix("voicemail:")
+        .unwrap_or_else(|| panic!("no voicemail outcome: {cdr}"));
+    assert_eq!(cdr["recording"], path, "{cdr}");
+    assert!(
+        cdr["digits"].as_str().unwrap_or_default().contains('#'),
+        "{cdr}"
+    );
+    // A real WAV with 1.5..4 s of the caller in it, not silence.
+    let reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let spec = reader.spec();
+    let samples: Vec<i16> = reader
+        .into_samples::<i16>()
+        .collect::<Result<_, _>>()
+        .expect("samples");
+    let secs = samples.len() as f64 / f64::from(spec.sample_rate) / f64::from(spec.channels);
+    assert!((1.5..4.0).contains(&secs), "{secs} s recorded");
+    assert!(
+        samples.iter().any(|s| s.unsigned_abs() > 2000),
+        "the message is silent"
+    );
+    server.stop();
+    let _ = std::fs::remove_dir_all(&scripts);
+}
