@@ -23,6 +23,22 @@ enum Job {
     Run(Box<dyn FnOnce(&mut Store) + Send>),
 }
 
+/// CDRs written in one transaction at most.
+const CDR_BATCH: usize = 512;
+
+/// One commit for the batch; if it fails, each CDR on its own, so one bad
+/// row costs only itself.
+fn write_cdrs(store: &mut Store, batch: &[Cdr]) {
+    if store.insert_cdrs(batch).is_ok() {
+        return;
+    }
+    for cdr in batch {
+        if let Err(e) = store.insert_cdr(cdr) {
+            error!(call_id = %cdr.call_id, error = %e, "cdr not written");
+        }
+    }
+}
+
 /// A cheap handle to the store thread.
 #[derive(Clone, Debug)]
 pub struct StoreHandle {
@@ -62,12 +78,26 @@ pub fn start(url: &str) -> Result<(StoreHandle, StoreThread), StoreError> {
     let join = std::thread::Builder::new()
         .name("waihu-store".into())
         .spawn(move || {
-            for job in rx {
+            let mut next = None;
+            loop {
+                let Some(job) = next.take().or_else(|| rx.recv().ok()) else {
+                    break;
+                };
                 match job {
                     Job::Cdr(cdr) => {
-                        if let Err(e) = store.insert_cdr(&cdr) {
-                            error!(call_id = %cdr.call_id, error = %e, "cdr not written");
+                        // The CDRs queued meanwhile go in the same commit.
+                        let mut batch = vec![*cdr];
+                        while batch.len() < CDR_BATCH {
+                            match rx.try_recv() {
+                                Ok(Job::Cdr(more)) => batch.push(*more),
+                                Ok(other) => {
+                                    next = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
                         }
+                        write_cdrs(&mut store, &batch);
                     }
                     Job::Cdrs {
                         call_id,
