@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tracing::{debug, info};
 use waihu_call::{PlayItem, RecordMode, Tone, ToneRegion};
@@ -53,8 +52,8 @@ pub enum Heard {
 
 #[derive(Debug)]
 pub struct Leg {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
+    /// The RTP and RTCP sockets (back to the pool when the leg ends).
+    pair: PortPair,
     port: u16,
     local: LocalMedia,
     local_sdp: String,
@@ -120,9 +119,8 @@ impl Leg {
             direction: Direction::SendRecv,
         };
         Leg {
-            rtp: pair.rtp,
-            rtcp: pair.rtcp,
             port: pair.port,
+            pair,
             local,
             local_sdp,
             law: law_of(negotiated.codec),
@@ -176,7 +174,7 @@ impl Leg {
         if let Some(digit) = self.digits.pop_front() {
             return Some(Heard::Digit(digit));
         }
-        let (len, src) = self.rtp.recv_from(&mut self.recv_buf).await.ok()?;
+        let (len, src) = self.pair.rtp().recv_from(&mut self.recv_buf).await.ok()?;
         Some(self.on_rtp(len, src, now()))
     }
 
@@ -186,7 +184,7 @@ impl Leg {
     pub fn discard_queued(&mut self) -> usize {
         let mut dropped = 0;
         // Bounded: the kernel buffer holds a few hundred packets at most.
-        while dropped < 4096 && self.rtp.try_recv_from(&mut self.recv_buf).is_ok() {
+        while dropped < 4096 && self.pair.rtp().try_recv_from(&mut self.recv_buf).is_ok() {
             dropped += 1;
         }
         dropped
@@ -199,7 +197,7 @@ impl Leg {
         let mut buf = [0u8; 1500];
         // A bounded number per call: a flood must not hold the task.
         for _ in 0..16 {
-            match self.rtcp.try_recv_from(&mut buf) {
+            match self.pair.rtcp().try_recv_from(&mut buf) {
                 Ok((len, src)) => self.on_rtcp(&buf[..len], src, now),
                 Err(_) => return,
             }
@@ -311,7 +309,7 @@ impl Leg {
             }
             _ => packet,
         };
-        if self.rtp.try_send_to(out, to).is_ok() {
+        if self.pair.rtp().try_send_to(out, to).is_ok() {
             self.relayed += 1;
         }
     }
@@ -342,7 +340,7 @@ impl Leg {
             waihu_media::rtcp::write_compound_rr(&mut out, ssrc, &blocks, b"waihu")
         };
         if let Ok(len) = written {
-            let _ = self.rtcp.try_send_to(&out[..len], to);
+            let _ = self.pair.rtcp().try_send_to(&out[..len], to);
         }
     }
 
@@ -452,7 +450,7 @@ impl Leg {
         match rtp::write(&mut self.send_buf, &header, payload) {
             Ok(len) => {
                 // A full socket buffer drops the packet, as the network would.
-                let _ = self.rtp.try_send_to(&self.send_buf[..len], to);
+                let _ = self.pair.rtp().try_send_to(&self.send_buf[..len], to);
             }
             Err(e) => debug!(error = %e, "rtp not built"),
         }

@@ -136,12 +136,20 @@ pub fn start(
     Ok(Running { driver, bound })
 }
 
+/// Kernel buffers of a SIP UDP socket: a burst of a few thousand messages
+/// (a thousand calls a second, retransmissions, registrations renewing at
+/// once) waits in the kernel rather than being dropped while the driver
+/// is busy. The kernel may grant less (net.core.rmem_max).
+const SIP_SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
 /// A UDP socket; `[::]` takes IPv6 only, so `0.0.0.0` can be bound beside it.
 fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
+    let _ = socket.set_recv_buffer_size(SIP_SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SIP_SOCKET_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     UdpSocket::from_std(socket.into())
