@@ -181,6 +181,20 @@ fn an_inbound_call_waits_with_music_then_an_agent_takes_it_with_two_way_audio() 
     let wait = cdr["wait_ms"].as_i64().expect("wait_ms");
     assert!((2000..10_000).contains(&wait), "wait_ms {wait}");
     assert!(cdr["talk_ms"].as_i64().expect("talk_ms") >= 1000, "{cdr}");
+    // The export has the queue columns too.
+    let csv = server.cdr_export(&["--since", "1h"]);
+    assert!(
+        csv.lines()
+            .next()
+            .is_some_and(|h| h.contains(",queue,agent,wait_ms,talk_ms,")),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .nth(1)
+            .is_some_and(|r| r.contains(",support,1002,")),
+        "{csv}"
+    );
     // Bob wraps up for a second, then is ready again with one call taken.
     wait_state(&server, &BOB, "ready");
     assert_eq!(agent_state(&server, &BOB)["calls"], 1);

@@ -105,24 +105,9 @@ fn playback_extension_plays_and_hangs_up() {
     let ended = cdr["end_ms"].as_i64().expect("ended");
     // en/welcome + en/goodbye last about 1.5 s.
     assert!(ended - answered >= 1000, "{cdr}");
-    let config = server.dir.join("waihu.yaml");
-
     // The CDR is in the store file for `waihu cdr export` (a reader beside
     // the running switch: the store is in WAL mode).
-    let export = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_waihu"))
-            .args(["cdr", "export", "--config"])
-            .arg(&config)
-            .args(args)
-            .output()
-            .expect("waihu cdr export");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
+    let export = |args: &[&str]| server.cdr_export(args);
     let csv = export(&["--since", "1h"]);
     let mut lines = csv.lines();
     assert!(

@@ -353,6 +353,22 @@ impl Server {
         }
     }
 
+    /// `waihu cdr export ARGS` on this server's config: its standard output.
+    pub fn cdr_export(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_waihu"))
+            .args(["cdr", "export", "--config"])
+            .arg(self.dir.join("waihu.yaml"))
+            .args(args)
+            .output()
+            .expect("waihu cdr export");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
     /// SIGKILL: the process dies at once, as in a crash. The test's
     /// directory (and the store in it) is left for a restart.
     pub fn crash(mut self) {

@@ -253,6 +253,10 @@ fn write_csv(out: impl std::io::Write, rows: &[waihu_store::Cdr]) -> std::io::Re
         "recording",
         "trunk",
         "dialled",
+        "queue",
+        "agent",
+        "wait_ms",
+        "talk_ms",
         "vars",
         "media",
     ])?;
@@ -275,6 +279,10 @@ fn write_csv(out: impl std::io::Write, rows: &[waihu_store::Cdr]) -> std::io::Re
             c.recording.clone().unwrap_or_default(),
             c.trunk.clone().unwrap_or_default(),
             c.dialled.clone().unwrap_or_default(),
+            c.queue.clone().unwrap_or_default(),
+            c.agent.clone().unwrap_or_default(),
+            c.wait_ms.map(|v| v.to_string()).unwrap_or_default(),
+            c.talk_ms.map(|v| v.to_string()).unwrap_or_default(),
             serde_json::to_string(&c.vars).unwrap_or_default(),
             serde_json::to_string(&c.media).unwrap_or_default(),
         ])?;
