@@ -145,13 +145,15 @@ fn print_problems(e: &config::ConfigError) {
 fn summary(s: &Settings) -> String {
     let listen: Vec<String> = s.listeners.iter().map(ToString::to_string).collect();
     format!(
-        "ok: {}: sip {} (domain {}, realm {}), http {}, {} agent(s)",
+        "ok: {}: sip {} (domain {}, realm {}), http {}, {} agent(s), {} trunk(s), {} queue(s)",
         s.source,
         listen.join(" "),
         s.domain,
         s.realm,
         s.http_listen,
-        s.agents.len()
+        s.agents.len(),
+        s.trunks.len(),
+        s.queues.len()
     )
 }
 
