@@ -70,7 +70,6 @@ enum Waiting {
     /// ACD finds an agent; an agent's phone may be ringing meanwhile.
     Queue {
         player: waihu_media::player::Player,
-        announcing: bool,
     },
     /// The queue overflowed: its prompt plays, then `then`.
     Overflow {

@@ -107,10 +107,7 @@ impl Session {
             talking_since: None,
             next_announce: config.announce_every.map(|every| Instant::now() + every),
         });
-        self.waiting = Waiting::Queue {
-            player: moh,
-            announcing: false,
-        };
+        self.waiting = Waiting::Queue { player: moh };
         None
     }
 
@@ -147,12 +144,12 @@ impl Session {
             self.announce_position(now).await;
         }
         let leg = self.leg.as_mut()?;
-        let Waiting::Queue { player, announcing } = &mut self.waiting else {
+        let Waiting::Queue { player } = &mut self.waiting else {
             return None;
         };
         let (sent, done) = leg.play_frame(player);
         if done {
-            let _ = announcing;
+            // The music (or an announcement) ended: the music again.
             let names = self
                 .queued
                 .as_ref()
@@ -160,10 +157,7 @@ impl Session {
                 .map(|c| c.moh.clone())
                 .unwrap_or_default();
             if let Ok(moh) = self.moh(&names) {
-                self.waiting = Waiting::Queue {
-                    player: moh,
-                    announcing: false,
-                };
+                self.waiting = Waiting::Queue { player: moh };
             }
         }
         sent
@@ -194,10 +188,7 @@ impl Session {
         match player(&self.ctx, &items) {
             Ok(p) => {
                 debug!(call_id = %self.call_id, position, "position announced");
-                self.waiting = Waiting::Queue {
-                    player: p,
-                    announcing: true,
-                };
+                self.waiting = Waiting::Queue { player: p };
             }
             Err(e) => warn!(call_id = %self.call_id, error = %e, "no position announcement"),
         }

@@ -112,9 +112,8 @@ impl Session {
         let pending = match old.agent.clone() {
             Some(agent) => {
                 // The agent's part of the call is over: wrap-up.
-                if let Some(reply) = self.agent_done().await {
-                    let _ = reply;
-                }
+                // (Its reply is for the route when the new leg ends.)
+                let _ = self.agent_done().await;
                 Pending::Queue(agent)
             }
             None => Pending::Dial,
