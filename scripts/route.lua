@@ -83,7 +83,8 @@ local function queue(call, name)
   if outcome == nil then
     -- No such queue in this switch's configuration.
     call:play(prompt("invalid"))
-  elseif outcome == "answered" or outcome == "voicemail" then
+  else
+    -- answered:AGENT, voicemail:RECORDING, callback:, hangup: (in the CDR)
     call:set_var("queue_outcome", outcome .. ":" .. (detail or ""))
   end
   call:hangup()

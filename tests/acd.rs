@@ -746,6 +746,8 @@ end
     let cdrs = queue_cdrs(&server, 2);
     assert_eq!(cdrs[1]["hangup_by"], "switch", "{}", cdrs[1]);
     assert!(cdrs[1]["agent"].is_null(), "{}", cdrs[1]);
+    // call:queue returned "hangup" to the route, which hung up.
+    assert_eq!(cdrs[1]["vars"]["queue_outcome"], "hangup:", "{}", cdrs[1]);
 
     // The agent hook ran for Bob's changes, in order.
     let log = server.log();

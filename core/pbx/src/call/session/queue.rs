@@ -47,7 +47,7 @@ pub(super) enum Then {
     Message,
     /// Reply `callback` to the route.
     Callback,
-    /// Hang up.
+    /// Reply `hangup` to the route (which hangs up, as a rule).
     Hangup,
 }
 
@@ -409,11 +409,11 @@ impl Session {
                 outcome: QueueOutcome::Callback,
                 detail: None,
             }),
-            Then::Hangup => {
-                self.end(waihu_call::Party::Switch, waihu_call::HangupCause::Normal)
-                    .await;
-                None
-            }
+            // The route decides what follows (the shipped one hangs up).
+            Then::Hangup => Some(Event::QueueDone {
+                outcome: QueueOutcome::Hangup,
+                detail: None,
+            }),
             Then::Message => {
                 let file = format!(
                     "messages/{}.wav",
