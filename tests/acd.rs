@@ -101,6 +101,13 @@ fn caller(number: &str, calls: u32, talk_ms: u32) -> Sipp<'static> {
         .timeout_secs(120)
 }
 
+/// A caller of the queue's number who stays until the switch hangs up.
+fn caller_until_bye(timeout_secs: u32) -> Sipp<'static> {
+    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(timeout_secs)
+}
+
 /// The CDRs of calls to the queue's number, oldest first, once there are `n`.
 fn queue_cdrs(server: &Server, n: usize) -> Vec<Value> {
     let mut found = Vec::new();
@@ -215,10 +222,7 @@ fn an_agent_who_hangs_up_ends_the_callers_leg_too() {
     // Bob's phone hangs up 1.5 s after answering; the caller waits for BYE.
     let phone = phone_with(&server, &BOB, "agent_uas_bye.xml", 1, &["-d", "1500"]);
     agent_op(&server, &BOB, "login", "");
-    let call = Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
-        .timeout_secs(60)
-        .spawn(&server);
+    let call = caller_until_bye(60).spawn(&server);
     call.wait().assert_success("the caller (it got the BYE)");
     phone
         .wait()
@@ -278,10 +282,8 @@ fn an_agent_who_never_answers_is_skipped_then_paused() {
     agent_op(&server, &CAROL, "login", "");
     std::thread::sleep(Duration::from_millis(30));
     agent_op(&server, &BOB, "login", "");
-    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
+    caller_until_bye(60)
         .calls(3)
-        .timeout_secs(60)
         .run(&server)
         .assert_success("three calls");
     carol
@@ -400,9 +402,7 @@ end
     let mut cfg = config("    members: [\"1002\"]\n");
     cfg.scripts_dir = scripts.clone();
     let server = Server::start(&cfg);
-    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
-        .timeout_secs(60)
+    caller_until_bye(60)
         .run(&server)
         .assert_success("the caller, hung up after the callback prompt");
     let (_, body) = http_get(server.http, "/api/v1/callbacks").expect("callbacks");
@@ -533,22 +533,22 @@ fn an_agent_transfers_the_caller_blind_with_refer() {
     server.stop();
 }
 
-#[test]
-fn an_agent_whose_phone_goes_silent_has_the_call_ended_and_is_paused() {
+/// Bob takes a queued call on a phone playing `scenario` that then dies;
+/// the switch must end the call (`rtp_timeout_s`, or the session timer),
+/// record `agent_lost` and pause Bob (`vanished`). Returns the CDR.
+fn agent_vanishes(rtp_timeout_s: u64, scenario: &str, caller_timeout: u32) -> Value {
     let mut cfg = config("    members: [\"1002\"]\n");
-    cfg.rtp_timeout_s = 2;
+    cfg.rtp_timeout_s = rtp_timeout_s;
     let server = Server::start(&cfg);
-    // Bob's phone answers and then sends nothing: a phone that died.
-    let bob = phone(&server, &BOB, "call_uas_echo.xml", 1);
+    let bob = phone(&server, &BOB, scenario, 1);
     agent_op(&server, &BOB, "login", "");
-    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
-        .timeout_secs(60)
+    caller_until_bye(caller_timeout)
+        .calls(1)
         .run(&server)
         .assert_success("the caller, hung up by the switch");
     bob.wait()
         .assert_success("Bob's phone, hung up by the switch");
-    let cdr = &queue_cdrs(&server, 1)[0];
+    let cdr = queue_cdrs(&server, 1)[0].clone();
     assert_eq!(cdr["agent"], BOB.id, "{cdr}");
     assert_eq!(cdr["vars"]["disposition"], "agent_lost", "{cdr}");
     let bob = agent_state(&server, &BOB);
@@ -557,6 +557,13 @@ fn an_agent_whose_phone_goes_silent_has_the_call_ended_and_is_paused() {
         (&Value::from("paused"), &Value::from("vanished"))
     );
     server.stop();
+    cdr
+}
+
+#[test]
+fn an_agent_whose_phone_goes_silent_has_the_call_ended_and_is_paused() {
+    // The phone answers and then sends no RTP at all.
+    agent_vanishes(2, "call_uas_echo.xml", 60);
 }
 
 #[test]
@@ -714,9 +721,7 @@ end
     let server = Server::start(&cfg);
     let bob = phone_with(&server, &BOB, "agent_uas_bye.xml", 1, &["-d", "500"]);
     agent_op(&server, &BOB, "login", "");
-    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
-        .timeout_secs(60)
+    caller_until_bye(60)
         .run(&server)
         .assert_success("the caller, moved to sales and answered by Bob");
     bob.wait().assert_success("Bob's phone");
@@ -738,9 +743,7 @@ end
     // Bob leaves: sales has nobody either, and its overflow is the
     // default: the queue's message, then the switch hangs up.
     agent_op(&server, &BOB, "logout", "");
-    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
-        .timeout_secs(60)
+    caller_until_bye(60)
         .run(&server)
         .assert_success("the caller, told the agents are busy and hung up");
     let cdrs = queue_cdrs(&server, 2);
@@ -777,32 +780,12 @@ end
 
 #[test]
 fn an_agent_whose_session_expires_mid_call_is_hung_up_and_paused() {
-    let mut cfg = config("    members: [\"1002\"]\n");
-    // Only the session timer may end this call.
-    cfg.rtp_timeout_s = 0;
-    let server = Server::start(&cfg);
-    let bob = phone(&server, &BOB, "agent_uas_timer.xml", 1);
-    agent_op(&server, &BOB, "login", "");
-    Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
-        .media_port(sipp_media_port())
-        .timeout_secs(100)
-        .run(&server)
-        .assert_success("the caller, hung up when the agent's session expired");
-    bob.wait()
-        .assert_success("Bob's phone, hung up when its session expired");
-    let cdr = &queue_cdrs(&server, 1)[0];
-    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
-    assert_eq!(cdr["vars"]["disposition"], "agent_lost", "{cdr}");
+    // The phone took the refresher role and never refreshes; no media
+    // timeout, so only the session timer may end this call (60 s in).
+    let cdr = agent_vanishes(0, "agent_uas_timer.xml", 100);
     let talk = cdr["talk_ms"].as_i64().unwrap_or(0);
     assert!((55_000..70_000).contains(&talk), "talk_ms {talk}");
-    let bob = agent_state(&server, &BOB);
-    assert_eq!(
-        (&bob["state"], &bob["reason"]),
-        (&Value::from("paused"), &Value::from("vanished"))
-    );
-    server.stop();
 }
-
 #[test]
 fn on_overflow_a_caller_can_leave_a_message() {
     let scripts = scripts_with(

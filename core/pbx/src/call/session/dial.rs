@@ -502,7 +502,6 @@ impl Session {
     /// only if it came from that trunk's address and names its realm.
     /// True when a new INVITE went out.
     async fn answer_challenge(&mut self, response: &Response, from: Peer) -> bool {
-        let via = self.via();
         let Some(b) = self.b.as_mut() else {
             return false;
         };
@@ -551,12 +550,30 @@ impl Session {
             return false;
         };
         b.challenges += 1;
+        self.resend_invite(
+            &[HeaderName::Authorization, HeaderName::ProxyAuthorization],
+            vec![(answer_header, value)],
+        )
+        .await;
+        true
+    }
+
+    /// Sends the B leg's INVITE again (a new transaction: CSeq + 1, a new
+    /// branch) without the headers `remove` and with `add`.
+    async fn resend_invite(&mut self, remove: &[HeaderName], add: Vec<(HeaderName, String)>) {
+        let via = self.via();
+        let Some(b) = self.b.as_mut() else {
+            return;
+        };
         let mut invite = b.invite.clone();
         invite.cseq.seq += 1;
         invite.via = vec![via];
-        invite.headers.remove(&HeaderName::Authorization);
-        invite.headers.remove(&HeaderName::ProxyAuthorization);
-        invite.headers.push(answer_header, value);
+        for name in remove {
+            invite.headers.remove(name);
+        }
+        for (name, value) in add {
+            invite.headers.push(name, value);
+        }
         b.invite = invite.clone();
         let peer = b.peer;
         self.send(FromCall::Send {
@@ -564,7 +581,6 @@ impl Session {
             peer,
         })
         .await;
-        true
     }
 
     /// Whether a SIP message belongs to the B leg.
@@ -600,25 +616,15 @@ impl Session {
         {
             // Session interval too small: again with what it asks for.
             info!(call_id = %self.call_id, interval, "422: retrying with a longer session interval");
-            let via = self.via();
-            let Some(b) = self.b.as_mut() else {
-                return;
-            };
-            let mut invite = b.invite.clone();
-            invite.cseq.seq += 1;
-            invite.via = vec![via];
-            invite.headers.remove(&HeaderName::SessionExpires);
-            invite.headers.remove(&HeaderName::MinSe);
-            invite.headers.remove(&HeaderName::Supported);
-            for (name, value) in b.uac_timer.request_headers() {
-                invite.headers.push(name, value);
-            }
-            b.invite = invite.clone();
-            let peer = b.peer;
-            self.send(FromCall::Send {
-                request: Box::new(invite),
-                peer,
-            })
+            let headers = b.uac_timer.request_headers();
+            self.resend_invite(
+                &[
+                    HeaderName::SessionExpires,
+                    HeaderName::MinSe,
+                    HeaderName::Supported,
+                ],
+                headers,
+            )
             .await;
             return;
         }

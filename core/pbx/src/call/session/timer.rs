@@ -22,6 +22,38 @@ use super::super::FromCall;
 use super::Session;
 use crate::acd::AgentOp;
 
+/// A session refresh in `dialog`: UPDATE when the peer allows it (no
+/// body), else a re-INVITE repeating our SDP.
+fn refresh_request(
+    dialog: &mut waihu_sip::dialog::Dialog,
+    timer: &SessionTimer,
+    min_se: u32,
+    update: bool,
+    sdp: Option<String>,
+    via: waihu_sip::message::Via,
+    contact: String,
+) -> Option<Request> {
+    let method = if update {
+        Method::Update
+    } else {
+        Method::Invite
+    };
+    let mut request = dialog.create_request(method.clone(), via).ok()?;
+    for (name, value) in timer.request_headers(min_se) {
+        request.headers.push(name, value);
+    }
+    request.headers.push(HeaderName::Contact, contact);
+    if method == Method::Invite
+        && let Some(sdp) = sdp
+    {
+        request
+            .headers
+            .push(HeaderName::ContentType, "application/sdp");
+        request.body = Bytes::from(sdp);
+    }
+    Some(request)
+}
+
 /// Whether a peer's Allow header lists UPDATE.
 pub(super) fn allows_update(headers: &waihu_sip::message::Headers) -> bool {
     headers
@@ -158,42 +190,32 @@ impl Session {
         }
     }
 
-    /// Sends our refresh on the caller's leg: UPDATE if allowed, else a
-    /// re-INVITE with our SDP.
+    /// Sends our refresh on the caller's leg.
     async fn refresh_a(&mut self) {
         let via = self.via();
         let contact = self.contact();
         let min_se = self.ctx.session_timer.min_se_s;
-        let method = if self.a_allows_update {
-            Method::Update
-        } else {
-            Method::Invite
-        };
         let sdp = self.leg.as_ref().map(|l| l.local_sdp().to_owned());
         let (Some(dialog), Some(timer)) = (self.dialog.as_mut(), self.timer_a.as_ref()) else {
             return;
         };
-        let Ok(mut request) = dialog.create_request(method.clone(), via) else {
-            return;
-        };
-        for (name, value) in timer.request_headers(min_se) {
-            request.headers.push(name, value);
+        let request = refresh_request(
+            dialog,
+            timer,
+            min_se,
+            self.a_allows_update,
+            sdp,
+            via,
+            contact,
+        );
+        if let Some(request) = request {
+            let peer = self.peer;
+            self.send(FromCall::Send {
+                request: Box::new(request),
+                peer,
+            })
+            .await;
         }
-        request.headers.push(HeaderName::Contact, contact);
-        if method == Method::Invite
-            && let Some(sdp) = sdp
-        {
-            request
-                .headers
-                .push(HeaderName::ContentType, "application/sdp");
-            request.body = Bytes::from(sdp);
-        }
-        let peer = self.peer;
-        self.send(FromCall::Send {
-            request: Box::new(request),
-            peer,
-        })
-        .await;
     }
 
     /// Sends our refresh on the dialled leg.
@@ -204,36 +226,19 @@ impl Session {
         let Some(b) = self.b.as_mut() else {
             return;
         };
-        let method = if b.allows_update {
-            Method::Update
-        } else {
-            Method::Invite
-        };
         let sdp = b.leg.as_ref().map(|l| l.local_sdp().to_owned());
         let (Some(dialog), Some(timer)) = (b.dialog.as_mut(), b.timer.as_ref()) else {
             return;
         };
-        let Ok(mut request) = dialog.create_request(method.clone(), via) else {
-            return;
-        };
-        for (name, value) in timer.request_headers(min_se) {
-            request.headers.push(name, value);
+        let request = refresh_request(dialog, timer, min_se, b.allows_update, sdp, via, contact);
+        if let Some(request) = request {
+            let peer = b.peer();
+            self.send(FromCall::Send {
+                request: Box::new(request),
+                peer,
+            })
+            .await;
         }
-        request.headers.push(HeaderName::Contact, contact);
-        if method == Method::Invite
-            && let Some(sdp) = sdp
-        {
-            request
-                .headers
-                .push(HeaderName::ContentType, "application/sdp");
-            request.body = Bytes::from(sdp);
-        }
-        let peer = b.peer();
-        self.send(FromCall::Send {
-            request: Box::new(request),
-            peer,
-        })
-        .await;
     }
 
     /// A response on the caller's leg to a request of ours: a refresh's
