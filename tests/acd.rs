@@ -101,6 +101,15 @@ fn caller(number: &str, calls: u32, talk_ms: u32) -> Sipp<'static> {
         .timeout_secs(120)
 }
 
+/// What the caller heard: packets received, and how many of them were
+/// its own audio (sip-tester's g711a.pcap) echoed back by a phone.
+fn heard(tap: RtpTap) -> (usize, usize) {
+    let received = tap.finish();
+    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
+    let echoed = audio::echoed(&sent, &received);
+    (received.len(), echoed)
+}
+
 /// A caller of the queue's number who stays until the switch hangs up.
 fn caller_until_bye(timeout_secs: u32) -> Sipp<'static> {
     Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
@@ -168,17 +177,14 @@ fn an_inbound_call_waits_with_music_then_an_agent_takes_it_with_two_way_audio() 
 
     // While waiting the caller heard music and announcements; then Bob's
     // phone echoed the caller's own audio back through the bridge.
-    let received = tap.finish();
-    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
-    let echoed = audio::echoed(&sent, &received);
+    let (received, echoed) = heard(tap);
     assert!(
         echoed >= 60,
         "only {echoed} packets came back through the agent"
     );
     assert!(
-        received.len() >= echoed + 80,
-        "{} packets received, {echoed} of them echoes: no music while waiting",
-        received.len()
+        received >= echoed + 80,
+        "{received} packets received, {echoed} of them echoes: no music while waiting"
     );
     let cdr = &queue_cdrs(&server, 1)[0];
     assert_eq!(cdr["agent"], BOB.id, "{cdr}");
@@ -517,9 +523,7 @@ fn an_agent_transfers_the_caller_blind_with_refer() {
     carol
         .wait()
         .assert_success("Carol's phone (got the caller, then BYE)");
-    let received = tap.finish();
-    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
-    let echoed = audio::echoed(&sent, &received);
+    let (_, echoed) = heard(tap);
     assert!(
         echoed >= 40,
         "only {echoed} packets came back through Carol"
@@ -610,9 +614,7 @@ fn an_agent_puts_the_caller_on_hold_with_music_and_resumes() {
         .assert_success("the caller");
     bob.wait()
         .assert_success("Bob's phone (hold answered recvonly, resume sendrecv)");
-    let received = tap.finish();
-    let sent = audio::pcap_rtp(Path::new(audio::G711A_PCAP)).expect("g711a.pcap");
-    let echoed = audio::echoed(&sent, &received);
+    let (received, echoed) = heard(tap);
     // About 1 s of echo before the hold and 2.5 s after the resume.
     assert!(
         echoed >= 80,
@@ -620,9 +622,8 @@ fn an_agent_puts_the_caller_on_hold_with_music_and_resumes() {
     );
     // Two seconds of music on hold (20 ms frames) while held.
     assert!(
-        received.len() >= echoed + 80,
-        "{} received, {echoed} echoes: no music on hold",
-        received.len()
+        received >= echoed + 80,
+        "{received} received, {echoed} echoes: no music on hold"
     );
     let log = server.log();
     assert!(

@@ -64,6 +64,25 @@ impl BLeg {
         self.peer
     }
 
+    /// The leg's media once the answer (or early media) says where to
+    /// send: the port pair held since the offer, with the offer's SDP
+    /// origin and the negotiated codec pinned (the bridge relays packets
+    /// as they are). `None` if the pair is gone already.
+    fn media(
+        &mut self,
+        negotiated: &sdp::Negotiated,
+        ctx: &super::super::CallContext,
+        listening: bool,
+    ) -> Option<Leg> {
+        let pair = self.pair.take()?;
+        let offer = sdp::offer(&self.local).to_string();
+        let mut leg = Leg::new(pair, negotiated, offer, ctx, Instant::now());
+        leg.set_origin(self.local.session_id, self.local.session_version);
+        leg.pin_codec(negotiated.codec);
+        leg.set_listening(listening);
+        Some(leg)
+    }
+
     /// Our tag in this leg's dialog (the From tag of our INVITE).
     pub(super) fn local_tag(&self) -> Option<String> {
         self.invite.from.tag().map(str::to_owned)
@@ -748,14 +767,9 @@ impl Session {
                     return;
                 }
             };
-            let Some(pair) = b.pair.take() else {
+            let Some(mut leg) = b.media(&negotiated, &self.ctx, self.recording.is_some()) else {
                 return;
             };
-            let offer = sdp::offer(&b.local).to_string();
-            let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
-            leg.set_origin(b.local.session_id, b.local.session_version);
-            leg.pin_codec(negotiated.codec);
-            leg.set_listening(self.recording.is_some());
             let stale = leg.discard_queued();
             if stale > 0 {
                 debug!(call_id = %self.call_id, stale, "media sent before the answer dropped");
@@ -805,14 +819,9 @@ impl Session {
                 return;
             }
         };
-        let Some(pair) = b.pair.take() else {
+        let Some(leg) = b.media(&negotiated, &self.ctx, self.recording.is_some()) else {
             return;
         };
-        let offer = sdp::offer(&b.local).to_string();
-        let mut leg = Leg::new(pair, &negotiated, offer, &self.ctx, Instant::now());
-        leg.set_origin(b.local.session_id, b.local.session_version);
-        leg.pin_codec(negotiated.codec);
-        leg.set_listening(self.recording.is_some());
         b.leg = Some(leg);
         info!(call_id = %self.call_id, status = response.status, "early media from the dialled party");
         if self.answered.is_none()
