@@ -16,6 +16,10 @@
 //!   event ([`AcdEvent`]), for reports.
 //! - `callback`: callback requests left by queued callers on overflow
 //!   ([`CallbackRow`]).
+//! - `campaign`, `contact`, `attempt`, `dnc`, `refusal`: the dialer's
+//!   campaigns, contact lists, attempts (each written before its INVITE
+//!   leaves), the do-not-call table and the dial-point refusals; see
+//!   [`campaign`](crate::ContactRecord) for how a contact moves.
 //!
 //! The schema version lives in `PRAGMA user_version`; [`Store::open`]
 //! migrates forward and refuses a file from a newer waihu rather than
@@ -23,8 +27,13 @@
 #![forbid(unsafe_code)]
 
 mod acd;
+mod campaign;
 
 pub use acd::{AcdEvent, AgentRow, CallbackRow};
+pub use campaign::{
+    AttemptEnd, AttemptRecord, CampaignCounts, CampaignRow, ContactRecord, ImportCounts,
+    NewAttempt, NewContact, Recovery, Refusal,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,6 +106,76 @@ const MIGRATIONS: &[&str] = &[
         call_id       TEXT NOT NULL,
         done          INTEGER NOT NULL DEFAULT 0
      );",
+    // 5: the dialer: campaigns, their contacts, every attempt (written
+    // before its INVITE), the do-not-call table, and refusals by the
+    // dial-point rules.
+    "CREATE TABLE campaign (
+        name          TEXT PRIMARY KEY,
+        state         TEXT NOT NULL DEFAULT 'draft',
+        config        TEXT NOT NULL DEFAULT '{}',
+        updated_ms    INTEGER NOT NULL
+     );
+     CREATE TABLE contact (
+        id            INTEGER PRIMARY KEY,
+        campaign      TEXT NOT NULL,
+        phone         TEXT NOT NULL,
+        timezone      TEXT NOT NULL,
+        fields        TEXT NOT NULL DEFAULT '{}',
+        status        TEXT NOT NULL DEFAULT 'pending',
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_at_ms    INTEGER NOT NULL DEFAULT 0,
+        lease_until_ms INTEGER,
+        lease_owner   TEXT,
+        last_outcome  TEXT,
+        last_attempt_ms INTEGER,
+        last_agent    TEXT,
+        abandoned_ms  INTEGER,
+        reserved_agent TEXT,
+        mode          TEXT,
+        priority      INTEGER NOT NULL DEFAULT 0,
+        created_ms    INTEGER NOT NULL,
+        UNIQUE (campaign, phone)
+     );
+     CREATE INDEX contact_due ON contact(campaign, mode, status, priority DESC, next_at_ms);
+     CREATE TABLE attempt (
+        id            INTEGER PRIMARY KEY,
+        contact_id    INTEGER NOT NULL,
+        campaign      TEXT NOT NULL,
+        phone         TEXT NOT NULL,
+        mode          TEXT NOT NULL,
+        call_id       TEXT NOT NULL,
+        started_ms    INTEGER NOT NULL,
+        trunk         TEXT,
+        answered_ms   INTEGER,
+        ended_ms      INTEGER,
+        outcome       TEXT,
+        sip_status    INTEGER,
+        agent         TEXT,
+        disposition   TEXT,
+        detail        TEXT
+     );
+     CREATE INDEX attempt_contact ON attempt(contact_id);
+     CREATE INDEX attempt_phone ON attempt(phone, started_ms);
+     CREATE INDEX attempt_call ON attempt(call_id);
+     CREATE INDEX attempt_campaign ON attempt(campaign, id);
+     CREATE TABLE dnc (
+        phone         TEXT PRIMARY KEY,
+        reason        TEXT NOT NULL,
+        source        TEXT NOT NULL,
+        added_ms      INTEGER NOT NULL
+     );
+     CREATE TABLE refusal (
+        id            INTEGER PRIMARY KEY,
+        at_ms         INTEGER NOT NULL,
+        campaign      TEXT,
+        contact_id    INTEGER,
+        phone         TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        detail        TEXT
+     );
+     CREATE INDEX refusal_at ON refusal(at_ms);
+     CREATE INDEX refusal_campaign ON refusal(campaign, reason);",
 ];
 
 const INSERT_CDR: &str = "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
