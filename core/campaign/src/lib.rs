@@ -8,6 +8,11 @@
 //!
 //! - [`acd`]: agents and their states, ACD queues and their strategies,
 //!   blended agents.
+//! - [`contact`]: contact files (CSV) read into rows with E.164 numbers,
+//!   time zones and custom fields.
+//! - [`zone`]: time zones by name, from the IANA database compiled in.
 #![forbid(unsafe_code)]
 
 pub mod acd;
+pub mod contact;
+pub mod zone;
