@@ -25,7 +25,11 @@ fn file(rows: u64) -> String {
             2 => format!("0086{n}"),
             _ => format!("{n}"),
         };
-        let phone = if i % 1000 == 999 { "12345".to_owned() } else { phone };
+        let phone = if i % 1000 == 999 {
+            "12345".to_owned()
+        } else {
+            phone
+        };
         let tz = if i % 3 == 0 { "Asia/Shanghai" } else { "" };
         let segment = ["prospect", "new", "loyal", "vip"][(i % 4) as usize];
         let _ = write!(

@@ -10,9 +10,12 @@
 //!   blended agents.
 //! - [`contact`]: contact files (CSV) read into rows with E.164 numbers,
 //!   time zones and custom fields.
+//! - [`window`]: calling windows (open hours per weekday, rest hours,
+//!   holidays) in the contact's local time.
 //! - [`zone`]: time zones by name, from the IANA database compiled in.
 #![forbid(unsafe_code)]
 
 pub mod acd;
 pub mod contact;
+pub mod window;
 pub mod zone;
