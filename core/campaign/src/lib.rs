@@ -8,6 +8,17 @@
 //!
 //! - [`acd`]: agents and their states, ACD queues and their strategies,
 //!   blended agents.
+//! - [`contact`]: contact files (CSV) read into rows with E.164 numbers,
+//!   time zones and custom fields.
+//! - [`rules`]: whether a contact may be dialled now (the one check every
+//!   dial path makes), outcomes, and the default retry policy.
+//! - [`window`]: calling windows (open hours per weekday, rest hours,
+//!   holidays) in the contact's local time.
+//! - [`zone`]: time zones by name, from the IANA database compiled in.
 #![forbid(unsafe_code)]
 
 pub mod acd;
+pub mod contact;
+pub mod rules;
+pub mod window;
+pub mod zone;
