@@ -8,6 +8,9 @@
 //!
 //! - [`acd`]: agents and their states, ACD queues and their strategies,
 //!   blended agents.
+//! - [`pacing`]: how many lines a predictive, progressive, preview or
+//!   broadcast campaign dials now, and the abandon budget it keeps.
 #![forbid(unsafe_code)]
 
 pub mod acd;
+pub mod pacing;
