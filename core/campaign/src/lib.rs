@@ -10,7 +10,10 @@
 //!   blended agents.
 //! - [`pacing`]: how many lines a predictive, progressive, preview or
 //!   broadcast campaign dials now, and the abandon budget it keeps.
+//! - [`sim`]: a deterministic simulator of carrier and agents that runs
+//!   the same pacer, to measure and test it.
 #![forbid(unsafe_code)]
 
 pub mod acd;
 pub mod pacing;
+pub mod sim;
