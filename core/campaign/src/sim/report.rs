@@ -45,15 +45,19 @@ pub struct SimReport {
 }
 
 impl SimReport {
-    /// The column titles matching [`SimReport`]'s `Display` row.
-    pub const HEADER: &'static str = "scenario                mode         agents  talk/ah  idle%  prev%  aband%  contacts/h  dials/h  lines/ag  wait_ms";
+    /// The column titles matching [`SimReport`]'s `Display` row: talk
+    /// minutes per agent-hour, idle and preview shares of agent time,
+    /// abandoned share of live answers, contacts and dials per hour,
+    /// dials per agent-hour, lines in progress per agent, mean wait of a
+    /// connected answer.
+    pub const HEADER: &'static str = "scenario                mode         agents  talk/ah  idle%  prev%  aband%  contacts/h  dials/h  dials/ah  lines/ag  wait_ms";
 }
 
 impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<23} {:<12} {:>6}  {:>7.1}  {:>5.1}  {:>5.1}  {:>6.2}  {:>10.0}  {:>7.0}  {:>8.2}  {:>7.0}",
+            "{:<23} {:<12} {:>6}  {:>7.1}  {:>5.1}  {:>5.1}  {:>6.2}  {:>10.0}  {:>7.0}  {:>8.1}  {:>8.2}  {:>7.0}",
             self.scenario,
             self.mode.as_str(),
             self.agents,
@@ -63,6 +67,7 @@ impl fmt::Display for SimReport {
             100.0 * self.abandon_rate,
             self.contacts_per_hour,
             self.dials_per_hour,
+            self.dials_per_agent_hour,
             self.lines_per_agent,
             self.mean_wait_ms,
         )
