@@ -10,8 +10,12 @@
 //!   blended agents.
 //! - [`contact`]: contact files (CSV) read into rows with E.164 numbers,
 //!   time zones and custom fields.
+//! - [`pacing`]: how many lines a predictive, progressive, preview or
+//!   broadcast campaign dials now, and the abandon budget it keeps.
 //! - [`rules`]: whether a contact may be dialled now (the one check every
 //!   dial path makes), outcomes, and the default retry policy.
+//! - [`sim`]: a deterministic simulator of carrier and agents that runs
+//!   the same pacer, to measure and test it.
 //! - [`window`]: calling windows (open hours per weekday, rest hours,
 //!   holidays) in the contact's local time.
 //! - [`zone`]: time zones by name, from the IANA database compiled in.
@@ -19,6 +23,8 @@
 
 pub mod acd;
 pub mod contact;
+pub mod pacing;
 pub mod rules;
+pub mod sim;
 pub mod window;
 pub mod zone;
