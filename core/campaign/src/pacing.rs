@@ -247,6 +247,10 @@ pub struct PacingStats {
     pub live: u64,
     pub connected: u64,
     pub abandoned: u64,
+    /// Mean wait of the connected live answers for their agent, and of
+    /// the abandoned ones before they were given up.
+    pub mean_connect_wait_ms: f64,
+    pub mean_abandon_wait_ms: f64,
     /// The last decision: lines asked for, agents expected free, live
     /// answers and abandons expected.
     pub last_lines: u32,
@@ -269,6 +273,8 @@ struct Totals {
     live: u64,
     connected: u64,
     abandoned: u64,
+    connect_wait_ms: Ms,
+    abandon_wait_ms: Ms,
 }
 
 /// Paces one campaign (see the module docs).
@@ -365,15 +371,16 @@ impl Pacer {
 
     /// A live answer reached an agent after waiting `wait_ms`.
     pub fn connected(&mut self, now: Ms, wait_ms: Ms) {
-        let _ = wait_ms;
         self.seen(now);
         self.totals.connected += 1;
+        self.totals.connect_wait_ms += wait_ms.max(0);
     }
 
-    /// A live answer found no agent in time and was abandoned.
+    /// A live answer found no agent in time and was abandoned after
+    /// waiting `wait_ms`.
     pub fn abandoned(&mut self, now: Ms, wait_ms: Ms) {
-        let _ = wait_ms;
         self.seen(now);
+        self.totals.abandon_wait_ms += wait_ms.max(0);
         self.window.record_abandon(now);
         self.totals.abandoned += 1;
     }
@@ -498,11 +505,21 @@ impl Pacer {
             live: self.totals.live,
             connected: self.totals.connected,
             abandoned: self.totals.abandoned,
+            mean_connect_wait_ms: mean(self.totals.connect_wait_ms, self.totals.connected),
+            mean_abandon_wait_ms: mean(self.totals.abandon_wait_ms, self.totals.abandoned),
             last_lines: self.last_plan.lines,
             expected_free: self.last_plan.expected_free,
             expected_live: self.last_plan.expected_live,
             expected_abandons: self.last_plan.expected_abandons,
         }
+    }
+}
+
+fn mean(total_ms: Ms, count: u64) -> f64 {
+    if count == 0 {
+        0.0
+    } else {
+        total_ms as f64 / count as f64
     }
 }
 

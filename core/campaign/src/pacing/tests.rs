@@ -300,6 +300,8 @@ fn stats_report_what_was_learned_and_counted() {
     assert_eq!(s.live, 1200);
     assert_eq!(s.connected, 1200);
     assert_eq!(s.abandoned, 1);
+    assert_eq!(s.mean_connect_wait_ms, 0.0);
+    assert_eq!(s.mean_abandon_wait_ms, 2000.0);
     assert!((s.answer_rate - 0.3).abs() < 0.01);
     assert!((s.live_ring_median_ms - 8000.0).abs() < 300.0);
     assert!((s.talk_mean_ms - 100_000.0).abs() < 3000.0);
