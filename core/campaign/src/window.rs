@@ -219,6 +219,20 @@ impl CallingWindow {
         ))
     }
 
+    /// Open at every hour of every day, with no rest and no holidays: for
+    /// dials outside any campaign, where only the lists apply.
+    pub fn always() -> CallingWindow {
+        let day = vec![LocalInterval {
+            start: 0,
+            end: DAY_SECS,
+        }];
+        CallingWindow::build(
+            std::array::from_fn(|_| day.clone()),
+            Vec::new(),
+            BTreeSet::new(),
+        )
+    }
+
     fn build(
         days: [Vec<LocalInterval>; 7],
         rest: Vec<LocalInterval>,
@@ -512,6 +526,24 @@ holidays: ["2026-10-01", "2026-10-02"]
 "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn always_is_open_at_every_hour_and_on_every_day() {
+        let w = CallingWindow::always();
+        let sh = tz("Asia/Shanghai");
+        for at in [
+            "2026-06-14T00:00:00+08:00",
+            "2026-06-14T03:00:00+08:00",
+            "2026-06-14T23:59:59.999+08:00",
+            "2026-10-01T22:00:00+08:00",
+        ] {
+            assert!(w.is_open(&sh, ms(at)), "{at}");
+        }
+        assert_eq!(
+            w.next_open(&sh, ms("2026-06-14T23:30:00+08:00")),
+            Some(ms("2026-06-14T23:30:00+08:00"))
+        );
     }
 
     #[test]

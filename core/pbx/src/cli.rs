@@ -47,6 +47,83 @@ pub enum Command {
         #[command(subcommand)]
         command: CdrCommand,
     },
+    /// Outbound campaigns: contact lists and state.
+    Campaign {
+        /// The configuration (for its `store.url` and `campaigns:`).
+        #[arg(long, short, global = true, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: CampaignCommand,
+    },
+    /// The do-not-call table: numbers no path may dial.
+    Dnc {
+        /// The configuration (for its `store.url`).
+        #[arg(long, short, global = true, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: DncCommand,
+    },
+    /// Simulate a campaign's pacing on a virtual carrier and virtual agents.
+    Simulate {
+        /// The configuration (for the campaign's abandon target and ratio).
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A campaign of the configuration; the defaults when absent.
+        #[arg(long, value_name = "NAME")]
+        campaign: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        agents: u32,
+        #[arg(long, default_value_t = 8.0)]
+        hours: f64,
+        /// A scenario YAML (carrier and agent figures); the reference one when absent.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Import a CSV contact list into a campaign (one transaction).
+    Import {
+        name: String,
+        file: PathBuf,
+        /// Import nothing if any row is bad (default: skip bad rows, report them).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Every campaign with its state and contact counts.
+    List,
+    /// One campaign's contacts by status, attempts by outcome, refusals by reason.
+    Status { name: String },
+    /// Start (or resume) dialling.
+    Start { name: String },
+    /// Pause dialling; calls in progress finish.
+    Pause { name: String },
+    /// Finish the campaign: it dials no more.
+    Stop { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DncCommand {
+    /// Put a number on the table.
+    Add {
+        number: String,
+        #[arg(long, default_value = "added by an operator")]
+        reason: String,
+        /// The country of a number written without one (ISO 3166).
+        #[arg(long, default_value = "CN")]
+        country: String,
+    },
+    /// Take a number off the table.
+    Remove {
+        number: String,
+        #[arg(long, default_value = "CN")]
+        country: String,
+    },
+    /// Print the table.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,11 +9,13 @@
 //!
 //! With no file, waihu runs on [`DEFAULTS_YAML`], embedded in the binary.
 
+mod campaigns;
 mod locate;
 mod queues;
 mod trunks;
 mod validate;
 
+pub use campaigns::{Campaign, CampaignEntry};
 pub use queues::{AcdSection, Queue, QueueEntry};
 pub use trunks::{Trunk, TrunkEntry};
 
@@ -62,6 +64,8 @@ pub struct ConfigFile {
     pub trunks: Vec<TrunkEntry>,
     #[serde(default)]
     pub queues: Vec<QueueEntry>,
+    #[serde(default)]
+    pub campaigns: Vec<CampaignEntry>,
     #[serde(default)]
     pub acd: AcdSection,
 }
@@ -456,6 +460,7 @@ pub struct Settings {
     pub recordings_dir: PathBuf,
     pub trunks: Vec<Trunk>,
     pub queues: Vec<Queue>,
+    pub campaigns: Vec<Campaign>,
     pub acd: AcdSection,
     pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
     /// Things that work but deserve a log line (demo passwords, short passwords...).

@@ -40,6 +40,8 @@ pub struct AppState {
     pub(crate) store: Option<crate::store::StoreHandle>,
     /// Calls in progress; `None` only in tests of the other endpoints.
     pub(crate) calls: Option<Arc<crate::call::CallContext>>,
+    /// The campaigns of the configuration.
+    pub(crate) campaigns: Arc<Vec<crate::config::Campaign>>,
 }
 
 impl fmt::Debug for AppState {
@@ -71,6 +73,11 @@ impl AppState {
         self
     }
 
+    pub fn with_campaigns(mut self, campaigns: Vec<crate::config::Campaign>) -> AppState {
+        self.campaigns = Arc::new(campaigns);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -88,6 +95,7 @@ impl AppState {
             scripts: None,
             store: None,
             calls: None,
+            campaigns: Arc::new(Vec::new()),
         }
     }
 }
@@ -108,6 +116,36 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues", get(crate::api_acd::queues))
         .route("/api/v1/acd/events", get(crate::api_acd::events))
         .route("/api/v1/callbacks", get(crate::api_acd::callbacks))
+        .route("/api/v1/campaigns", get(crate::api_campaigns::list))
+        .route(
+            "/api/v1/campaigns/{name}",
+            get(crate::api_campaigns::status),
+        )
+        .route(
+            "/api/v1/campaigns/{name}/contacts",
+            post(crate::api_campaigns::import).get(crate::api_campaigns::contacts),
+        )
+        .route(
+            "/api/v1/campaigns/{name}/attempts",
+            get(crate::api_campaigns::attempts),
+        )
+        .route(
+            "/api/v1/attempts/{id}/disposition",
+            post(crate::api_campaigns::dispose),
+        )
+        .route("/api/v1/refusals", get(crate::api_campaigns::refusals))
+        .route(
+            "/api/v1/campaigns/{name}/{action}",
+            post(crate::api_campaigns::act),
+        )
+        .route(
+            "/api/v1/dnc",
+            get(crate::api_campaigns::dnc_list).post(crate::api_campaigns::dnc_add),
+        )
+        .route(
+            "/api/v1/dnc/{number}",
+            axum::routing::delete(crate::api_campaigns::dnc_remove),
+        )
         .route("/api/v1/calls/{call_id}/commands", post(call_command))
         .route("/api/v1/scripts", get(api_scripts::status))
         .route("/api/v1/scripts/reload", post(api_scripts::reload))

@@ -17,10 +17,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod acd;
 mod api_acd;
+mod api_campaigns;
 mod api_scripts;
 mod call;
+mod campaign_cli;
+mod campaigns;
 mod cli;
 mod config;
+mod dialer;
+mod dialpoint;
+mod dnc;
 mod http;
 mod rtp_ports;
 mod scripts;
@@ -54,6 +60,25 @@ fn main() -> anyhow::Result<ExitCode> {
                     format,
                 },
         } => Ok(cdr_export(config.as_deref(), since.as_deref(), format)),
+        Command::Campaign { config, command } => {
+            Ok(campaign_cli::campaign(config.as_deref(), command))
+        }
+        Command::Dnc { config, command } => Ok(campaign_cli::dnc(config.as_deref(), command)),
+        Command::Simulate {
+            config,
+            campaign,
+            agents,
+            hours,
+            scenario,
+            seed,
+        } => Ok(campaign_cli::simulate(
+            config.as_deref(),
+            campaign.as_deref(),
+            agents,
+            hours,
+            scenario.as_deref(),
+            seed,
+        )),
         Command::Run { config } => {
             let settings = match config::load(config.as_deref()) {
                 Ok(settings) => settings,

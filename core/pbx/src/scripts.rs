@@ -20,21 +20,6 @@ use crate::shutdown::Shutdown;
 /// writes, renames and touches several files).
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// The do-not-call lookup the scripts see as `dnc.contains`. The DNC table
-/// arrives with the store (the dialer milestone); until then nothing is on it.
-#[derive(Debug)]
-struct NoDncStore;
-
-impl Services for NoDncStore {
-    fn dnc_contains(&self, _number: &str) -> bool {
-        false
-    }
-}
-
-pub fn services() -> Arc<dyn Services> {
-    Arc::new(NoDncStore)
-}
-
 pub fn host_config(s: &ScriptsSection) -> HostConfig {
     HostConfig {
         dir: s.dir.clone(),
@@ -46,8 +31,8 @@ pub fn host_config(s: &ScriptsSection) -> HostConfig {
 }
 
 /// Loads version 1, or fails the start with the script's file and line.
-pub fn load(s: &ScriptsSection) -> anyhow::Result<Arc<ScriptHost>> {
-    let host = ScriptHost::load(host_config(s), services())
+pub fn load(s: &ScriptsSection, services: Arc<dyn Services>) -> anyhow::Result<Arc<ScriptHost>> {
+    let host = ScriptHost::load(host_config(s), services)
         .with_context(|| format!("loading the scripts in {}", s.dir.display()))?;
     host.set_rollout(s.rollout);
     // The host logs the version it loaded; fill its state pool before calls come.
@@ -58,7 +43,7 @@ pub fn load(s: &ScriptsSection) -> anyhow::Result<Arc<ScriptHost>> {
 
 /// Offline validation for `waihu check`.
 pub fn check(s: &ScriptsSection) -> Result<VersionInfo, LoadError> {
-    waihu_script::check(&host_config(s), services())
+    waihu_script::check(&host_config(s), Arc::new(waihu_script::NoServices))
 }
 
 /// Reloads and logs the outcome, naming what asked for it.

@@ -28,11 +28,29 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     announce(&settings);
     let started = Instant::now();
-    let scripts = scripts::load(&settings.scripts)?;
+    let dnc = Arc::new(crate::dnc::DncSet::default());
+    let scripts = scripts::load(
+        &settings.scripts,
+        Arc::new(crate::dnc::SwitchServices { dnc: dnc.clone() }),
+    )?;
     let prompts = load_prompts(&settings.prompts_dir)?;
     let (store, store_thread) = store::start(&settings.store_url)
         .with_context(|| format!("cannot open store.url {}", settings.store_url))?;
     repair_recordings(&settings.recordings_dir);
+    dnc.refresh(&store).await;
+    // Attempts cut by a crash are closed and their contacts given back,
+    // behind the retry floor each set before its INVITE left.
+    let recovery = store
+        .run(|s| s.recover_dialer(crate::campaigns::now_ms()))
+        .await
+        .map_err(|e| anyhow!("cannot recover the dialer's state: {e}"))?;
+    if recovery.interrupted > 0 || recovery.released > 0 {
+        info!(
+            interrupted = recovery.interrupted,
+            released = recovery.released,
+            "dialer recovered after a restart"
+        );
+    }
     let saved_agents = store
         .run(|s| s.agents())
         .await
@@ -52,6 +70,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
 
     let coordinator = Coordinator::new();
+    dnc.spawn_refresher(store.clone(), coordinator.handle());
     let (snapshots_tx, snapshots_rx) = watch::channel(Snapshot::default());
     let sip_listener = settings.listeners.first().map(|l| l.addr);
     let advertise = rtp_ports::advertise(settings.media.advertise, sip_listener.map(|a| a.ip()));
@@ -85,6 +104,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         acd: acd.clone(),
         feature_codes: settings.acd.clone(),
         session_timer: settings.session_timer,
+        dnc: dnc.clone(),
     };
     info!(
         %advertise,
@@ -107,13 +127,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if let Some(port) = running.bound.first().map(|l| l.addr.port()) {
         let _ = calls.sip_port.set(port);
     }
+    crate::dialer::spawn(
+        calls.clone(),
+        settings.campaigns.clone(),
+        running.calls.clone(),
+        coordinator.handle(),
+    );
     if settings.scripts.watch {
         scripts::spawn_watcher(scripts.clone(), &settings.scripts.dir, coordinator.handle())?;
     }
     let state = AppState::new(snapshots_rx, started)
         .with_scripts(scripts.clone())
         .with_store(store.clone())
-        .with_calls(calls.clone());
+        .with_calls(calls.clone())
+        .with_campaigns(settings.campaigns.clone());
     tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
     info!(%http_addr, "http listening (/api/v1/health, /api/v1/scripts, /metrics)");
     info!(version = env!("CARGO_PKG_VERSION"), "waihu started");

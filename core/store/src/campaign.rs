@@ -323,9 +323,9 @@ impl Store {
 
     /// One contact by id.
     pub fn contact(&self, id: i64) -> Result<Option<ContactRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT {CONTACT_COLUMNS} FROM contact WHERE id = ?1"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contact WHERE id = ?1"
+        ))?;
         let rows = stmt.query_map(params![id], contact_from_row)?;
         Ok(decode_contacts(rows)?.pop())
     }
@@ -595,7 +595,9 @@ impl Store {
     pub fn attempt(&self, id: i64) -> Result<Option<AttemptRecord>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(&format!("SELECT {ATTEMPT_COLUMNS} FROM attempt WHERE id = ?1"))?
+            .prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempt WHERE id = ?1"
+            ))?
             .query_row(params![id], attempt_from_row)
             .optional()?)
     }
@@ -669,6 +671,16 @@ impl Store {
             .prepare_cached("SELECT reason FROM dnc WHERE phone = ?1")?
             .query_row(params![phone], |r| r.get(0))
             .optional()?)
+    }
+
+    /// `(rows, newest added_ms)` of the do-not-call table: changes when a
+    /// number is added or removed, so a cached copy knows to reload.
+    pub fn dnc_fingerprint(&self) -> Result<(u64, i64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(MAX(added_ms), 0) FROM dnc",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )?)
     }
 
     /// The do-not-call table: `(phone, reason, source, added_ms)`.

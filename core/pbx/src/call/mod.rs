@@ -33,7 +33,66 @@ use waihu_sip::message::{Request, Response, Uri};
 use crate::rtp_ports::PortPool;
 use crate::store::StoreHandle;
 
-pub use session::spawn;
+pub use session::{spawn, spawn_originate};
+
+/// A campaign call the dialer asks for: the customer is dialled through a
+/// trunk group, and once they answer the call joins the campaign's queue
+/// for an agent, or hears the safe-harbour message if none takes it in
+/// time.
+#[derive(Debug)]
+pub struct Dialout {
+    /// The INVITE's Call-ID, already written in the attempt row.
+    pub call_id: String,
+    pub attempt_id: i64,
+    pub campaign: String,
+    /// E.164.
+    pub number: String,
+    pub trunk_group: String,
+    /// The number the customer sees; the trunk's own when `None`.
+    pub caller_id: Option<String>,
+    pub ring_timeout: Duration,
+    /// The queue whose agents take the answered call.
+    pub queue: Option<String>,
+    /// An answered call with no agent within this is abandoned.
+    pub connect_limit: Duration,
+    /// What an abandoned call hears (prompt names).
+    pub safe_harbour: Vec<String>,
+    /// Where the call reports what happens to it.
+    pub report: mpsc::UnboundedSender<DialerEvent>,
+}
+
+/// What a campaign call tells the dialer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialerEvent {
+    /// The customer answered (live, as far as we know).
+    Answered { attempt_id: i64, ring_ms: i64 },
+    /// An agent took the answered call after `wait_ms`.
+    Connected {
+        attempt_id: i64,
+        agent: String,
+        wait_ms: i64,
+    },
+    /// No agent in time: the customer heard the safe-harbour message.
+    Abandoned { attempt_id: i64 },
+    /// The call is over.
+    Ended(CallResult),
+}
+
+/// How a campaign call ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallResult {
+    pub attempt_id: i64,
+    /// `answered`, `busy`, `no_answer`, `invalid_number`, `rejected`,
+    /// `failed` or `abandoned`.
+    pub outcome: String,
+    pub sip_status: Option<u16>,
+    pub trunk: Option<String>,
+    pub answered_ms: Option<i64>,
+    pub ended_ms: i64,
+    pub ring_ms: i64,
+    pub agent: Option<String>,
+    pub talk_ms: Option<i64>,
+}
 
 /// A new INVITE, as the driver hands it to [`spawn`].
 #[derive(Debug)]
@@ -126,6 +185,8 @@ pub enum FromCall {
         user: String,
         reply: oneshot::Sender<Vec<(Uri, Peer)>>,
     },
+    /// The dialer asks for a campaign call (not from a call task).
+    Originate(Box<Dialout>),
     /// The call is over: forget its Call-IDs and dialogs.
     Release {
         call_ids: Vec<String>,
@@ -166,6 +227,8 @@ pub struct CallContext {
     pub feature_codes: crate::config::AcdSection,
     /// RFC 4028 session timers for both legs.
     pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
+    /// The do-not-call table in memory (Lua's `dnc.contains`).
+    pub dnc: Arc<crate::dnc::DncSet>,
 }
 
 /// What the API shows of a call in progress.

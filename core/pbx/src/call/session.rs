@@ -21,8 +21,10 @@ use waihu_sip::transaction::new_branch;
 use waihu_store::Cdr;
 
 use super::leg::{Heard, Leg};
+pub use originate::spawn_originate;
 
 mod dial;
+mod originate;
 mod queue;
 mod timer;
 mod transfer;
@@ -123,7 +125,7 @@ pub fn spawn(
         ctx,
         driver,
         inbox,
-        invite_id: id,
+        invite_id: Some(id),
         invite,
         peer,
         user,
@@ -147,6 +149,9 @@ pub fn spawn(
         sent_180: false,
         next_rtcp: Instant::now() + RTCP_INTERVAL,
         next_rtcp_read: Instant::now(),
+        next_b_call_id: None,
+        origin: None,
+        a_call_id: None,
     };
     session.ctx.registry.insert(
         super::CallSummary {
@@ -191,7 +196,9 @@ struct Session {
     ctx: Arc<CallContext>,
     driver: mpsc::Sender<FromCall>,
     inbox: mpsc::Receiver<ToCall>,
-    invite_id: ServerTxId,
+    /// The INVITE's server transaction; `None` for a campaign call, which
+    /// we started.
+    invite_id: Option<ServerTxId>,
     invite: Request,
     peer: Peer,
     user: String,
@@ -220,6 +227,14 @@ struct Session {
     sent_180: bool,
     next_rtcp: Instant,
     next_rtcp_read: Instant,
+    /// The Call-ID the next B leg's INVITE takes (a campaign call's first
+    /// INVITE has the attempt's); a fresh one when `None`.
+    next_b_call_id: Option<String>,
+    /// A campaign call: the dialer's side of it.
+    origin: Option<Box<originate::Origin>>,
+    /// A campaign call whose answered leg has another Call-ID than the
+    /// call's (it answered on a failover INVITE).
+    a_call_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -235,7 +250,9 @@ impl Session {
         // ToCall::Shutdown, which costs the loop nothing meanwhile.
         let _shutdown = shutdown;
         self.ctx.active.fetch_add(1, Ordering::Relaxed);
-        if self.prepare().await {
+        if self.origin.is_some() {
+            self.originate().await;
+        } else if self.prepare().await {
             self.advance(None).await;
         }
         let mut tick = interval(FRAME);
@@ -276,7 +293,7 @@ impl Session {
                 },
                 _ = tick.tick(), if framing => {
                     let now = Instant::now();
-                    if self.answered.is_none() && now >= ring_deadline {
+                    if self.answered.is_none() && self.origin.is_none() && now >= ring_deadline {
                         info!(call_id = %self.call_id, "route did not answer in time");
                         self.end(Party::Switch, HangupCause::Unavailable).await;
                         continue;
@@ -416,6 +433,10 @@ impl Session {
     /// Resumes the route with `reply` and starts the commands it gives until
     /// one has to wait.
     async fn advance(&mut self, mut reply: Option<Event>) {
+        if self.route.is_none() && self.origin.is_some() {
+            self.origin_event(reply).await;
+            return;
+        }
         loop {
             let Some(route) = self.route.as_mut() else {
                 return;
@@ -731,8 +752,12 @@ impl Session {
                 position,
                 priority,
             } => {
-                self.on_overflow(queue, reason, waited_ms, position, priority)
-                    .await;
+                if self.is_originated() {
+                    self.abandon(reason).await;
+                } else {
+                    self.on_overflow(queue, reason, waited_ms, position, priority)
+                        .await;
+                }
             }
             ToCall::Cancelled => {
                 self.end_b().await;
@@ -907,6 +932,7 @@ impl Session {
             }
         }
         self.dial_tick(now).await;
+        self.origin_tick(now).await;
         if !self.timers(now).await {
             return false;
         }
@@ -1097,8 +1123,11 @@ impl Session {
     }
 
     async fn respond(&mut self, response: Response) {
+        let Some(id) = self.invite_id else {
+            return;
+        };
         self.send(FromCall::Respond {
-            id: self.invite_id,
+            id,
             response: Box::new(response),
         })
         .await;
@@ -1123,7 +1152,7 @@ impl Session {
         let mut sip_status = None;
         if self.answered.is_some() {
             self.send_bye().await;
-        } else {
+        } else if self.invite_id.is_some() {
             let status = cause.sip_status();
             sip_status = Some(status);
             let response = self.response(status);
@@ -1235,10 +1264,15 @@ impl Session {
             call_id = %cdr.call_id, by = %cdr.hangup_by, cause = %cdr.hangup_cause,
             digits = %cdr.digits, "call ended"
         );
+        self.origin_report(cdr.end_ms);
         self.ctx.store.write_cdr(cdr);
         self.ctx.registry.remove(&self.call_id);
         let mut call_ids = vec![self.call_id.clone()];
         let mut dialogs = vec![(self.call_id.clone(), self.local_tag.clone())];
+        if let Some(a) = self.a_call_id.take() {
+            call_ids.push(a.clone());
+            dialogs.push((a, self.local_tag.clone()));
+        }
         let legs = self.b.iter().chain(&self.stale).chain(&self.forks);
         for b in legs {
             call_ids.push(b.call_id().to_owned());

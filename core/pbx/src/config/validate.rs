@@ -70,6 +70,16 @@ pub enum ProblemKind {
     UnknownAgent { id: String },
     #[error("{value:?} is not a feature code (1..16 of 0-9 * #)")]
     BadFeatureCode { value: String },
+    #[error("{value:?} is neither a trunk name nor a trunk group")]
+    UnknownTrunkGroup { value: String },
+    #[error("{value:?} is not a queue (queues[].name)")]
+    UnknownQueue { value: String },
+    #[error("{value:?} is not a caller ID (digits and '+', at most 32)")]
+    BadCallerId { value: String },
+    #[error("{value:?} is not a time span (e.g. 24h, 30days)")]
+    BadSpan { value: String },
+    #[error("{reason}")]
+    BadImport { reason: String },
 
     #[error("must not be empty")]
     Empty,
@@ -269,6 +279,8 @@ impl ConfigFile {
         }
         let queues = super::queues::check_queues(&mut c, &self.queues, &agents);
         super::queues::check_acd(&mut c, &self.acd);
+        let campaigns =
+            super::campaigns::check_campaigns(&mut c, &self.campaigns, &queues, &trunks);
         let st = &self.sip.session_timer;
         c.range(
             "sip.session_timer.expires_s",
@@ -321,6 +333,7 @@ impl ConfigFile {
             recordings_dir: self.recordings.dir.clone(),
             trunks,
             queues,
+            campaigns,
             acd: self.acd.clone(),
             session_timer: waihu_sip::session_timer::SessionTimerConfig {
                 enabled: self.sip.session_timer.enabled,

@@ -390,6 +390,33 @@ impl Driver {
         None
     }
 
+    /// Starts a campaign call for the dialer, unless the switch is
+    /// stopping (the dialer then hears that the attempt failed).
+    fn originate(&mut self, dialout: call::Dialout) {
+        let context = self.calls.context.clone();
+        let shutdown = self.calls.shutdown.as_ref().map(Shutdown::clone_handle);
+        let (Some(context), Some(shutdown)) = (context, shutdown) else {
+            let _ = dialout
+                .report
+                .send(call::DialerEvent::Ended(call::CallResult {
+                    attempt_id: dialout.attempt_id,
+                    outcome: "failed".into(),
+                    ended_ms: crate::campaigns::now_ms(),
+                    ..call::CallResult::default()
+                }));
+            return;
+        };
+        let call_id = dialout.call_id.clone();
+        let sender =
+            call::spawn_originate(context, self.calls.to_driver.clone(), dialout, shutdown);
+        self.calls.by_call_id.insert(call_id, sender);
+    }
+
+    /// Where the dialer sends [`FromCall::Originate`].
+    pub fn calls_sender(&self) -> mpsc::Sender<FromCall> {
+        self.calls.to_driver.clone()
+    }
+
     fn forward(&mut self, call_id: &str, message: ToCall) {
         let Some(call) = self.calls.by_call_id.get(call_id) else {
             return;
@@ -443,6 +470,7 @@ impl Driver {
             FromCall::Claim { call_id, to } => {
                 self.calls.by_call_id.insert(call_id, to);
             }
+            FromCall::Originate(dialout) => self.originate(*dialout),
             FromCall::Lookup { user, reply } => {
                 let _ = reply.send(self.endpoint.targets(now, &user));
             }

@@ -78,6 +78,8 @@ pub struct Running {
     pub driver: JoinHandle<()>,
     /// The addresses actually bound (port 0 in the config is resolved here).
     pub bound: Vec<Listener>,
+    /// Where the dialer asks the driver for campaign calls.
+    pub calls: tokio::sync::mpsc::Sender<crate::call::FromCall>,
 }
 
 /// Binds every listener, then spawns the driver and the socket tasks.
@@ -132,8 +134,13 @@ pub fn start(
     drop(inputs_tx);
 
     let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls);
+    let calls = driver.calls_sender();
     let driver = tokio::spawn(driver.run(coordinator.handle()));
-    Ok(Running { driver, bound })
+    Ok(Running {
+        driver,
+        bound,
+        calls,
+    })
 }
 
 /// Kernel buffers of a SIP UDP socket: a burst of a few thousand messages

@@ -218,7 +218,9 @@ fn an_attempt_moves_its_contact_and_its_outcome_plans_the_next() {
 fn an_abandoned_attempt_is_remembered_and_a_final_one_closes_the_contact() {
     let (_d, mut store) = store();
     let all = ready(&mut store, 2, "predictive");
-    let a = store.begin_attempt(&attempt(&all[0], T0, T0)).expect("begin");
+    let a = store
+        .begin_attempt(&attempt(&all[0], T0, T0))
+        .expect("begin");
     store
         .finish_attempt(&AttemptEnd {
             attempt_id: a,
@@ -238,7 +240,9 @@ fn an_abandoned_attempt_is_remembered_and_a_final_one_closes_the_contact() {
             .abandoned_ms,
         Some(T0 + 15_000)
     );
-    let b = store.begin_attempt(&attempt(&all[1], T0, T0)).expect("begin");
+    let b = store
+        .begin_attempt(&attempt(&all[1], T0, T0))
+        .expect("begin");
     store
         .finish_attempt(&AttemptEnd {
             attempt_id: b,
@@ -261,7 +265,9 @@ fn an_abandoned_attempt_is_remembered_and_a_final_one_closes_the_contact() {
 fn a_disposition_decides_the_contact_after_the_call() {
     let (_d, mut store) = store();
     let all = ready(&mut store, 1, "predictive");
-    let a = store.begin_attempt(&attempt(&all[0], T0, T0)).expect("begin");
+    let a = store
+        .begin_attempt(&attempt(&all[0], T0, T0))
+        .expect("begin");
     store
         .finish_attempt(&AttemptEnd {
             attempt_id: a,
@@ -342,12 +348,20 @@ fn dnc_is_kept_with_its_first_reason_and_can_be_removed() {
         .add_dnc("+8613800000001", "again", "agent", T0 + 1)
         .expect("add");
     assert_eq!(
-        store.dnc_reason("+8613800000001").expect("reason").as_deref(),
+        store
+            .dnc_reason("+8613800000001")
+            .expect("reason")
+            .as_deref(),
         Some("customer asked")
     );
     assert_eq!(store.dnc_list().expect("list").len(), 1);
     assert!(store.remove_dnc("+8613800000001").expect("remove"));
-    assert!(store.dnc_reason("+8613800000001").expect("reason").is_none());
+    assert!(
+        store
+            .dnc_reason("+8613800000001")
+            .expect("reason")
+            .is_none()
+    );
     assert!(!store.remove_dnc("+8613800000001").expect("remove"));
 }
 
@@ -394,7 +408,9 @@ fn campaign_state_and_config_round_trip() {
 fn changing_the_rules_reclassifies_pending_contacts_only() {
     let (_d, mut store) = store();
     let all = ready(&mut store, 2, "predictive");
-    store.begin_attempt(&attempt(&all[0], T0, T0)).expect("begin");
+    store
+        .begin_attempt(&attempt(&all[0], T0, T0))
+        .expect("begin");
     assert_eq!(store.reclassify_contacts("renewals").expect("reset"), 1);
     let pending = store
         .unclassified_contacts("renewals", 10)

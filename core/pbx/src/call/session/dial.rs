@@ -173,6 +173,34 @@ impl Session {
                 outcome: DialOutcome::Rejected,
             });
         }
+        // The dial point: the do-not-call table and `blacklist.check`
+        // hold for dials from a route as for the dialer's.
+        let path = if !self.user.starts_with("trunk:") {
+            crate::dialpoint::DialPath::Manual
+        } else {
+            crate::dialpoint::DialPath::Lua
+        };
+        let number = match crate::dialpoint::check(&self.ctx, path, number, None, None, false).await
+        {
+            Ok(e164) => e164,
+            Err(refused) => {
+                warn!(call_id = %self.call_id, %number, %refused, "PSTN call refused at the dial point");
+                return Some(Event::DialDone {
+                    outcome: DialOutcome::Rejected,
+                });
+            }
+        };
+        self.dial_campaign(group, &number, ring).await
+    }
+
+    /// Out through a trunk group, the permission already settled (a
+    /// campaign's calls are allowed by its configuration).
+    pub(super) async fn dial_campaign(
+        &mut self,
+        group: &str,
+        number: &str,
+        ring: Duration,
+    ) -> Option<Event> {
         if !number.chars().all(|c| c.is_ascii_digit() || c == '+') || number.is_empty() {
             return Some(Event::DialDone {
                 outcome: DialOutcome::Unavailable,
@@ -245,10 +273,17 @@ impl Session {
         ring: Duration,
         failover: Vec<crate::config::Trunk>,
     ) -> Option<Event> {
-        let Some(a_leg) = self.leg.as_ref() else {
-            return Some(Event::Failed {
-                reason: "no media on the caller's leg".into(),
-            });
+        // Offer B the caller's codec only: the bridge then relays packets
+        // untouched instead of transcoding. A campaign call has no caller
+        // yet: it offers both laws.
+        let (codecs, event_pt) = match self.leg.as_ref() {
+            Some(a_leg) => (vec![a_leg.codec()], a_leg.event_type().unwrap_or(101)),
+            None if self.is_originated() => (vec![sdp::Codec::Pcma, sdp::Codec::Pcmu], 101),
+            None => {
+                return Some(Event::Failed {
+                    reason: "no media on the caller's leg".into(),
+                });
+            }
         };
         let pair = match self.ctx.ports.allocate() {
             Ok(pair) => pair,
@@ -259,20 +294,21 @@ impl Session {
                 });
             }
         };
-        // Offer B the caller's codec only: the bridge then relays packets
-        // untouched instead of transcoding.
         let local = LocalMedia {
             addr: self.ctx.advertise,
             port: pair.port,
-            codecs: vec![a_leg.codec()],
-            telephone_event_pt: Some(a_leg.event_type().unwrap_or(101)),
+            codecs,
+            telephone_event_pt: Some(event_pt),
             ptime_ms: 20,
             session_id: self.number,
             session_version: 1,
             direction: Direction::SendRecv,
         };
         let offer = sdp::offer(&local).to_string();
-        let call_id = format!("{}-b{}", super::new_id(), self.number);
+        let call_id = self
+            .next_b_call_id
+            .take()
+            .unwrap_or_else(|| format!("{}-b{}", super::new_id(), self.number));
         let Attempt {
             uri,
             peer,
@@ -684,6 +720,7 @@ impl Session {
                 return;
             }
             let outcome = outcome_of(status);
+            self.note_failed_status(status);
             info!(call_id = %self.call_id, status, outcome = outcome.as_str(), "dial failed");
             self.dial_done(outcome).await;
             return;
@@ -722,6 +759,8 @@ impl Session {
             })
             .await;
         }
+        // A campaign call's customer answering (not an agent's phone).
+        let customer_answered = self.origin.is_some() && self.answered.is_none();
         let Some(b) = self.b.as_mut() else {
             return;
         };
@@ -777,6 +816,11 @@ impl Session {
             b.leg = Some(leg);
         }
         b.state = BState::Bridged;
+        if b.agent.is_none() && customer_answered {
+            self.promote_b();
+            self.origin_answered().await;
+            return;
+        }
         if let Some(agent) = b.agent.clone()
             && !self.agent_answered(&agent).await
         {
@@ -1149,6 +1193,26 @@ impl Session {
                 self.advance(Some(Event::DialDone { outcome })).await;
             }
         }
+    }
+
+    /// A campaign call's customer answered: their leg becomes the call's
+    /// own (dialog, media, session timer, trunk channel), as if they had
+    /// called us.
+    fn promote_b(&mut self) {
+        let Some(mut b) = self.b.take() else {
+            return;
+        };
+        self.local_tag = b.local_tag().unwrap_or_default();
+        if b.call_id != self.call_id {
+            self.a_call_id = Some(b.call_id.clone());
+        }
+        self.dialog = b.dialog.take();
+        self.leg = b.leg.take();
+        self.peer = b.peer;
+        self.timer_a = b.timer.take();
+        self.a_allows_update = b.allows_update;
+        self.inbound = b.trunk.take().map(|(channel, _)| channel);
+        self.waiting = Waiting::Nothing;
     }
 
     pub(super) fn b_listen(&mut self, on: bool) {

@@ -263,6 +263,7 @@ impl Session {
         self.queue_cdr.agent = Some(agent.to_owned());
         self.queue_cdr.wait_ms = self.queue_cdr.entered.map(|e| ms_between(e, now));
         info!(call_id = %self.call_id, %agent, "agent took the call");
+        self.origin_connected(agent);
         true
     }
 

@@ -1,0 +1,441 @@
+//! The campaigns' HTTP API: list and state, contact import (CSV body), and
+//! the do-not-call table.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use waihu_campaign::contact::ImportSpec;
+
+use crate::campaigns::{self, ImportError, Transition};
+use crate::http::AppState;
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn no_store() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "the store is not running")
+}
+
+/// `GET /api/v1/campaigns`: every campaign (configured or in the store)
+/// with its mode, state and counts.
+pub async fn list(State(state): State<AppState>) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let configured: Vec<(String, String)> = state
+        .campaigns
+        .iter()
+        .map(|c| (c.name.clone(), c.mode.clone()))
+        .collect();
+    let scripts: Vec<(String, Option<String>)> = state
+        .campaigns
+        .iter()
+        .map(|c| (c.name.clone(), c.agent_script.clone()))
+        .collect();
+    let result = store
+        .run(move |s| {
+            let rows = s.campaigns()?;
+            let mut names: Vec<(String, String)> = configured;
+            for r in &rows {
+                if !names.iter().any(|(n, _)| n == &r.name) {
+                    names.push((r.name.clone(), "api".into()));
+                }
+            }
+            let mut out = Vec::new();
+            for (name, mode) in names {
+                let state = rows
+                    .iter()
+                    .find(|r| r.name == name)
+                    .map_or("draft", |r| r.state.as_str())
+                    .to_owned();
+                let counts = s.campaign_counts(&name)?;
+                let agent_script = scripts
+                    .iter()
+                    .find(|(n, _)| n == &name)
+                    .and_then(|(_, a)| a.clone());
+                out.push(json!({
+                    "name": name, "mode": mode, "state": state, "counts": counts,
+                    "agent_script": agent_script,
+                }));
+            }
+            Ok(out)
+        })
+        .await;
+    match result {
+        Ok(list) => Json(json!({ "campaigns": list })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+fn known(state: &AppState, rows: &[waihu_store::CampaignRow], name: &str) -> bool {
+    state.campaigns.iter().any(|c| c.name == name) || rows.iter().any(|r| r.name == name)
+}
+
+/// `GET /api/v1/campaigns/{name}`.
+pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let n = name.clone();
+    let result = store
+        .run(move |s| Ok((s.campaigns()?, s.campaign_counts(&n)?)))
+        .await;
+    match result {
+        Ok((rows, counts)) => {
+            if !known(&state, &rows, &name) {
+                return error(StatusCode::NOT_FOUND, format!("no campaign {name}"));
+            }
+            let st = rows
+                .iter()
+                .find(|r| r.name == name)
+                .map_or("draft", |r| r.state.as_str());
+            Json(json!({"name": name, "state": st, "counts": counts})).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `POST /api/v1/campaigns/{name}/{start|pause|stop}`.
+pub async fn act(
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
+    let Some(t) = Transition::parse(&action) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no action {action} (start, pause, stop)"),
+        );
+    };
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let configured = state.campaigns.iter().any(|c| c.name == name);
+    let n = name.clone();
+    let result = store
+        .run(move |s| {
+            let known = configured || s.campaigns()?.iter().any(|r| r.name == n);
+            if !known {
+                return Ok(Err((StatusCode::NOT_FOUND, format!("no campaign {n}"))));
+            }
+            Ok(campaigns::transition(s, &n, t, campaigns::now_ms())
+                .map_err(|e| (StatusCode::CONFLICT, e)))
+        })
+        .await;
+    match result {
+        Ok(Ok(to)) => Json(json!({"name": name, "state": to})).into_response(),
+        Ok(Err((status, e))) => error(status, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImportQuery {
+    #[serde(default)]
+    strict: bool,
+}
+
+/// `POST /api/v1/campaigns/{name}/contacts`: a CSV list as the body;
+/// answers the import report (bad rows by line).
+pub async fn import(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let spec: Option<ImportSpec> = state
+        .campaigns
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.import.clone());
+    let n = name.clone();
+    let result = store
+        .run(move |s| {
+            let spec = match spec {
+                Some(spec) => spec,
+                None if s.campaigns()?.iter().any(|r| r.name == n) => ImportSpec::default(),
+                None => return Ok(Err((StatusCode::NOT_FOUND, format!("no campaign {n}")))),
+            };
+            let open =
+                || Ok(Box::new(std::io::Cursor::new(body.clone())) as Box<dyn std::io::Read>);
+            Ok(
+                match campaigns::import(s, &n, &spec, q.strict, open, campaigns::now_ms(), |_| {}) {
+                    Ok(report) => Ok(report),
+                    Err(ImportError::Store(e)) => return Err(e),
+                    Err(e) => Err((StatusCode::BAD_REQUEST, e.to_string())),
+                },
+            )
+        })
+        .await;
+    match result {
+        Ok(Ok(report)) if report.refused => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!(report))).into_response()
+        }
+        Ok(Ok(report)) => Json(json!(report)).into_response(),
+        Ok(Err((status, e))) => error(status, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `GET /api/v1/dnc`.
+pub async fn dnc_list(State(state): State<AppState>) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    match store.run(|s| s.dnc_list()).await {
+        Ok(rows) => {
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|(phone, reason, source, added_ms)| {
+                    json!({"phone": phone, "reason": reason, "source": source, "added_ms": added_ms})
+                })
+                .collect();
+            Json(json!({ "dnc": rows })).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DncEntry {
+    number: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+}
+
+/// `POST /api/v1/dnc` `{"number", "reason"?, "country"?}`: on disk before
+/// the answer.
+pub async fn dnc_add(State(state): State<AppState>, Json(entry): Json<DncEntry>) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let country = entry.country.as_deref().unwrap_or("CN");
+    let phone = match crate::campaigns::normalise(&entry.number, country) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("{:?}: {e}", entry.number)),
+    };
+    let reason = entry
+        .reason
+        .unwrap_or_else(|| "added through the API".into());
+    let p = phone.clone();
+    match store
+        .run(move |s| s.add_dnc(&p, &reason, "api", campaigns::now_ms()))
+        .await
+    {
+        Ok(()) => {
+            if let Some(calls) = &state.calls {
+                calls.dnc.insert(&phone);
+            }
+            (StatusCode::CREATED, Json(json!({ "phone": phone }))).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `DELETE /api/v1/dnc/{number}` (E.164, or national with `?country=`).
+pub async fn dnc_remove(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let country = q.get("country").map_or("CN", String::as_str);
+    let phone = match crate::campaigns::normalise(&number, country) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("{number:?}: {e}")),
+    };
+    let p = phone.clone();
+    match store.run(move |s| s.remove_dnc(&p)).await {
+        Ok(true) => {
+            if let Some(calls) = &state.calls {
+                calls.dnc.remove(&phone);
+            }
+            Json(json!({ "phone": phone, "removed": true })).into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("{phone} is not on the do-not-call table"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Disposition {
+    /// One of the five categories (unreachable, success, likely,
+    /// interested, declined), `callback` (with `callback_at_ms`) or
+    /// `do_not_call`.
+    disposition: String,
+    #[serde(default)]
+    callback_at_ms: Option<i64>,
+}
+
+/// `POST /api/v1/attempts/{id}/disposition`: the agent's verdict on a
+/// call, which plans the contact's next attempt (`campaign.next_attempt`
+/// or the retry policy). `do_not_call` puts the number on the table, on
+/// disk before the answer.
+pub async fn dispose(
+    State(state): State<AppState>,
+    Path(attempt_id): Path<i64>,
+    Json(d): Json<Disposition>,
+) -> Response {
+    use waihu_campaign::rules::Outcome;
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let Some(calls) = state.calls.clone() else {
+        return no_store();
+    };
+    let outcome: Outcome = match d.disposition.parse() {
+        Ok(o) => o,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{:?} is not a disposition", d.disposition),
+            );
+        }
+    };
+    let allowed =
+        outcome.is_agent_disposition() || matches!(outcome, Outcome::Callback | Outcome::DoNotCall);
+    if !allowed {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{outcome} is a system outcome, not an agent's disposition"),
+        );
+    }
+    if outcome == Outcome::Callback && d.callback_at_ms.is_none() {
+        return error(StatusCode::BAD_REQUEST, "callback needs callback_at_ms");
+    }
+    let campaigns = state.campaigns.clone();
+    let scripts = calls.scripts.clone();
+    let now = campaigns::now_ms();
+    let result = store
+        .run(move |s| {
+            let Some(attempt) = s.attempt(attempt_id)? else {
+                return Ok(Err((
+                    StatusCode::NOT_FOUND,
+                    format!("no attempt {attempt_id}"),
+                )));
+            };
+            let Some(contact) = s.contact(attempt.contact_id)? else {
+                return Ok(Err((
+                    StatusCode::NOT_FOUND,
+                    "the contact is gone".to_owned(),
+                )));
+            };
+            let next = if outcome == Outcome::DoNotCall {
+                s.add_dnc(
+                    &contact.phone,
+                    "customer asked (agent disposition)",
+                    "agent",
+                    now,
+                )?;
+                None
+            } else {
+                match campaigns.iter().find(|c| c.name == attempt.campaign) {
+                    Some(c) => crate::dialpoint::next_attempt(
+                        &scripts,
+                        &crate::dialpoint::RetryContext::of(c),
+                        &contact,
+                        outcome.as_str(),
+                        contact.attempts,
+                        now,
+                        d.callback_at_ms,
+                    ),
+                    None => None,
+                }
+            };
+            s.set_disposition(attempt_id, outcome.as_str(), next)?;
+            Ok(Ok((contact.phone, next)))
+        })
+        .await;
+    match result {
+        Ok(Ok((phone, next))) => {
+            if outcome == Outcome::DoNotCall {
+                calls.dnc.insert(&phone);
+            }
+            Json(json!({"attempt": attempt_id, "disposition": outcome.as_str(), "next_attempt_ms": next}))
+                .into_response()
+        }
+        Ok(Err((status, e))) => error(status, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    1000
+}
+
+/// `GET /api/v1/campaigns/{name}/attempts?after=ID&limit=N`.
+pub async fn attempts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Query<Page>,
+) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let limit = p.limit.min(10_000);
+    match store
+        .run(move |s| s.attempts(Some(&name), p.after, limit))
+        .await
+    {
+        Ok(rows) => Json(json!({ "attempts": rows })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `GET /api/v1/campaigns/{name}/contacts?after=ID&limit=N`.
+pub async fn contacts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Query<Page>,
+) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let limit = p.limit.min(10_000);
+    match store.run(move |s| s.contacts(&name, p.after, limit)).await {
+        Ok(rows) => Json(json!({ "contacts": rows })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `GET /api/v1/refusals?since_ms=&limit=`.
+pub async fn refusals(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(store) = state.store.clone() else {
+        return no_store();
+    };
+    let since: i64 = q.get("since_ms").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let limit: u32 = q
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+        .min(10_000);
+    match store.run(move |s| s.refusals(since, limit)).await {
+        Ok(rows) => Json(json!({ "refusals": rows })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}

@@ -1,0 +1,352 @@
+//! Campaign calls: the switch calls the customer.
+//!
+//! The dialer hands [`spawn_originate`] a [`Dialout`] whose attempt row is
+//! already on disk. The task has no caller yet: it dials the customer
+//! through the campaign's trunk group as a B leg (trunk limits, digest
+//! challenges and failover as for any `call:dial`). When the customer
+//! answers, that leg becomes the call's own leg (the "caller" of
+//! everything that follows) and the call joins the campaign's queue. An
+//! agent who answers in time is bridged as for an inbound queued call;
+//! when the connect limit passes first, the customer hears the
+//! safe-harbour message (who called, how to opt out) and the call counts
+//! as abandoned. Every step is reported to the dialer as a
+//! [`DialerEvent`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::info;
+use waihu_call::{DialOutcome, Event, HangupCause, Party, PlayItem, QueueOutcome};
+use waihu_sip::message::{Method, NameAddr, Request, SipUri, Uri};
+
+use super::super::{CallContext, CallResult, DialerEvent, Dialout, FromCall, ToCall};
+use super::{INBOX, NEXT_CALL, RTCP_INTERVAL, Session, Waiting, queue, unix_ms};
+use crate::shutdown::Shutdown;
+
+/// Priority of an answered campaign call in its queue: above inbound calls
+/// of the default priority, since a live customer waits on a 2 s budget.
+const CAMPAIGN_PRIORITY: u8 = 9;
+
+/// The campaign side of an originated call.
+#[derive(Debug)]
+pub(super) struct Origin {
+    pub dialout: Dialout,
+    /// When the customer answered, and by when an agent must have.
+    pub answered_at: Option<Instant>,
+    pub connect_by: Option<Instant>,
+    pub connected: Option<String>,
+    pub abandoned: bool,
+    /// The final status of the last failed INVITE.
+    pub failed_status: Option<u16>,
+    pub outcome: Option<DialOutcome>,
+    pub ring_ms: i64,
+}
+
+/// Starts a campaign call; returns where the driver sends it more.
+pub fn spawn_originate(
+    ctx: Arc<CallContext>,
+    driver: mpsc::Sender<FromCall>,
+    dialout: Dialout,
+    shutdown: Shutdown,
+) -> mpsc::Sender<ToCall> {
+    let (tx, inbox) = mpsc::channel(INBOX);
+    // Not sent: what the CDR and the logs show as this call's parties.
+    let uri = Uri::Sip(SipUri::new(
+        Some(&dialout.number),
+        waihu_sip::message::Host::Name(ctx.domain.clone()),
+    ));
+    let caller = dialout.caller_id.clone().unwrap_or_else(|| "waihu".into());
+    let from = NameAddr::new(Uri::Sip(SipUri::new(
+        Some(&caller),
+        waihu_sip::message::Host::Name(ctx.domain.clone()),
+    )));
+    let invite = Request::new(
+        Method::Invite,
+        uri.clone(),
+        waihu_sip::message::Via {
+            transport: "UDP".into(),
+            host: waihu_sip::message::Host::Name(ctx.domain.clone()),
+            port: None,
+            params: waihu_sip::message::Params::default(),
+        },
+        from,
+        NameAddr::new(uri),
+        &dialout.call_id,
+        1,
+    );
+    let call_id = dialout.call_id.clone();
+    let session = Session {
+        me: tx.clone(),
+        b: None,
+        stale: Vec::new(),
+        forks: Vec::new(),
+        transferred: None,
+        timer_a: None,
+        timer_decision: None,
+        a_allows_update: false,
+        hold_music: None,
+        inbound: None,
+        dialled: None,
+        out_trunk: None,
+        number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
+        call_id,
+        ctx,
+        driver,
+        inbox,
+        invite_id: None,
+        invite,
+        peer: waihu_sip::Peer {
+            transport: waihu_sip::Transport::Udp,
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        },
+        user: format!("campaign:{}", dialout.campaign),
+        local_tag: String::new(),
+        dialog: None,
+        leg: None,
+        route: None,
+        queued: None,
+        queue_cdr: queue::QueueCdr::default(),
+        feature: false,
+        waiting: Waiting::Nothing,
+        buffered: VecDeque::new(),
+        heard: String::new(),
+        vars: BTreeMap::from([
+            ("campaign".to_owned(), dialout.campaign.clone()),
+            ("attempt".to_owned(), dialout.attempt_id.to_string()),
+        ]),
+        started: SystemTime::now(),
+        answered: None,
+        ended: None,
+        recording: None,
+        recorded: None,
+        script_version: None,
+        sent_180: true,
+        next_rtcp: Instant::now() + RTCP_INTERVAL,
+        next_rtcp_read: Instant::now(),
+        next_b_call_id: None,
+        a_call_id: None,
+        origin: Some(Box::new(Origin {
+            dialout,
+            answered_at: None,
+            connect_by: None,
+            connected: None,
+            abandoned: false,
+            failed_status: None,
+            outcome: None,
+            ring_ms: 0,
+        })),
+    };
+    session.ctx.registry.insert(
+        super::super::CallSummary {
+            call_id: session.call_id.clone(),
+            from: session.invite.from.uri.to_string(),
+            to: session.invite.uri.to_string(),
+            start_ms: unix_ms(session.started),
+            answered: false,
+        },
+        tx.clone(),
+    );
+    tokio::spawn(session.run(shutdown));
+    tx
+}
+
+impl Session {
+    pub(super) fn is_originated(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// The first step of a campaign call: dial the customer.
+    pub(super) async fn originate(&mut self) {
+        let Some(o) = self.origin.as_ref() else {
+            return;
+        };
+        let (group, number, ring) = (
+            o.dialout.trunk_group.clone(),
+            o.dialout.number.clone(),
+            o.dialout.ring_timeout,
+        );
+        self.next_b_call_id = Some(self.call_id.clone());
+        if let Some(Event::DialDone { outcome }) = self.dial_campaign(&group, &number, ring).await {
+            self.origin_failed(outcome).await;
+        }
+    }
+
+    /// The customer's leg failed (busy, no answer, ...): the call is over.
+    pub(super) async fn origin_failed(&mut self, outcome: DialOutcome) {
+        if let Some(o) = self.origin.as_mut() {
+            o.outcome = Some(outcome);
+        }
+        self.waiting = Waiting::Nothing;
+        self.end(Party::Callee, HangupCause::Unavailable).await;
+    }
+
+    pub(super) fn note_failed_status(&mut self, status: u16) {
+        if let Some(o) = self.origin.as_mut() {
+            o.failed_status = Some(status);
+        }
+    }
+
+    /// The customer answered: their leg is now the call's own, and the
+    /// call waits in the campaign's queue for an agent.
+    pub(super) async fn origin_answered(&mut self) {
+        let now = Instant::now();
+        let ring_ms =
+            i64::try_from(self.started.elapsed().map_or(0, |d| d.as_millis())).unwrap_or(i64::MAX);
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        o.answered_at = Some(now);
+        o.connect_by = Some(now + o.dialout.connect_limit);
+        o.ring_ms = ring_ms;
+        let _ = o.dialout.report.send(DialerEvent::Answered {
+            attempt_id: o.dialout.attempt_id,
+            ring_ms,
+        });
+        let queue = o.dialout.queue.clone();
+        self.answered = Some(SystemTime::now());
+        self.ctx.registry.answered(&self.call_id);
+        info!(call_id = %self.call_id, "customer answered");
+        let Some(queue) = queue else {
+            self.abandon("no queue").await;
+            return;
+        };
+        if let Some(Event::Failed { reason }) = self
+            .start_queue(queue, CAMPAIGN_PRIORITY, BTreeMap::new())
+            .await
+        {
+            self.abandon(&reason).await;
+        }
+    }
+
+    /// An agent took the answered call.
+    pub(super) fn origin_connected(&mut self, agent: &str) {
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        o.connect_by = None;
+        o.connected = Some(agent.to_owned());
+        let wait_ms = o.answered_at.map_or(0, |t| {
+            i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX)
+        });
+        let _ = o.dialout.report.send(DialerEvent::Connected {
+            attempt_id: o.dialout.attempt_id,
+            agent: agent.to_owned(),
+            wait_ms,
+        });
+    }
+
+    /// The connect limit, checked with the call's other timers.
+    pub(super) async fn origin_tick(&mut self, now: Instant) {
+        let due = self
+            .origin
+            .as_ref()
+            .and_then(|o| o.connect_by)
+            .is_some_and(|by| now >= by);
+        if due {
+            self.abandon("no agent within the connect limit").await;
+        }
+    }
+
+    /// No agent in time: leave the queue, play the safe-harbour message,
+    /// then hang up.
+    pub(super) async fn abandon(&mut self, why: &str) {
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        if o.abandoned || o.connected.is_some() {
+            return;
+        }
+        o.abandoned = true;
+        o.connect_by = None;
+        let _ = o.dialout.report.send(DialerEvent::Abandoned {
+            attempt_id: o.dialout.attempt_id,
+        });
+        let items: Vec<PlayItem> = o
+            .dialout
+            .safe_harbour
+            .iter()
+            .map(|name| PlayItem::Prompt { name: name.clone() })
+            .collect();
+        info!(call_id = %self.call_id, why, "abandoned: safe-harbour message");
+        // Out of the queue, and any agent's phone that rings is cancelled.
+        self.queue_finish().await;
+        self.end_b().await;
+        let player = super::super::leg::player(&self.ctx, &items)
+            .unwrap_or_else(|_| waihu_media::player::Player::new(Vec::new()));
+        self.waiting = Waiting::Overflow {
+            player,
+            then: queue::Then::Hangup,
+        };
+    }
+
+    /// What a campaign call does with a reply its (absent) route would
+    /// have had: whatever ends the queue or the message ends the call.
+    pub(super) async fn origin_event(&mut self, reply: Option<Event>) {
+        match reply {
+            Some(Event::QueueDone { outcome, .. }) => {
+                if outcome != QueueOutcome::Answered {
+                    self.abandon("the queue gave up").await;
+                    if !matches!(self.waiting, Waiting::Overflow { .. }) {
+                        self.end(Party::Switch, HangupCause::Normal).await;
+                    }
+                    return;
+                }
+                self.end(Party::Callee, HangupCause::Normal).await;
+            }
+            Some(Event::DialDone { outcome }) if self.answered.is_none() => {
+                self.origin_failed(outcome).await;
+            }
+            Some(_) | None => {}
+        }
+    }
+
+    /// The call is over: the dialer gets its result.
+    pub(super) fn origin_report(&mut self, ended_ms: i64) {
+        let Some(o) = self.origin.as_ref() else {
+            return;
+        };
+        let outcome = if self.answered.is_some() {
+            if o.connected.is_some() {
+                "answered"
+            } else {
+                "abandoned"
+            }
+        } else {
+            match (o.failed_status, o.outcome) {
+                (Some(s), _) => status_outcome(s),
+                (None, Some(DialOutcome::NoAnswer)) => "no_answer",
+                (None, Some(DialOutcome::Busy)) => "busy",
+                (None, Some(DialOutcome::Rejected)) => "rejected",
+                (None, Some(DialOutcome::Unavailable)) => "invalid_number",
+                _ => "failed",
+            }
+        };
+        let result = CallResult {
+            attempt_id: o.dialout.attempt_id,
+            outcome: outcome.to_owned(),
+            sip_status: o.failed_status,
+            trunk: self.out_trunk.clone(),
+            answered_ms: self.answered.map(unix_ms),
+            ended_ms,
+            ring_ms: o.ring_ms,
+            agent: o.connected.clone(),
+            talk_ms: self.queue_cdr.talk_ms,
+        };
+        let _ = o.dialout.report.send(DialerEvent::Ended(result));
+    }
+}
+
+/// The outcome a final SIP status means for an attempt.
+pub(super) fn status_outcome(status: u16) -> &'static str {
+    match status {
+        486 | 600 => "busy",
+        408 | 480 | 487 => "no_answer",
+        404 | 484 | 604 => "invalid_number",
+        603 => "rejected",
+        _ => "failed",
+    }
+}

@@ -1,0 +1,525 @@
+//! The dialer: one task that runs every running campaign.
+//!
+//! Each tick (five a second) and for each campaign in state `running`:
+//! 1. contacts not yet classified get their mode from
+//!    `campaign.select_mode` (Lua), in batches;
+//! 2. the campaign's [`Pacer`] is shown the agents of its queue (ready,
+//!    on a call, in wrap-up) and the lines in progress, and says how many
+//!    new lines to dial;
+//! 3. that many due contacts are leased from the store, each passes the
+//!    dial point (`dialpoint::check`: do-not-call, `blacklist.check`,
+//!    calling window, attempts, spacing, caps), its attempt row is
+//!    committed (synchronous=FULL), and only then is the call started
+//!    ([`FromCall::Originate`]).
+//!
+//! Calls report back ([`DialerEvent`]): answers, connections and abandons
+//! teach the pacer; the end of a call closes its attempt and plans the
+//! contact's next one (`campaign.next_attempt`, or the default retry
+//! policy).
+//!
+//! Campaign states live in the store; the dialer reads them every second,
+//! so `waihu campaign pause` on the file works while the switch runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use waihu_campaign::acd::AgentState;
+use waihu_campaign::pacing::{DialOutcome, PaceMode, Pacer, PacingConfig, Snapshot};
+use waihu_script::DialMode;
+use waihu_store::{AttemptEnd, ContactRecord, NewAttempt};
+
+use crate::call::{CallContext, CallResult, DialerEvent, Dialout, FromCall};
+use crate::campaigns::now_ms;
+use crate::config::Campaign;
+use crate::dialpoint::{self, DialPath};
+use crate::shutdown::Shutdown;
+
+const TICK: Duration = Duration::from_millis(200);
+/// Campaign states are read from the store this often.
+const STATE_POLL_MS: i64 = 1000;
+/// Contacts classified per campaign per tick.
+const CLASSIFY_BATCH: u32 = 500;
+/// A lease outlives a dial point check and the attempt's commit.
+const LEASE_MS: i64 = 60_000;
+/// The retry floor written with each attempt before its INVITE: whatever
+/// happens to the call (even a crash), the contact is not dialled again
+/// sooner.
+const RETRY_FLOOR_MS: i64 = 10 * 60_000;
+
+/// A line the dialer started and has not heard the end of.
+#[derive(Debug)]
+struct Line {
+    contact: ContactRecord,
+    started_ms: i64,
+    answered_ms: Option<i64>,
+    connected: bool,
+    abandoned: bool,
+}
+
+/// One campaign as the dialer runs it.
+#[derive(Debug)]
+struct Run {
+    config: Campaign,
+    pacer: Pacer,
+    state: String,
+    lines: HashMap<i64, Line>,
+    /// Contacts of modes this dialer does not pace yet, already warned of.
+    warned_modes: bool,
+}
+
+impl Run {
+    fn auto_mode(&self) -> Option<DialMode> {
+        match self.config.mode.as_str() {
+            "predictive" => Some(DialMode::Predictive),
+            "progressive" => Some(DialMode::Progressive),
+            _ => None,
+        }
+    }
+}
+
+/// Starts the dialer task.
+pub fn spawn(
+    ctx: Arc<CallContext>,
+    campaigns: Vec<Campaign>,
+    calls: mpsc::Sender<FromCall>,
+    shutdown: Shutdown,
+) {
+    if campaigns.is_empty() {
+        return;
+    }
+    let runs = campaigns
+        .into_iter()
+        .map(|config| {
+            let pace = match config.mode.as_str() {
+                "progressive" => PaceMode::Progressive,
+                "preview" => PaceMode::Preview,
+                _ => PaceMode::Predictive,
+            };
+            let pacing = PacingConfig {
+                mode: pace,
+                abandon_target: config.abandon_target,
+                abandon_window_ms: i64::try_from(config.abandon_window.as_millis())
+                    .unwrap_or(i64::MAX),
+                connect_limit_ms: i64::try_from(config.connect_limit.as_millis())
+                    .unwrap_or(i64::MAX),
+                ratio: config.ratio,
+                ..PacingConfig::new(pace)
+            };
+            Run {
+                pacer: Pacer::new(pacing),
+                config,
+                state: "draft".into(),
+                lines: HashMap::new(),
+                warned_modes: false,
+            }
+        })
+        .collect();
+    let (report, events) = mpsc::unbounded_channel();
+    let dialer = Dialer {
+        ctx,
+        calls,
+        runs,
+        report,
+        events,
+        owner: format!("waihu-{}", std::process::id()),
+        states_read_ms: 0,
+    };
+    tokio::spawn(dialer.run(shutdown));
+}
+
+#[derive(Debug)]
+struct Dialer {
+    ctx: Arc<CallContext>,
+    calls: mpsc::Sender<FromCall>,
+    runs: Vec<Run>,
+    report: mpsc::UnboundedSender<DialerEvent>,
+    events: mpsc::UnboundedReceiver<DialerEvent>,
+    owner: String,
+    states_read_ms: i64,
+}
+
+impl Dialer {
+    async fn run(mut self, mut shutdown: Shutdown) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.recv() => break,
+                _ = tick.tick() => self.tick().await,
+                Some(event) = self.events.recv() => self.on_event(event).await,
+            }
+        }
+        // Calls in progress finish on their own; their results are lost to
+        // this process, and the next start closes their attempts
+        // (`recover_dialer`) behind their retry floor.
+        info!("dialer stopped");
+    }
+
+    async fn read_states(&mut self, now: i64) {
+        if now - self.states_read_ms < STATE_POLL_MS {
+            return;
+        }
+        self.states_read_ms = now;
+        let rows = match self.ctx.store.run(|s| s.campaigns()).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                warn!(error = %e, "dialer: cannot read campaign states");
+                return;
+            }
+        };
+        for run in &mut self.runs {
+            let state = rows
+                .iter()
+                .find(|r| r.name == run.config.name)
+                .map_or("draft", |r| r.state.as_str());
+            if state != run.state {
+                info!(campaign = %run.config.name, from = %run.state, to = %state, "campaign state");
+                run.state = state.to_owned();
+            }
+        }
+    }
+
+    async fn tick(&mut self) {
+        let now = now_ms();
+        self.read_states(now).await;
+        for i in 0..self.runs.len() {
+            if self.runs[i].state != "running" {
+                continue;
+            }
+            self.classify(i).await;
+            self.pace(i, now).await;
+        }
+    }
+
+    /// Gives unclassified contacts their mode (`campaign.select_mode`).
+    async fn classify(&mut self, i: usize) {
+        let run = &self.runs[i];
+        let name = run.config.name.clone();
+        let fallback = DialMode::parse(&run.config.mode).unwrap_or(DialMode::Predictive);
+        let use_script = run.config.select_mode;
+        let scripts = self.ctx.scripts.clone();
+        let result = self
+            .ctx
+            .store
+            .run(move |s| {
+                let batch = s.unclassified_contacts(&name, CLASSIFY_BATCH)?;
+                if batch.is_empty() {
+                    return Ok(0);
+                }
+                let version = scripts.current();
+                let choices: Vec<_> = batch
+                    .iter()
+                    .map(|c| {
+                        let choice = if use_script {
+                            version
+                                .select_mode(&script_contact(c))
+                                .unwrap_or_else(|e| {
+                                    if !matches!(e.kind, waihu_script::HookErrorKind::Missing) {
+                                        warn!(contact = c.id, error = %e, "campaign.select_mode failed; the campaign's mode is used");
+                                    }
+                                    waihu_script::ModeChoice::fallback(fallback)
+                                })
+                        } else {
+                            waihu_script::ModeChoice::fallback(fallback)
+                        };
+                        (c.id, choice.mode.as_str().to_owned(), choice.priority, choice.agent)
+                    })
+                    .collect();
+                s.classify_contacts(&choices)?;
+                Ok(choices.len())
+            })
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => debug!(campaign = %self.runs[i].config.name, n, "contacts classified"),
+            Err(e) => {
+                warn!(campaign = %self.runs[i].config.name, error = %e, "classifying contacts failed")
+            }
+        }
+    }
+
+    /// What the pacer sees of the campaign's agents and lines.
+    fn snapshot(&self, run: &Run, now: i64) -> Snapshot {
+        let acd = self.ctx.acd.latest();
+        let members: Vec<String> = run
+            .config
+            .queue
+            .as_deref()
+            .and_then(|q| self.ctx.acd.queue(q))
+            .map(|q| q.acd.members.clone())
+            .unwrap_or_default();
+        let mut s = Snapshot::default();
+        for a in acd.agents.iter().filter(|a| members.contains(&a.name)) {
+            let elapsed = (now - a.since_ms).max(0);
+            match a.state {
+                AgentState::Ready if acd.outbound_ready.contains(&a.name) => s.agents_ready += 1,
+                AgentState::OnCall | AgentState::Reserved => s.agents_on_call.push(elapsed),
+                AgentState::WrapUp => s.agents_wrap_up.push(elapsed),
+                _ => {}
+            }
+        }
+        for line in run.lines.values() {
+            match line.answered_ms {
+                None => s.lines_in_progress.push((now - line.started_ms).max(0)),
+                Some(_) if !line.connected && !line.abandoned => s.answered_waiting += 1,
+                Some(_) => {}
+            }
+        }
+        s
+    }
+
+    async fn pace(&mut self, i: usize, now: i64) {
+        let snapshot = self.snapshot(&self.runs[i], now);
+        let run = &mut self.runs[i];
+        let Some(mode) = run.auto_mode() else {
+            if !run.warned_modes {
+                run.warned_modes = true;
+                warn!(campaign = %run.config.name, mode = %run.config.mode, "this dial mode is not run by the dialer yet");
+            }
+            return;
+        };
+        let mut n = run.pacer.lines_to_dial(now, &snapshot);
+        if run.config.max_lines > 0 {
+            let room = run.config.max_lines.saturating_sub(run.lines.len() as u32);
+            n = n.min(room);
+        }
+        if n == 0 {
+            return;
+        }
+        let name = run.config.name.clone();
+        let owner = self.owner.clone();
+        let leased = self
+            .ctx
+            .store
+            .run(move |s| {
+                let mut out =
+                    s.lease_contacts(&name, mode.as_str(), now, n, now + LEASE_MS, &owner)?;
+                // A predictive campaign also runs its progressive segment
+                // (one line per free agent is what predictive does at worst).
+                if out.len() < n as usize && mode == DialMode::Predictive {
+                    let more = n - out.len() as u32;
+                    out.extend(s.lease_contacts(
+                        &name,
+                        "progressive",
+                        now,
+                        more,
+                        now + LEASE_MS,
+                        &owner,
+                    )?);
+                }
+                Ok(out)
+            })
+            .await;
+        let leased = match leased {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(campaign = %self.runs[i].config.name, error = %e, "leasing contacts failed");
+                return;
+            }
+        };
+        for contact in leased {
+            self.dial(i, contact, now).await;
+        }
+    }
+
+    /// The dial point, the attempt row, then the call.
+    async fn dial(&mut self, i: usize, contact: ContactRecord, now: i64) {
+        let config = self.runs[i].config.clone();
+        let verdict = dialpoint::check(
+            &self.ctx,
+            DialPath::Dialer,
+            &contact.phone,
+            Some(&config),
+            Some(&contact),
+            false,
+        )
+        .await;
+        if let Err(refusal) = verdict {
+            let (id, retry) = (contact.id, refusal.retry_at);
+            info!(
+                campaign = %config.name, contact = id, phone = %contact.phone,
+                reason = %refusal.reason, "dial refused"
+            );
+            let result = self
+                .ctx
+                .store
+                .run(move |s| s.release_contact(id, retry))
+                .await;
+            if let Err(e) = result {
+                warn!(contact = id, error = %e, "cannot release a refused contact");
+            }
+            return;
+        }
+        let call_id = format!("{}-a{}@waihu", new_token(), contact.id);
+        let attempt = NewAttempt {
+            contact_id: contact.id,
+            campaign: config.name.clone(),
+            phone: contact.phone.clone(),
+            mode: contact.mode.clone().unwrap_or_else(|| config.mode.clone()),
+            call_id: call_id.clone(),
+            started_ms: now,
+            floor_until_ms: now + RETRY_FLOOR_MS,
+            agent: None,
+        };
+        let attempt_id = match self.ctx.store.run(move |s| s.begin_attempt(&attempt)).await {
+            Ok(id) => id,
+            Err(e) => {
+                warn!(contact = contact.id, error = %e, "attempt not written: not dialling");
+                return;
+            }
+        };
+        self.runs[i].pacer.dial_started(now);
+        let dialout = Dialout {
+            call_id,
+            attempt_id,
+            campaign: config.name.clone(),
+            number: contact.phone.clone(),
+            trunk_group: config.trunk_group.clone(),
+            caller_id: config.caller_id.clone(),
+            ring_timeout: config.ring_timeout,
+            queue: config.queue.clone(),
+            connect_limit: config.connect_limit,
+            safe_harbour: config.safe_harbour.clone(),
+            report: self.report.clone(),
+        };
+        self.runs[i].lines.insert(
+            attempt_id,
+            Line {
+                contact,
+                started_ms: now,
+                answered_ms: None,
+                connected: false,
+                abandoned: false,
+            },
+        );
+        if self
+            .calls
+            .send(FromCall::Originate(Box::new(dialout)))
+            .await
+            .is_err()
+        {
+            warn!(
+                attempt_id,
+                "the SIP driver is gone: the call was not started"
+            );
+        }
+    }
+
+    fn run_of(&mut self, attempt_id: i64) -> Option<&mut Run> {
+        self.runs
+            .iter_mut()
+            .find(|r| r.lines.contains_key(&attempt_id))
+    }
+
+    async fn on_event(&mut self, event: DialerEvent) {
+        let now = now_ms();
+        match event {
+            DialerEvent::Answered {
+                attempt_id,
+                ring_ms,
+            } => {
+                if let Some(run) = self.run_of(attempt_id) {
+                    run.pacer.dial_result(now, DialOutcome::Live, ring_ms);
+                    if let Some(line) = run.lines.get_mut(&attempt_id) {
+                        line.answered_ms = Some(now);
+                    }
+                }
+            }
+            DialerEvent::Connected {
+                attempt_id,
+                wait_ms,
+                ..
+            } => {
+                if let Some(run) = self.run_of(attempt_id) {
+                    run.pacer.connected(now, wait_ms);
+                    if let Some(line) = run.lines.get_mut(&attempt_id) {
+                        line.connected = true;
+                    }
+                }
+            }
+            DialerEvent::Abandoned { attempt_id } => {
+                if let Some(run) = self.run_of(attempt_id) {
+                    let limit = run.pacer.config().connect_limit_ms;
+                    run.pacer.abandoned(now, limit);
+                    if let Some(line) = run.lines.get_mut(&attempt_id) {
+                        line.abandoned = true;
+                    }
+                }
+            }
+            DialerEvent::Ended(result) => self.ended(result, now).await,
+        }
+    }
+
+    async fn ended(&mut self, result: CallResult, now: i64) {
+        let scripts = self.ctx.scripts.clone();
+        let store = self.ctx.store.clone();
+        let Some(run) = self.run_of(result.attempt_id) else {
+            return;
+        };
+        let Some(line) = run.lines.remove(&result.attempt_id) else {
+            return;
+        };
+        if line.answered_ms.is_none() {
+            let outcome = match result.outcome.as_str() {
+                "busy" | "rejected" => DialOutcome::Busy,
+                "no_answer" => DialOutcome::NoAnswer,
+                "invalid_number" => DialOutcome::Invalid,
+                _ => DialOutcome::Failed,
+            };
+            run.pacer.dial_result(now, outcome, result.ring_ms);
+        } else if line.connected {
+            run.pacer.call_finished(now, result.talk_ms.unwrap_or(0));
+        }
+        let policy = dialpoint::RetryContext::of(&run.config);
+        let contact = line.contact;
+        let end = result;
+        let written = store
+            .run(move |s| {
+                let attempts = contact.attempts + 1;
+                let next_at_ms = dialpoint::next_attempt(
+                    &scripts,
+                    &policy,
+                    &contact,
+                    &end.outcome,
+                    attempts,
+                    now,
+                    None,
+                );
+                s.finish_attempt(&AttemptEnd {
+                    attempt_id: end.attempt_id,
+                    outcome: end.outcome.clone(),
+                    sip_status: end.sip_status,
+                    trunk: end.trunk.clone(),
+                    answered_ms: end.answered_ms,
+                    ended_ms: end.ended_ms,
+                    agent: end.agent.clone(),
+                    detail: None,
+                    next_at_ms,
+                    abandoned: end.outcome == "abandoned",
+                })
+            })
+            .await;
+        if let Err(e) = written {
+            warn!(error = %e, "attempt result not written");
+        }
+    }
+}
+
+/// The contact as the Lua hooks see it.
+pub fn script_contact(c: &ContactRecord) -> waihu_script::Contact {
+    waihu_script::Contact {
+        id: c.id,
+        phone: c.phone.clone(),
+        timezone: Some(c.timezone.clone()),
+        attempts: c.attempts,
+        last_agent: c.last_agent.clone(),
+        fields: c.fields.clone(),
+    }
+}
+
+fn new_token() -> String {
+    format!("{:016x}", getrandom::u64().unwrap_or(0))
+}
