@@ -75,6 +75,8 @@ pub struct Config {
     pub rtp_ports: (u16, u16),
     /// Agents given `allow_pstn: true`.
     pub pstn_agents: Vec<&'static str>,
+    /// Agents given `outbound: true` (they take campaign calls).
+    pub outbound_agents: Vec<&'static str>,
     /// YAML appended as is (e.g. a `trunks:` section).
     pub extra_yaml: String,
     /// `media.source_learning`: `learn` or `strict`.
@@ -97,6 +99,7 @@ impl Default for Config {
             rtp_timeout_s: 30,
             rtp_ports: (20000, 30000),
             pstn_agents: Vec::new(),
+            outbound_agents: Vec::new(),
             extra_yaml: String::new(),
             source_learning: "learn",
             db: None,
@@ -120,6 +123,9 @@ impl Config {
             let _ = writeln!(y, "  - id: \"{}\"\n    password: \"{}\"", a.id, a.password);
             if self.pstn_agents.contains(&a.id) {
                 let _ = writeln!(y, "    allow_pstn: true");
+            }
+            if self.outbound_agents.contains(&a.id) {
+                let _ = writeln!(y, "    outbound: true");
             }
         }
         let _ = write!(
@@ -351,6 +357,21 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `waihu ARGS --config (this server's)`: exit success, stdout, stderr.
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_waihu"))
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.join("waihu.yaml"))
+            .output()
+            .expect("running waihu");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// `waihu cdr export ARGS` on this server's config: its standard output.
