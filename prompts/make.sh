@@ -89,6 +89,10 @@ zh agent_login "nin2 yi3 deng1 lu4 bing4 jiu4 xu4."                   # 您已�
 zh agent_logout "nin2 yi3 tui4 chu1."                                 # 您已退出。
 zh agent_pause "nin2 yi3 zan4 ting2."                                 # 您已暂停。
 zh agent_ready "nin2 yi3 jiu4 xu4."                                   # 您已就绪。
+# The safe-harbour message of an abandoned campaign call: who called, and
+# how to stop the calls.
+en safe_harbour "This is waihu customer service calling about your account. We are sorry, no one is free to speak with you now. We will call again later. To stop these calls, call us back and ask to be put on the do not call list."
+zh safe_harbour "nin2 hao3, zhe4 li3 shi4 wai4 hu1 ke4 fu2 zhong1 xin1. hen3 bao4 qian4, zuo4 xi2 zan4 shi2 mang2. wo3 men5 shao1 hou4 zai4 lai2 dian4. ru2 bu4 xi1 wang4 zai4 jie1 dao4 lai2 dian4, qing3 hui2 bo1 bing4 yao1 qiu2 jia1 ru4 mian3 da3 rao3 ming2 dan1."  # 您好，这里是外呼客服中心。很抱歉，座席暂时忙。我们稍后再来电。如不希望再接到来电，请回拨并要求加入免打扰名单。
 i=0
 # 零 一 二 三 四 五 六 七 八 九
 for w in ling2 yi1 er4 san1 si4 wu3 liu4 qi1 ba1 jiu3; do

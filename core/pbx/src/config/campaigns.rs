@@ -113,7 +113,7 @@ fn default_ratio() -> f64 {
     1.0
 }
 fn default_safe_harbour() -> Vec<String> {
-    vec!["safe_harbour".into()]
+    vec!["en/safe_harbour".into()]
 }
 
 /// The dial modes a campaign may name.

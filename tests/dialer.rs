@@ -1,0 +1,461 @@
+//! The dialer through the running binary: contact lists imported with
+//! `waihu campaign import`, a predictive campaign started through the API,
+//! sipp as the carrier (its answer depends on the number's last digit, see
+//! `sipp/carrier_dialer.xml`) and as the agents' auto-answering phones.
+//! The carrier's own message log is what proves which numbers were
+//! dialled, and how often.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::sip::Transport;
+use common::sipp::{Running, Sipp};
+use common::{
+    ALICE, Agent, BOB, Config, Server, http_get, http_post, register_at, sipp_media_port,
+};
+use serde_json::Value;
+
+const CAMPAIGN: &str = "renewals";
+
+/// The number of the `i`th test contact: +86 138 0000 0ii (its last digit
+/// tells the carrier what to do).
+fn number(i: u32) -> String {
+    format!("+861380000{i:04}")
+}
+
+/// A trunk to the carrier, the queue of the campaign's agents, and the
+/// campaign (open all day unless `window` says otherwise).
+fn config(carrier: u16, window: &str, db: Option<std::path::PathBuf>) -> Config {
+    Config {
+        agents: vec![ALICE, BOB],
+        outbound_agents: vec![ALICE.id, BOB.id],
+        db,
+        extra_yaml: format!(
+            "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: {carrier}\n    \
+             acl: [\"192.0.2.1\"]\n    keepalive_s: 0\n    max_channels: 100\n    max_cps: 100\n\
+             acd:\n  probe_interval_s: 0\n\
+             queues:\n  - name: outbound\n    members: [\"{}\", \"{}\"]\n    ring_timeout_s: 5\n    \
+             max_no_answer: 0\n    announce_every_s: 0\n\
+             campaigns:\n  - name: {CAMPAIGN}\n    mode: predictive\n    trunk_group: carrier\n    \
+             caller_id: \"+862150001234\"\n    queue: outbound\n    ring_timeout_s: 5\n    \
+             max_lines: 12\n    {window}\n    import:\n      default_timezone: Asia/Shanghai\n",
+            ALICE.id, BOB.id
+        ),
+        ..Config::default()
+    }
+}
+
+const ALWAYS: &str = "window: { days: { mon-sun: [\"00:00-24:00\"] }, rest: [] }";
+
+/// The carrier: answers every call the switch makes until killed.
+fn carrier(server: &Server, port: u16) -> Running {
+    Sipp::new("carrier_dialer.xml", Transport::Udp, "carrier")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(1_000_000)
+        .timeout_secs(600)
+        .spawn(server)
+}
+
+/// An agent's auto-answering phone, registered and the agent Ready.
+fn agent_phone(server: &Server, agent: &Agent, talk_ms: u32) -> Running {
+    let port = common::free_port();
+    let running = Sipp::new("agent_uas_auto.xml", Transport::Udp, "phone")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(1_000_000)
+        .arg("-d")
+        .arg(&talk_ms.to_string())
+        .timeout_secs(600)
+        .spawn(server);
+    register_at(server, agent, SocketAddr::from(([127, 0, 0, 1], port)));
+    let path = format!("/api/v1/agents/{}/login", agent.id);
+    let (status, body) = http_post(server.http, &path, "").expect("login");
+    assert_eq!(status, 200, "{body}");
+    running
+}
+
+/// Writes a contact list and imports it with the CLI.
+fn import(server: &Server, name: &str, rows: &[(String, Option<String>)]) -> String {
+    let mut csv = String::from("phone,timezone,name\n");
+    for (i, (phone, tz)) in rows.iter().enumerate() {
+        csv.push_str(&format!(
+            "{phone},{},客户{i}\n",
+            tz.clone().unwrap_or_default()
+        ));
+    }
+    let file = server.dir.join(format!("{name}.csv"));
+    std::fs::write(&file, csv).expect("writing the list");
+    let (ok, out, err) = server.cli(&["campaign", "import", name, file.to_str().expect("path")]);
+    assert!(ok, "import failed: {err}");
+    out
+}
+
+fn get(server: &Server, path: &str) -> Value {
+    let (status, body) = http_get(server.http, path).expect("GET");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+fn start(server: &Server, campaign: &str) {
+    let path = format!("/api/v1/campaigns/{campaign}/start");
+    let (status, body) = http_post(server.http, &path, "").expect("start");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Attempts with an outcome, once there are at least `n`.
+fn wait_outcomes(server: &Server, campaign: &str, n: usize, secs: u64) -> Vec<Value> {
+    let mut done = Vec::new();
+    server.wait_for(
+        &format!("{n} finished attempts"),
+        Duration::from_secs(secs),
+        |s| {
+            let json = get(
+                s,
+                &format!("/api/v1/campaigns/{campaign}/attempts?limit=10000"),
+            );
+            done = json["attempts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|a| !a["outcome"].is_null())
+                .collect();
+            done.len() >= n
+        },
+    );
+    done
+}
+
+/// INVITEs the carrier received: Call-IDs per dialled number.
+fn carrier_invites(messages: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for block in messages.split("INVITE sip:").skip(1) {
+        let Some(number) = block.split('@').next() else {
+            continue;
+        };
+        let call_id = block
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Call-ID:")
+                    .or_else(|| l.strip_prefix("Call-Id:"))
+                    .or_else(|| l.strip_prefix("i:"))
+            })
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
+        out.entry(number.to_owned()).or_default().insert(call_id);
+    }
+    out
+}
+
+/// What the carrier does with a number ending in `digit`, as the attempt
+/// outcomes the switch must have recorded.
+fn expected(digit: char) -> &'static [&'static str] {
+    match digit {
+        '1' => &["busy"],
+        '2' => &["invalid_number"],
+        '3' => &["no_answer"],
+        '4' => &["failed"],
+        '5' => &["rejected"],
+        _ => &["answered", "abandoned"],
+    }
+}
+
+#[test]
+fn a_predictive_campaign_runs_to_the_end_and_its_outcomes_are_what_the_carrier_did() {
+    let port = common::free_port();
+    let server = Server::start(&config(port, ALWAYS, None));
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 800);
+    let bob = agent_phone(&server, &BOB, 800);
+
+    let rows: Vec<(String, Option<String>)> = (0..200).map(|i| (number(i), None)).collect();
+    let out = import(&server, CAMPAIGN, &rows);
+    assert!(out.contains("200 rows imported (200 new"), "{out}");
+    // One number is put on the do-not-call table before the start: it
+    // must never reach the carrier.
+    let dnc = number(107);
+    let (ok, _, err) = server.cli(&["dnc", "add", &dnc, "--reason", "asked on the phone"]);
+    assert!(ok, "{err}");
+
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 199, 300);
+    let carrier_log = carrier.kill().messages;
+    alice.kill();
+    bob.kill();
+
+    // Every number but the do-not-call one was dialled once, and its
+    // outcome is what the carrier did.
+    assert_eq!(attempts.len(), 199, "one attempt per allowed contact");
+    let mut answered = 0;
+    for a in &attempts {
+        let phone = a["phone"].as_str().expect("phone");
+        let outcome = a["outcome"].as_str().expect("outcome");
+        let digit = phone.chars().last().expect("digit");
+        assert!(
+            expected(digit).contains(&outcome),
+            "{phone}: {outcome}, expected one of {:?}",
+            expected(digit)
+        );
+        answered += usize::from(outcome == "answered");
+    }
+    assert!(answered > 0, "some answers reached an agent");
+    let abandoned = attempts
+        .iter()
+        .filter(|a| a["outcome"] == "abandoned")
+        .count();
+    eprintln!("{answered} answered and connected, {abandoned} abandoned");
+    let invites = carrier_invites(&carrier_log);
+    assert!(
+        !invites.contains_key(&dnc),
+        "the do-not-call number was dialled"
+    );
+    assert_eq!(invites.len(), 199, "numbers the carrier saw");
+    for (number, calls) in &invites {
+        assert_eq!(calls.len(), 1, "{number} dialled {} times", calls.len());
+    }
+    // Every INVITE has its attempt row.
+    let rows: BTreeSet<&str> = attempts
+        .iter()
+        .filter_map(|a| a["call_id"].as_str())
+        .collect();
+    for calls in invites.values() {
+        for call_id in calls {
+            assert!(rows.contains(call_id.as_str()), "no attempt for {call_id}");
+        }
+    }
+    // The refusal is on record, with its reason.
+    let refusals = get(&server, "/api/v1/refusals");
+    let refused: Vec<&Value> = refusals["refusals"]
+        .as_array()
+        .expect("refusals")
+        .iter()
+        .filter(|r| r["phone"] == dnc.as_str())
+        .collect();
+    assert!(!refused.is_empty(), "{refusals}");
+    assert_eq!(refused[0]["reason"], "do_not_call");
+    let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
+    assert_eq!(status["counts"]["refusals"]["do_not_call"], 1, "{status}");
+
+    // An agent's "do not call" disposition puts the number on the table;
+    // the same number in another campaign is then refused at the dial
+    // point, never dialled.
+    let taken = attempts
+        .iter()
+        .find(|a| a["outcome"] == "answered")
+        .expect("an answered attempt");
+    let path = format!("/api/v1/attempts/{}/disposition", taken["id"]);
+    let (status, body) =
+        http_post(server.http, &path, r#"{"disposition":"do_not_call"}"#).expect("dispose");
+    assert_eq!(status, 200, "{body}");
+    let phone = taken["phone"].as_str().expect("phone").to_owned();
+    let list = get(&server, "/api/v1/dnc");
+    assert!(
+        list["dnc"]
+            .as_array()
+            .expect("dnc")
+            .iter()
+            .any(|r| r["phone"] == phone.as_str() && r["source"] == "agent"),
+        "{list}"
+    );
+    server.stop();
+}
+
+/// `+HH:MM` for the zone whose local hour is `hour` now.
+fn zone_at_local_hour(hour: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let utc_hour = (now / 3600) % 24;
+    let mut offset = (hour - utc_hour).rem_euclid(24);
+    if offset > 12 {
+        offset -= 24;
+    }
+    if offset < 0 {
+        format!("-{:02}:00", -offset)
+    } else {
+        format!("+{offset:02}:00")
+    }
+}
+
+#[test]
+fn contacts_are_called_only_inside_the_window_in_their_own_time_zone() {
+    let port = common::free_port();
+    let window = "window: { days: { mon-sun: [\"09:00-18:00\"] }, rest: [] }";
+    let server = Server::start(&config(port, window, None));
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 500);
+    // Noon where the first contact lives, three in the night where the
+    // second does: the same instant, one inside the window and one not.
+    let (noon, night) = (zone_at_local_hour(12), zone_at_local_hour(3));
+    let (open, closed) = (number(6), number(16));
+    import(
+        &server,
+        CAMPAIGN,
+        &[
+            (open.clone(), Some(noon.clone())),
+            (closed.clone(), Some(night.clone())),
+        ],
+    );
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 1, 60);
+    assert_eq!(attempts[0]["phone"], open.as_str());
+    // The other contact is refused with the window's reason and waits
+    // for 09:00 in its own zone.
+    server.wait_for("the refusal", Duration::from_secs(20), |s| {
+        get(s, "/api/v1/refusals")["refusals"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["phone"] == closed.as_str()))
+    });
+    let refusals = get(&server, "/api/v1/refusals");
+    let r = refusals["refusals"]
+        .as_array()
+        .expect("refusals")
+        .iter()
+        .find(|r| r["phone"] == closed.as_str())
+        .expect("refused");
+    assert_eq!(r["reason"], "outside_window", "{r}");
+    let contacts = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}/contacts"));
+    let c = contacts["contacts"]
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .find(|c| c["phone"] == closed.as_str())
+        .expect("contact")
+        .clone();
+    assert_eq!(c["status"], "pending");
+    assert_eq!(c["attempts"], 0);
+    let next = c["next_at_ms"].as_i64().expect("next");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    // 03:xx local: the window opens in 5 to 6 hours, at 09:00 sharp.
+    let wait_h = (next - now_ms) as f64 / 3_600_000.0;
+    assert!((4.9..=6.1).contains(&wait_h), "{wait_h} h");
+    assert_eq!((next / 1000) % 3600, 0, "at the hour");
+    let log = carrier.kill().messages;
+    alice.kill();
+    assert!(
+        !carrier_invites(&log).contains_key(&closed),
+        "dialled at night"
+    );
+    server.stop();
+}
+
+#[test]
+fn after_a_kill_9_no_contact_is_dialled_twice_and_every_invite_has_its_attempt() {
+    let port = common::free_port();
+    let db = std::env::temp_dir()
+        .join(common::unique("dialer-crash"))
+        .join("waihu.db");
+    let first = Server::start(&config(port, ALWAYS, Some(db.clone())));
+    let carrier = carrier(&first, port);
+    let alice = agent_phone(&first, &ALICE, 3000);
+    let bob = agent_phone(&first, &BOB, 3000);
+    let rows: Vec<(String, Option<String>)> = (0..60).map(|i| (number(i), None)).collect();
+    import(&first, CAMPAIGN, &rows);
+    let dnc = number(48);
+    let (ok, _, err) = first.cli(&["dnc", "add", &dnc]);
+    assert!(ok, "{err}");
+    start(&first, CAMPAIGN);
+    // Kill it in the middle: some attempts done, some calls up.
+    wait_outcomes(&first, CAMPAIGN, 15, 120);
+    first.crash();
+
+    let second = Server::start(&config(port, ALWAYS, Some(db)));
+    // New phones for the agents, registered at the new server (its ports
+    // changed); the agents are logged in from the store already.
+    alice.kill();
+    bob.kill();
+    let alice = agent_phone(&second, &ALICE, 500);
+    let bob = agent_phone(&second, &BOB, 500);
+    // The campaign is still running after the restart: it goes on by itself.
+    let attempts = wait_outcomes(&second, CAMPAIGN, 59, 300);
+    let carrier_log = carrier.kill().messages;
+    alice.kill();
+    bob.kill();
+
+    let interrupted = attempts
+        .iter()
+        .filter(|a| a["detail"] == "interrupted")
+        .count();
+    let invites = carrier_invites(&carrier_log);
+    assert!(
+        !invites.contains_key(&dnc),
+        "the do-not-call number was dialled"
+    );
+    for (number, calls) in &invites {
+        assert_eq!(
+            calls.len(),
+            1,
+            "{number} dialled {} times across the crash",
+            calls.len()
+        );
+    }
+    let rows: BTreeSet<&str> = attempts
+        .iter()
+        .filter_map(|a| a["call_id"].as_str())
+        .collect();
+    for calls in invites.values() {
+        for call_id in calls {
+            assert!(
+                rows.contains(call_id.as_str()),
+                "INVITE {call_id} has no attempt row"
+            );
+        }
+    }
+    // The crash cut calls in progress: their attempts were closed as
+    // failed (interrupted), and their contacts wait for the retry floor
+    // rather than being dialled again at once (checked above: once each).
+    assert!(interrupted > 0, "the kill cut no call");
+    second.stop();
+}
+
+#[test]
+fn an_answer_no_agent_takes_in_time_hears_the_safe_harbour_message_and_counts_as_abandoned() {
+    let port = common::free_port();
+    let server = Server::start(&config(port, ALWAYS, None));
+    let carrier = carrier(&server, port);
+    // Alice's phone rings and is never picked up: no agent within the
+    // 2 s connect limit.
+    let phone_port = common::free_port();
+    let phone = Sipp::new("call_uas_ring.xml", Transport::Udp, "phone")
+        .local_port(phone_port)
+        .calls(1_000)
+        .timeout_secs(120)
+        .spawn(&server);
+    register_at(
+        &server,
+        &ALICE,
+        SocketAddr::from(([127, 0, 0, 1], phone_port)),
+    );
+    let (status, body) = http_post(server.http, "/api/v1/agents/1001/login", "").expect("login");
+    assert_eq!(status, 200, "{body}");
+    import(&server, CAMPAIGN, &[(number(10), None), (number(26), None)]);
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 2, 120);
+    carrier.kill();
+    phone.kill();
+    for a in &attempts {
+        assert_eq!(a["outcome"], "abandoned", "{a}");
+        // The customer heard the message (about 13 s) before the switch
+        // hung up.
+        let heard =
+            a["ended_ms"].as_i64().expect("end") - a["answered_ms"].as_i64().expect("answer");
+        assert!(
+            heard > 8_000,
+            "hung up after {heard} ms: the message did not play"
+        );
+    }
+    let contacts = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}/contacts"));
+    for c in contacts["contacts"].as_array().expect("contacts") {
+        assert!(c["abandoned_ms"].is_i64(), "{c}");
+        assert_eq!(c["last_outcome"], "abandoned");
+    }
+    server.stop();
+}
