@@ -459,3 +459,30 @@ fn an_answer_no_agent_takes_in_time_hears_the_safe_harbour_message_and_counts_as
     }
     server.stop();
 }
+
+#[test]
+fn a_list_posted_to_the_api_is_imported_with_its_bad_rows_by_line() {
+    let server = Server::start(&config(common::free_port(), ALWAYS, None));
+    let path = format!("/api/v1/campaigns/{CAMPAIGN}/contacts");
+    let csv = "phone,name\n13800138000,王芳\n1380013800a,typo\n+86 138 0013 8001,李雷\n";
+    let (status, body) = http_post(server.http, &path, csv).expect("post");
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(report["inserted"], 2, "{report}");
+    assert_eq!(report["bad"], 1);
+    assert_eq!(report["bad_rows"][0][0], 3, "line 3: {report}");
+    // Strict: one bad row and nothing is written.
+    let (status, body) = http_post(
+        server.http,
+        &format!("{path}?strict=true"),
+        "phone\n13900139000\nnot a number\n",
+    )
+    .expect("post");
+    assert_eq!(status, 422, "{body}");
+    let contacts = get(&server, &path);
+    assert_eq!(contacts["contacts"].as_array().expect("contacts").len(), 2);
+    let (status, _) =
+        http_post(server.http, "/api/v1/campaigns/nosuch/contacts", csv).expect("post");
+    assert_eq!(status, 404);
+    server.stop();
+}

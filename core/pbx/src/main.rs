@@ -176,7 +176,7 @@ fn print_problems(e: &config::ConfigError) {
 fn summary(s: &Settings) -> String {
     let listen: Vec<String> = s.listeners.iter().map(ToString::to_string).collect();
     format!(
-        "ok: {}: sip {} (domain {}, realm {}), http {}, {} agent(s), {} trunk(s), {} queue(s)",
+        "ok: {}: sip {} (domain {}, realm {}), http {}, {} agent(s), {} trunk(s), {} queue(s), {} campaign(s)",
         s.source,
         listen.join(" "),
         s.domain,
@@ -184,7 +184,8 @@ fn summary(s: &Settings) -> String {
         s.http_listen,
         s.agents.len(),
         s.trunks.len(),
-        s.queues.len()
+        s.queues.len(),
+        s.campaigns.len()
     )
 }
 
