@@ -419,7 +419,10 @@ fn after_a_kill_9_no_contact_is_dialled_twice_and_every_invite_has_its_attempt()
 #[test]
 fn an_answer_no_agent_takes_in_time_hears_the_safe_harbour_message_and_counts_as_abandoned() {
     let port = common::free_port();
-    let server = Server::start(&config(port, ALWAYS, None));
+    let db = std::env::temp_dir()
+        .join(common::unique("dialer-abandon"))
+        .join("waihu.db");
+    let server = Server::start(&config(port, ALWAYS, Some(db.clone())));
     let carrier = carrier(&server, port);
     // Alice's phone rings and is never picked up: no agent within the
     // 2 s connect limit.
@@ -457,6 +460,42 @@ fn an_answer_no_agent_takes_in_time_hears_the_safe_harbour_message_and_counts_as
         assert!(c["abandoned_ms"].is_i64(), "{c}");
         assert_eq!(c["last_outcome"], "abandoned");
     }
+    let metrics = server.metrics();
+    assert!(
+        metrics.contains("waihu_campaign_abandon_rate{campaign=\"renewals\"} 1"),
+        "{metrics}"
+    );
+    server.stop();
+    // The abandon window survives a restart: the budget is not reset.
+    let server = Server::start(&config(port, ALWAYS, Some(db)));
+    server.wait_for("the dialer's status", Duration::from_secs(10), |s| {
+        !get(s, &format!("/api/v1/campaigns/{CAMPAIGN}"))["dialer"].is_null()
+    });
+    let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
+    assert_eq!(status["dialer"]["pacing"]["window_abandons"], 2, "{status}");
+    server.stop();
+}
+
+#[test]
+fn a_campaign_whose_contacts_are_all_done_finishes_by_itself() {
+    let port = common::free_port();
+    let server = Server::start(&config(port, ALWAYS, None));
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 500);
+    // Both numbers are not in service (404): no further attempt.
+    import(&server, CAMPAIGN, &[(number(2), None), (number(12), None)]);
+    start(&server, CAMPAIGN);
+    server.wait_for("the campaign to finish", Duration::from_secs(60), |s| {
+        get(s, &format!("/api/v1/campaigns/{CAMPAIGN}"))["state"] == "finished"
+    });
+    let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
+    assert_eq!(status["counts"]["contacts"]["done"], 2, "{status}");
+    assert_eq!(
+        status["counts"]["outcomes"]["invalid_number"], 2,
+        "{status}"
+    );
+    carrier.kill();
+    alice.kill();
     server.stop();
 }
 

@@ -94,7 +94,12 @@ pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> 
                 .iter()
                 .find(|r| r.name == name)
                 .map_or("draft", |r| r.state.as_str());
-            Json(json!({"name": name, "state": st, "counts": counts})).into_response()
+            let dialer = state
+                .dialer
+                .as_ref()
+                .and_then(|f| f.borrow().iter().find(|c| c.name == name).cloned());
+            Json(json!({"name": name, "state": st, "counts": counts, "dialer": dialer}))
+                .into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -437,5 +442,59 @@ pub async fn refusals(
     match store.run(move |s| s.refusals(since, limit)).await {
         Ok(rows) => Json(json!({ "refusals": rows })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Per-campaign gauges from the dialer's latest tick.
+#[derive(Debug)]
+pub struct DialerCollector {
+    pub feed: crate::dialer::StatusFeed,
+}
+
+impl prometheus_client::collector::Collector for DialerCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let campaigns = self.feed.borrow().clone();
+        let gauge = prometheus_client::metrics::MetricType::Gauge;
+        let lines: [(&str, &str, fn(&crate::dialer::CampaignStatus) -> f64); 5] = [
+            (
+                "waihu_campaign_ringing",
+                "Campaign lines dialled, not answered yet",
+                |c| f64::from(c.ringing),
+            ),
+            (
+                "waihu_campaign_waiting",
+                "Answered campaign calls waiting for an agent",
+                |c| f64::from(c.waiting),
+            ),
+            (
+                "waihu_campaign_connected",
+                "Campaign calls with an agent",
+                |c| f64::from(c.connected),
+            ),
+            (
+                "waihu_campaign_abandon_rate",
+                "Abandoned share of live answers over the campaign's window",
+                |c| c.abandon_rate,
+            ),
+            (
+                "waihu_campaign_abandon_target",
+                "The campaign's abandon-rate target",
+                |c| c.abandon_target,
+            ),
+        ];
+        for (name, help, value) in lines {
+            let mut family = encoder.encode_descriptor(name, help, None, gauge)?;
+            for c in &campaigns {
+                let labels = [("campaign", c.name.as_str())];
+                let metric = family.encode_family(&labels)?;
+                ConstGauge::new(value(c)).encode(metric)?;
+            }
+        }
+        Ok(())
     }
 }

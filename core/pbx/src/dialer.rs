@@ -80,15 +80,40 @@ impl Run {
     }
 }
 
+/// What the API and metrics show of a campaign the dialer runs.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CampaignStatus {
+    pub name: String,
+    pub state: String,
+    pub mode: String,
+    /// Lines dialled and not answered yet.
+    pub ringing: u32,
+    /// Answered, waiting for an agent.
+    pub waiting: u32,
+    /// With an agent.
+    pub connected: u32,
+    /// The abandon rate over the campaign's window, and its target.
+    pub abandon_rate: f64,
+    pub abandon_target: f64,
+    pub pacing: waihu_campaign::pacing::PacingStats,
+}
+
+/// The latest status of every campaign (published each tick).
+pub type StatusFeed = tokio::sync::watch::Receiver<Vec<CampaignStatus>>;
+
+/// How often the pacers' state is saved (and at shutdown).
+const SAVE_EVERY_MS: i64 = 60_000;
+
 /// Starts the dialer task.
 pub fn spawn(
     ctx: Arc<CallContext>,
     campaigns: Vec<Campaign>,
     calls: mpsc::Sender<FromCall>,
     shutdown: Shutdown,
-) {
+) -> StatusFeed {
+    let (status_tx, status_rx) = tokio::sync::watch::channel(Vec::new());
     if campaigns.is_empty() {
-        return;
+        return status_rx;
     }
     let runs = campaigns
         .into_iter()
@@ -126,8 +151,12 @@ pub fn spawn(
         events,
         owner: format!("waihu-{}", std::process::id()),
         states_read_ms: 0,
+        saved_ms: 0,
+        script_version: 0,
+        status: status_tx,
     };
     tokio::spawn(dialer.run(shutdown));
+    status_rx
 }
 
 #[derive(Debug)]
@@ -139,10 +168,16 @@ struct Dialer {
     events: mpsc::UnboundedReceiver<DialerEvent>,
     owner: String,
     states_read_ms: i64,
+    saved_ms: i64,
+    /// The script version contacts were classified with.
+    script_version: u64,
+    status: tokio::sync::watch::Sender<Vec<CampaignStatus>>,
 }
 
 impl Dialer {
     async fn run(mut self, mut shutdown: Shutdown) {
+        self.restore().await;
+        self.script_version = self.ctx.scripts.current().info().number;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -155,6 +190,7 @@ impl Dialer {
         // Calls in progress finish on their own; their results are lost to
         // this process, and the next start closes their attempts
         // (`recover_dialer`) behind their retry floor.
+        self.save(now_ms()).await;
         info!("dialer stopped");
     }
 
@@ -182,9 +218,141 @@ impl Dialer {
         }
     }
 
+    /// The pacers' abandon windows and learned figures, as saved.
+    async fn restore(&mut self) {
+        for run in &mut self.runs {
+            let name = run.config.name.clone();
+            match self.ctx.store.run(move |s| s.pacer(&name)).await {
+                Ok(Some(json)) => match serde_json::from_str(&json) {
+                    Ok(saved) => {
+                        run.pacer = Pacer::restore(run.pacer.config().clone(), &saved);
+                        info!(campaign = %run.config.name, "pacing state restored");
+                    }
+                    Err(e) => {
+                        warn!(campaign = %run.config.name, error = %e, "saved pacing state unreadable; starting afresh")
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(campaign = %run.config.name, error = %e, "cannot read the pacing state")
+                }
+            }
+        }
+    }
+
+    async fn save(&mut self, now: i64) {
+        self.saved_ms = now;
+        for run in &self.runs {
+            let Ok(json) = serde_json::to_string(&run.pacer.save()) else {
+                continue;
+            };
+            let name = run.config.name.clone();
+            if let Err(e) = self
+                .ctx
+                .store
+                .run(move |s| s.save_pacer(&name, &json, now))
+                .await
+            {
+                warn!(campaign = %run.config.name, error = %e, "pacing state not saved");
+            }
+        }
+    }
+
+    /// A new script version may segment contacts differently: pending
+    /// contacts are classified again by it.
+    async fn follow_scripts(&mut self) {
+        let version = self.ctx.scripts.current().info().number;
+        if version == self.script_version {
+            return;
+        }
+        self.script_version = version;
+        for run in &self.runs {
+            if !run.config.select_mode {
+                continue;
+            }
+            let name = run.config.name.clone();
+            match self
+                .ctx
+                .store
+                .run(move |s| s.reclassify_contacts(&name))
+                .await
+            {
+                Ok(n) => {
+                    info!(campaign = %run.config.name, version, contacts = n, "new scripts: contacts segmented again")
+                }
+                Err(e) => {
+                    warn!(campaign = %run.config.name, error = %e, "cannot reclassify contacts")
+                }
+            }
+        }
+    }
+
+    /// A running campaign with nothing left to dial, ever, is finished.
+    async fn finish_done(&mut self, now: i64) {
+        for run in &mut self.runs {
+            if run.state != "running" || !run.lines.is_empty() {
+                continue;
+            }
+            let name = run.config.name.clone();
+            let done = self
+                .ctx
+                .store
+                .run(move |s| {
+                    let c = s.campaign_counts(&name)?.contacts;
+                    let open: u64 = ["pending", "leased", "calling"]
+                        .iter()
+                        .filter_map(|k| c.get(*k))
+                        .sum();
+                    let all: u64 = c.values().sum();
+                    if all > 0 && open == 0 {
+                        s.set_campaign_state(&name, "finished", now)?;
+                        return Ok(true);
+                    }
+                    Ok(false)
+                })
+                .await;
+            if matches!(done, Ok(true)) {
+                info!(campaign = %run.config.name, "every contact is done: campaign finished");
+                run.state = "finished".into();
+            }
+        }
+    }
+
+    fn publish(&self, now: i64) {
+        let status = self
+            .runs
+            .iter()
+            .map(|r| {
+                let ringing = r.lines.values().filter(|l| l.answered_ms.is_none()).count();
+                let connected = r.lines.values().filter(|l| l.connected).count();
+                let waiting = r.lines.len() - ringing - connected;
+                CampaignStatus {
+                    name: r.config.name.clone(),
+                    state: r.state.clone(),
+                    mode: r.config.mode.clone(),
+                    ringing: ringing as u32,
+                    waiting: waiting as u32,
+                    connected: connected as u32,
+                    abandon_rate: r.pacer.abandon_rate(now),
+                    abandon_target: r.config.abandon_target,
+                    pacing: r.pacer.stats(),
+                }
+            })
+            .collect();
+        self.status.send_replace(status);
+    }
+
     async fn tick(&mut self) {
         let now = now_ms();
+        let poll = now - self.states_read_ms >= STATE_POLL_MS;
         self.read_states(now).await;
+        if poll {
+            self.follow_scripts().await;
+            self.finish_done(now).await;
+        }
+        if now - self.saved_ms >= SAVE_EVERY_MS {
+            self.save(now).await;
+        }
         for i in 0..self.runs.len() {
             if self.runs[i].state != "running" {
                 continue;
@@ -192,6 +360,7 @@ impl Dialer {
             self.classify(i).await;
             self.pace(i, now).await;
         }
+        self.publish(now);
     }
 
     /// Gives unclassified contacts their mode (`campaign.select_mode`).

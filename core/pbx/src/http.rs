@@ -42,6 +42,8 @@ pub struct AppState {
     pub(crate) calls: Option<Arc<crate::call::CallContext>>,
     /// The campaigns of the configuration.
     pub(crate) campaigns: Arc<Vec<crate::config::Campaign>>,
+    /// What the dialer is doing, per campaign.
+    pub(crate) dialer: Option<crate::dialer::StatusFeed>,
 }
 
 impl fmt::Debug for AppState {
@@ -78,6 +80,16 @@ impl AppState {
         self
     }
 
+    pub fn with_dialer(mut self, feed: crate::dialer::StatusFeed) -> AppState {
+        if let Some(registry) = Arc::get_mut(&mut self.registry) {
+            registry.register_collector(Box::new(crate::api_campaigns::DialerCollector {
+                feed: feed.clone(),
+            }));
+        }
+        self.dialer = Some(feed);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -96,6 +108,7 @@ impl AppState {
             store: None,
             calls: None,
             campaigns: Arc::new(Vec::new()),
+            dialer: None,
         }
     }
 }

@@ -127,7 +127,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if let Some(port) = running.bound.first().map(|l| l.addr.port()) {
         let _ = calls.sip_port.set(port);
     }
-    crate::dialer::spawn(
+    let dialer = crate::dialer::spawn(
         calls.clone(),
         settings.campaigns.clone(),
         running.calls.clone(),
@@ -140,7 +140,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_scripts(scripts.clone())
         .with_store(store.clone())
         .with_calls(calls.clone())
-        .with_campaigns(settings.campaigns.clone());
+        .with_campaigns(settings.campaigns.clone())
+        .with_dialer(dialer);
     tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
     info!(%http_addr, "http listening (/api/v1/health, /api/v1/scripts, /metrics)");
     info!(version = env!("CARGO_PKG_VERSION"), "waihu started");

@@ -782,6 +782,32 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Keeps a campaign's pacing state (JSON), replacing the last one.
+    pub fn save_pacer(
+        &mut self,
+        campaign: &str,
+        saved: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO pacer_state (campaign, saved, saved_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (campaign) DO UPDATE SET saved = excluded.saved,
+                    saved_ms = excluded.saved_ms",
+            )?
+            .execute(params![campaign, saved, now_ms])?;
+        Ok(())
+    }
+
+    /// A campaign's last saved pacing state (JSON).
+    pub fn pacer(&self, campaign: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT saved FROM pacer_state WHERE campaign = ?1")?
+            .query_row(params![campaign], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Contacts by status, attempts by outcome, refusals by reason.
     pub fn campaign_counts(&self, campaign: &str) -> Result<CampaignCounts, StoreError> {
         let mut counts = CampaignCounts::default();

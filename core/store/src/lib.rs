@@ -176,6 +176,13 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX refusal_at ON refusal(at_ms);
      CREATE INDEX refusal_campaign ON refusal(campaign, reason);",
+    // 6: the dialer's pacing state per campaign (the rolling abandon
+    // window and what it learned), kept across restarts.
+    "CREATE TABLE pacer_state (
+        campaign      TEXT PRIMARY KEY,
+        saved         TEXT NOT NULL,
+        saved_ms      INTEGER NOT NULL
+     );",
 ];
 
 const INSERT_CDR: &str = "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,

@@ -418,3 +418,19 @@ fn changing_the_rules_reclassifies_pending_contacts_only() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, all[1].id);
 }
+
+#[test]
+fn a_pacer_state_is_kept_and_replaced() {
+    let (_d, mut store) = store();
+    assert!(store.pacer("renewals").expect("read").is_none());
+    store
+        .save_pacer("renewals", r#"{"a":1}"#, T0)
+        .expect("save");
+    store
+        .save_pacer("renewals", r#"{"a":2}"#, T0 + 1)
+        .expect("save");
+    assert_eq!(
+        store.pacer("renewals").expect("read").as_deref(),
+        Some(r#"{"a":2}"#)
+    );
+}
