@@ -445,6 +445,9 @@ pub async fn refusals(
     }
 }
 
+/// One figure of a campaign's status.
+type Figure = fn(&crate::dialer::CampaignStatus) -> f64;
+
 /// Per-campaign gauges from the dialer's latest tick.
 #[derive(Debug)]
 pub struct DialerCollector {
@@ -460,7 +463,7 @@ impl prometheus_client::collector::Collector for DialerCollector {
         use prometheus_client::metrics::gauge::ConstGauge;
         let campaigns = self.feed.borrow().clone();
         let gauge = prometheus_client::metrics::MetricType::Gauge;
-        let lines: [(&str, &str, fn(&crate::dialer::CampaignStatus) -> f64); 5] = [
+        let lines: [(&str, &str, Figure); 5] = [
             (
                 "waihu_campaign_ringing",
                 "Campaign lines dialled, not answered yet",
