@@ -525,3 +525,127 @@ fn a_list_posted_to_the_api_is_imported_with_its_bad_rows_by_line() {
     assert_eq!(status, 404);
     server.stop();
 }
+
+/// A preview campaign: every contact is previewed by an agent first.
+fn preview_config(carrier: u16) -> Config {
+    let mut c = config(carrier, ALWAYS, None);
+    c.extra_yaml = c
+        .extra_yaml
+        .replace("mode: predictive", "mode: preview\n    select_mode: false");
+    c
+}
+
+fn post_json(server: &Server, path: &str, body: &str) -> (u16, Value) {
+    let (status, body) = http_post(server.http, path, body).expect("POST");
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn an_agent_previews_skips_and_accepts_contacts_and_dials_by_hand_through_the_dial_point() {
+    let port = common::free_port();
+    let server = Server::start(&preview_config(port));
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 1000);
+    import(
+        &server,
+        CAMPAIGN,
+        &[(number(6), None), (number(11), None), (number(27), None)],
+    );
+    start(&server, CAMPAIGN);
+    let preview = |s: &Server| {
+        let mut got = (0, Value::Null);
+        s.wait_for("a contact to preview", Duration::from_secs(20), |s| {
+            got = post_json(s, "/api/v1/agents/1001/preview", "");
+            got.0 == 200
+        });
+        got.1
+    };
+    // The first contact is shown with its record and no history; skipped.
+    let first = preview(&server);
+    assert_eq!(first["contact"]["phone"], number(6).as_str(), "{first}");
+    assert_eq!(first["contact"]["fields"]["name"], "客户0");
+    assert!(first["history"].as_array().expect("history").is_empty());
+    let id = first["contact"]["id"].as_i64().expect("id");
+    // Another preview while this one is open is refused.
+    assert_eq!(post_json(&server, "/api/v1/agents/1001/preview", "").0, 409);
+    let (status, body) = post_json(
+        &server,
+        &format!("/api/v1/agents/1001/preview/{id}/skip"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    // The next one is accepted: Alice's phone rings first, then the
+    // customer's (busy).
+    let second = preview(&server);
+    assert_eq!(second["contact"]["phone"], number(11).as_str(), "{second}");
+    let id = second["contact"]["id"].as_i64().expect("id");
+    let (status, body) = post_json(
+        &server,
+        &format!("/api/v1/agents/1001/preview/{id}/accept"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let attempts = wait_outcomes(&server, CAMPAIGN, 1, 60);
+    assert_eq!(attempts[0]["outcome"], "busy", "{attempts:?}");
+    assert_eq!(attempts[0]["agent"], ALICE.id);
+    assert_eq!(attempts[0]["mode"], "preview");
+    // The third is answered and bridged to Alice.
+    let third = preview(&server);
+    let id = third["contact"]["id"].as_i64().expect("id");
+    let (status, body) = post_json(
+        &server,
+        &format!("/api/v1/agents/1001/preview/{id}/accept"),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let attempts = wait_outcomes(&server, CAMPAIGN, 2, 60);
+    let answered = attempts
+        .iter()
+        .find(|a| a["phone"] == number(27).as_str())
+        .expect("attempt");
+    assert_eq!(answered["outcome"], "answered", "{answered}");
+    assert_eq!(answered["agent"], ALICE.id);
+
+    // Manual: a number Alice types is dialled the same way, and logged.
+    server.wait_for("Alice ready again", Duration::from_secs(20), |s| {
+        get(s, "/api/v1/agents/1001")["state"] == "ready"
+    });
+    let (status, body) = post_json(
+        &server,
+        "/api/v1/agents/1001/dial",
+        &format!(r#"{{"number":"138 0000 0037","campaign":"{CAMPAIGN}"}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let attempts = wait_outcomes(&server, CAMPAIGN, 3, 60);
+    let manual = attempts
+        .iter()
+        .find(|a| a["mode"] == "manual")
+        .expect("manual attempt");
+    assert_eq!(manual["phone"], number(37).as_str());
+    assert_eq!(manual["outcome"], "answered", "{manual}");
+    // ... but never one on the do-not-call table: refused, with the reason.
+    let (ok, _, err) = server.cli(&["dnc", "add", "13800000047"]);
+    assert!(ok, "{err}");
+    let (status, body) = post_json(
+        &server,
+        "/api/v1/agents/1001/dial",
+        &format!(r#"{{"number":"13800000047","campaign":"{CAMPAIGN}"}}"#),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "do_not_call", "{body}");
+    let log = carrier.kill().messages;
+    alice.kill();
+    let invites = carrier_invites(&log);
+    assert!(
+        !invites.contains_key(&number(47)),
+        "a do-not-call number was dialled"
+    );
+    assert!(
+        !invites.contains_key(&number(6)),
+        "a skipped contact was dialled"
+    );
+    for n in [number(11), number(27), number(37)] {
+        assert!(invites.contains_key(&n), "{n} not dialled: {invites:?}");
+    }
+    server.stop();
+}

@@ -95,6 +95,11 @@ enum Msg {
     HungUp {
         agent: String,
     },
+    ReserveOutbound {
+        agent: String,
+        call: String,
+        reply: oneshot::Sender<Result<(), AcdError>>,
+    },
     Position {
         call: String,
         reply: oneshot::Sender<Option<u32>>,
@@ -291,6 +296,22 @@ impl AcdHandle {
         .await;
     }
 
+    /// Reserves a Ready blended agent for a call it dials itself (preview,
+    /// manual): Reserved until the phone answers, then on the call.
+    pub async fn reserve_outbound(&self, agent: &str, call: &str) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Msg::ReserveOutbound {
+            agent: agent.to_owned(),
+            call: call.to_owned(),
+            reply,
+        })
+        .await;
+        match rx.await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("the acd is not running".into()),
+        }
+    }
+
     pub async fn position(&self, call: &str) -> Option<u32> {
         let (reply, rx) = oneshot::channel();
         self.send(Msg::Position {
@@ -424,6 +445,9 @@ impl Task {
             Msg::Missed { call, agent } => self.acd.missed(&call, &agent, now),
             Msg::Declined { call, agent } => self.acd.declined(&call, &agent, now),
             Msg::HungUp { agent } => self.acd.hung_up(&agent, now),
+            Msg::ReserveOutbound { agent, call, reply } => {
+                let _ = reply.send(self.acd.reserve_outbound(&agent, &call, now));
+            }
             Msg::Position { call, reply } => {
                 let _ = reply.send(self.acd.position(&call));
             }

@@ -97,7 +97,7 @@ pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> 
             let dialer = state
                 .dialer
                 .as_ref()
-                .and_then(|f| f.borrow().iter().find(|c| c.name == name).cloned());
+                .and_then(|d| d.status.borrow().iter().find(|c| c.name == name).cloned());
             Json(json!({"name": name, "state": st, "counts": counts, "dialer": dialer}))
                 .into_response()
         }
@@ -499,5 +499,132 @@ impl prometheus_client::collector::Collector for DialerCollector {
             }
         }
         Ok(())
+    }
+}
+
+fn request_error(e: crate::dialer::agent::RequestError) -> Response {
+    use crate::dialer::agent::RequestError;
+    match e {
+        RequestError::NotFound(m) => error(StatusCode::NOT_FOUND, m),
+        RequestError::Conflict(m) => error(StatusCode::CONFLICT, m),
+        RequestError::Refused(r) => (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": format!("refused at the dial point: {r}"),
+                "reason": r.reason,
+                "detail": r.detail,
+                "retry_at_ms": r.retry_at,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+fn no_dialer() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "the dialer is not running")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    #[serde(default)]
+    campaign: Option<String>,
+}
+
+/// `POST /api/v1/agents/{agent}/preview[?campaign=NAME]`: the next
+/// contact for the agent to preview (record and history), held for them
+/// until they accept or skip it, or it times out.
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> Response {
+    let Some(dialer) = state.dialer.clone() else {
+        return no_dialer();
+    };
+    match dialer
+        .ask(|reply| crate::dialer::AgentRequest::Preview {
+            agent,
+            campaign: q.campaign,
+            reply,
+        })
+        .await
+    {
+        Ok(p) => Json(json!(p)).into_response(),
+        Err(e) => request_error(e),
+    }
+}
+
+/// `POST /api/v1/agents/{agent}/preview/{contact}/{accept|skip}`: accept
+/// dials (the agent's phone first, then the customer's, through the dial
+/// point); skip puts the contact back for later.
+pub async fn preview_action(
+    State(state): State<AppState>,
+    Path((agent, contact, action)): Path<(String, i64, String)>,
+) -> Response {
+    let Some(dialer) = state.dialer.clone() else {
+        return no_dialer();
+    };
+    match action.as_str() {
+        "accept" => match dialer
+            .ask(|reply| crate::dialer::AgentRequest::Accept {
+                agent,
+                contact,
+                reply,
+            })
+            .await
+        {
+            Ok((attempt, call_id)) => {
+                Json(json!({"attempt": attempt, "call_id": call_id})).into_response()
+            }
+            Err(e) => request_error(e),
+        },
+        "skip" => match dialer
+            .ask(|reply| crate::dialer::AgentRequest::Skip {
+                agent,
+                contact,
+                reply,
+            })
+            .await
+        {
+            Ok(()) => Json(json!({"skipped": contact})).into_response(),
+            Err(e) => request_error(e),
+        },
+        other => error(
+            StatusCode::NOT_FOUND,
+            format!("no preview action {other} (accept, skip)"),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ManualDial {
+    number: String,
+    campaign: String,
+}
+
+/// `POST /api/v1/agents/{agent}/dial {"number", "campaign"}`: a manual
+/// dial. It passes the dial point like every other (the refusal and its
+/// reason come back as 403) and is logged as an attempt.
+pub async fn manual_dial(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Json(d): Json<ManualDial>,
+) -> Response {
+    let Some(dialer) = state.dialer.clone() else {
+        return no_dialer();
+    };
+    match dialer
+        .ask(|reply| crate::dialer::AgentRequest::Manual {
+            agent,
+            campaign: d.campaign,
+            number: d.number,
+            reply,
+        })
+        .await
+    {
+        Ok((attempt, call_id)) => {
+            Json(json!({"attempt": attempt, "call_id": call_id})).into_response()
+        }
+        Err(e) => request_error(e),
     }
 }

@@ -57,6 +57,9 @@ struct Line {
     answered_ms: Option<i64>,
     connected: bool,
     abandoned: bool,
+    /// Preview or manual: the agent was called first; the pacer does not
+    /// count it as one of its lines.
+    agent_first: bool,
 }
 
 /// One campaign as the dialer runs it.
@@ -101,6 +104,9 @@ pub struct CampaignStatus {
 /// The latest status of every campaign (published each tick).
 pub type StatusFeed = tokio::sync::watch::Receiver<Vec<CampaignStatus>>;
 
+pub mod agent;
+pub use agent::{AgentRequest, DialerHandle};
+
 /// How often the pacers' state is saved (and at shutdown).
 const SAVE_EVERY_MS: i64 = 60_000;
 
@@ -110,10 +116,15 @@ pub fn spawn(
     campaigns: Vec<Campaign>,
     calls: mpsc::Sender<FromCall>,
     shutdown: Shutdown,
-) -> StatusFeed {
+) -> DialerHandle {
     let (status_tx, status_rx) = tokio::sync::watch::channel(Vec::new());
+    let (requests_tx, requests) = mpsc::channel(64);
+    let handle = DialerHandle {
+        status: status_rx,
+        requests: requests_tx,
+    };
     if campaigns.is_empty() {
-        return status_rx;
+        return handle;
     }
     let runs = campaigns
         .into_iter()
@@ -154,9 +165,11 @@ pub fn spawn(
         saved_ms: 0,
         script_version: 0,
         status: status_tx,
+        requests,
+        previews: HashMap::new(),
     };
     tokio::spawn(dialer.run(shutdown));
-    status_rx
+    handle
 }
 
 #[derive(Debug)]
@@ -172,6 +185,10 @@ struct Dialer {
     /// The script version contacts were classified with.
     script_version: u64,
     status: tokio::sync::watch::Sender<Vec<CampaignStatus>>,
+    /// Preview, accept, skip and manual dials from agents (the API).
+    requests: mpsc::Receiver<AgentRequest>,
+    /// The contact each agent is previewing: (campaign index, contact, until).
+    previews: HashMap<String, (usize, ContactRecord, i64)>,
 }
 
 impl Dialer {
@@ -185,6 +202,7 @@ impl Dialer {
                 _ = shutdown.recv() => break,
                 _ = tick.tick() => self.tick().await,
                 Some(event) = self.events.recv() => self.on_event(event).await,
+                Some(request) = self.requests.recv() => self.on_request(request).await,
             }
         }
         // Calls in progress finish on their own; their results are lost to
@@ -430,7 +448,7 @@ impl Dialer {
                 _ => {}
             }
         }
-        for line in run.lines.values() {
+        for line in run.lines.values().filter(|l| !l.agent_first) {
             match line.answered_ms {
                 None => s.lines_in_progress.push((now - line.started_ms).max(0)),
                 Some(_) if !line.connected && !line.abandoned => s.answered_waiting += 1,
@@ -496,17 +514,50 @@ impl Dialer {
 
     /// The dial point, the attempt row, then the call.
     async fn dial(&mut self, i: usize, contact: ContactRecord, now: i64) {
+        // A refusal is logged, recorded and the contact released inside.
+        let _ = self.attempt(i, contact, now, DialPath::Dialer, None).await;
+    }
+
+    /// The dial point, the agent's reservation (agent first), the attempt
+    /// row on disk, then the call. A refused contact goes back to the pool
+    /// with the time it may be tried again.
+    async fn attempt(
+        &mut self,
+        i: usize,
+        contact: ContactRecord,
+        now: i64,
+        path: DialPath,
+        agent: Option<String>,
+    ) -> Result<(i64, String), dialpoint::Refused> {
         let config = self.runs[i].config.clone();
         let verdict = dialpoint::check(
             &self.ctx,
-            DialPath::Dialer,
+            path,
             &contact.phone,
             Some(&config),
             Some(&contact),
-            false,
+            agent.is_some(),
         )
         .await;
-        if let Err(refusal) = verdict {
+        let call_id = format!("{}-a{}@waihu", new_token(), contact.id);
+        let refused = match verdict {
+            Err(refusal) => Some(refusal),
+            Ok(_) => match &agent {
+                Some(a) => self
+                    .ctx
+                    .acd
+                    .reserve_outbound(a, &call_id)
+                    .await
+                    .err()
+                    .map(|why| dialpoint::Refused {
+                        reason: "agent_not_ready".into(),
+                        detail: why,
+                        retry_at: Some(now),
+                    }),
+                None => None,
+            },
+        };
+        if let Some(refusal) = refused {
             let (id, retry) = (contact.id, refusal.retry_at);
             info!(
                 campaign = %config.name, contact = id, phone = %contact.phone,
@@ -520,29 +571,41 @@ impl Dialer {
             if let Err(e) = result {
                 warn!(contact = id, error = %e, "cannot release a refused contact");
             }
-            return;
+            return Err(refusal);
         }
-        let call_id = format!("{}-a{}@waihu", new_token(), contact.id);
+        let mode = match path {
+            DialPath::Manual => "manual".to_owned(),
+            _ => contact.mode.clone().unwrap_or_else(|| config.mode.clone()),
+        };
         let attempt = NewAttempt {
             contact_id: contact.id,
             campaign: config.name.clone(),
             phone: contact.phone.clone(),
-            mode: contact.mode.clone().unwrap_or_else(|| config.mode.clone()),
+            mode,
             call_id: call_id.clone(),
             started_ms: now,
             floor_until_ms: now + RETRY_FLOOR_MS,
-            agent: None,
+            agent: agent.clone(),
         };
         let attempt_id = match self.ctx.store.run(move |s| s.begin_attempt(&attempt)).await {
             Ok(id) => id,
             Err(e) => {
                 warn!(contact = contact.id, error = %e, "attempt not written: not dialling");
-                return;
+                if let Some(a) = &agent {
+                    self.ctx.acd.declined(&call_id, a).await;
+                }
+                return Err(dialpoint::Refused {
+                    reason: "store_unavailable".into(),
+                    detail: e,
+                    retry_at: Some(now),
+                });
             }
         };
-        self.runs[i].pacer.dial_started(now);
+        if path != DialPath::Manual {
+            self.runs[i].pacer.dial_started(now);
+        }
         let dialout = Dialout {
-            call_id,
+            call_id: call_id.clone(),
             attempt_id,
             campaign: config.name.clone(),
             number: contact.phone.clone(),
@@ -552,6 +615,7 @@ impl Dialer {
             queue: config.queue.clone(),
             connect_limit: config.connect_limit,
             safe_harbour: config.safe_harbour.clone(),
+            agent: agent.clone(),
             report: self.report.clone(),
         };
         self.runs[i].lines.insert(
@@ -562,6 +626,7 @@ impl Dialer {
                 answered_ms: None,
                 connected: false,
                 abandoned: false,
+                agent_first: agent.is_some(),
             },
         );
         if self
@@ -575,6 +640,7 @@ impl Dialer {
                 "the SIP driver is gone: the call was not started"
             );
         }
+        Ok((attempt_id, call_id))
     }
 
     fn run_of(&mut self, attempt_id: i64) -> Option<&mut Run> {

@@ -28,6 +28,7 @@ use crate::config::Campaign;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DialPath {
     Dialer,
+    Preview,
     Manual,
     Lua,
 }
@@ -36,6 +37,7 @@ impl DialPath {
     pub fn as_str(self) -> &'static str {
         match self {
             DialPath::Dialer => "dialer",
+            DialPath::Preview => "preview",
             DialPath::Manual => "manual",
             DialPath::Lua => "lua",
         }

@@ -43,7 +43,7 @@ pub struct AppState {
     /// The campaigns of the configuration.
     pub(crate) campaigns: Arc<Vec<crate::config::Campaign>>,
     /// What the dialer is doing, per campaign.
-    pub(crate) dialer: Option<crate::dialer::StatusFeed>,
+    pub(crate) dialer: Option<crate::dialer::DialerHandle>,
 }
 
 impl fmt::Debug for AppState {
@@ -80,13 +80,13 @@ impl AppState {
         self
     }
 
-    pub fn with_dialer(mut self, feed: crate::dialer::StatusFeed) -> AppState {
+    pub fn with_dialer(mut self, dialer: crate::dialer::DialerHandle) -> AppState {
         if let Some(registry) = Arc::get_mut(&mut self.registry) {
             registry.register_collector(Box::new(crate::api_campaigns::DialerCollector {
-                feed: feed.clone(),
+                feed: dialer.status.clone(),
             }));
         }
-        self.dialer = Some(feed);
+        self.dialer = Some(dialer);
         self
     }
 
@@ -147,6 +147,18 @@ pub fn router(state: AppState) -> Router {
             post(crate::api_campaigns::dispose),
         )
         .route("/api/v1/refusals", get(crate::api_campaigns::refusals))
+        .route(
+            "/api/v1/agents/{agent}/preview",
+            post(crate::api_campaigns::preview),
+        )
+        .route(
+            "/api/v1/agents/{agent}/preview/{contact}/{action}",
+            post(crate::api_campaigns::preview_action),
+        )
+        .route(
+            "/api/v1/agents/{agent}/dial",
+            post(crate::api_campaigns::manual_dial),
+        )
         .route(
             "/api/v1/campaigns/{name}/{action}",
             post(crate::api_campaigns::act),

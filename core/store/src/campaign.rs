@@ -434,6 +434,60 @@ impl Store {
         Ok(leased)
     }
 
+    /// Leases the next contact of `campaign` to preview for `agent`: a due
+    /// contact in mode `preview` (or `mode`) kept for this agent first,
+    /// then one kept for nobody; best priority, then longest due.
+    pub fn lease_preview(
+        &mut self,
+        campaign: &str,
+        agent: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ContactRecord>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let leased = {
+            let mut stmt = tx.prepare_cached(&format!(
+                "UPDATE contact SET status = 'leased', lease_until_ms = ?3, lease_owner = 'agent:' || ?2
+                 WHERE id = (
+                    SELECT id FROM contact
+                    WHERE campaign = ?1 AND mode = 'preview' AND next_at_ms <= ?4
+                      AND (reserved_agent IS NULL OR reserved_agent = ?2)
+                      AND (status = 'pending' OR (status = 'leased' AND lease_until_ms < ?4))
+                    ORDER BY reserved_agent IS NULL, priority DESC, next_at_ms, id LIMIT 1)
+                 RETURNING {CONTACT_COLUMNS}"
+            ))?;
+            let rows = stmt.query_map(
+                params![campaign, agent, lease_until_ms, now_ms],
+                contact_from_row,
+            )?;
+            decode_contacts(rows)?
+        };
+        tx.commit()?;
+        Ok(leased.into_iter().next())
+    }
+
+    /// The contact of `campaign` with this number (E.164), if any.
+    pub fn contact_by_phone(
+        &self,
+        campaign: &str,
+        phone: &str,
+    ) -> Result<Option<ContactRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contact WHERE campaign = ?1 AND phone = ?2"
+        ))?;
+        let rows = stmt.query_map(params![campaign, phone], contact_from_row)?;
+        Ok(decode_contacts(rows)?.pop())
+    }
+
+    /// Every attempt of one contact, oldest first (its history).
+    pub fn attempts_of_contact(&self, contact_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempt WHERE contact_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map(params![contact_id], attempt_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Gives a leased contact back: pending again, not before `next_at_ms`
     /// (`None`: done, never dialled again by this campaign).
     pub fn release_contact(&mut self, id: i64, next_at_ms: Option<i64>) -> Result<(), StoreError> {

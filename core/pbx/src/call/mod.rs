@@ -57,6 +57,9 @@ pub struct Dialout {
     pub connect_limit: Duration,
     /// What an abandoned call hears (prompt names).
     pub safe_harbour: Vec<String>,
+    /// Preview and manual dials: this agent (reserved in the ACD already)
+    /// is called first, and hears the customer's phone ring.
+    pub agent: Option<String>,
     /// Where the call reports what happens to it.
     pub report: mpsc::UnboundedSender<DialerEvent>,
 }

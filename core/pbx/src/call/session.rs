@@ -1207,6 +1207,7 @@ impl Session {
     /// Writes the CDR and releases what the call held.
     async fn finish(&mut self) {
         self.queue_finish().await;
+        self.origin_finish().await;
         if let Some(route) = self.route.take() {
             self.vars.extend(route.vars().clone());
         }

@@ -434,3 +434,39 @@ fn a_pacer_state_is_kept_and_replaced() {
         Some(r#"{"a":2}"#)
     );
 }
+
+#[test]
+fn a_preview_lease_prefers_the_agents_own_contacts_and_skips_other_agents() {
+    let (_d, mut store) = store();
+    let all = ready(&mut store, 3, "preview");
+    store
+        .classify_contacts(&[
+            (all[0].id, "preview".into(), 0, Some("1002".into())),
+            (all[2].id, "preview".into(), 0, Some("1001".into())),
+        ])
+        .expect("classify");
+    let first = store
+        .lease_preview("renewals", "1001", T0, T0 + MIN)
+        .expect("lease")
+        .expect("a contact");
+    assert_eq!(first.id, all[2].id, "the agent's own first");
+    let second = store
+        .lease_preview("renewals", "1001", T0, T0 + MIN)
+        .expect("lease")
+        .expect("a contact");
+    assert_eq!(second.id, all[1].id, "then one kept for nobody");
+    assert!(
+        store
+            .lease_preview("renewals", "1001", T0, T0 + MIN)
+            .expect("lease")
+            .is_none(),
+        "never another agent's"
+    );
+    assert_eq!(
+        store
+            .contact_by_phone("renewals", &all[1].phone)
+            .expect("get")
+            .map(|c| c.id),
+        Some(all[1].id)
+    );
+}

@@ -842,6 +842,7 @@ impl Session {
         }
         info!(call_id = %self.call_id, "bridged");
         self.waiting = Waiting::Bridge;
+        self.origin_bridged();
     }
 
     /// A provisional response with SDP: media flows before the answer.

@@ -35,6 +35,10 @@ const CAMPAIGN_PRIORITY: u8 = 9;
 #[derive(Debug)]
 pub(super) struct Origin {
     pub dialout: Dialout,
+    /// Agent first (preview, manual): the agent's phone answered, and
+    /// when the customer joined them.
+    pub agent_answered: bool,
+    pub talking_since: Option<SystemTime>,
     /// When the customer answered, and by when an agent must have.
     pub answered_at: Option<Instant>,
     pub connect_by: Option<Instant>,
@@ -131,6 +135,8 @@ pub fn spawn_originate(
         a_call_id: None,
         origin: Some(Box::new(Origin {
             dialout,
+            agent_answered: false,
+            talking_since: None,
             answered_at: None,
             connect_by: None,
             connected: None,
@@ -159,11 +165,20 @@ impl Session {
         self.origin.is_some()
     }
 
-    /// The first step of a campaign call: dial the customer.
+    /// The first step of a campaign call: dial the customer, or (preview,
+    /// manual) the agent first.
     pub(super) async fn originate(&mut self) {
         let Some(o) = self.origin.as_ref() else {
             return;
         };
+        if let Some(agent) = o.dialout.agent.clone() {
+            info!(call_id = %self.call_id, %agent, "calling the agent first");
+            if let Some(Event::DialDone { outcome }) = self.start_dial(&agent, 30).await {
+                self.ctx.acd.declined(&self.call_id, &agent).await;
+                self.origin_failed(outcome).await;
+            }
+            return;
+        }
         let (group, number, ring) = (
             o.dialout.trunk_group.clone(),
             o.dialout.number.clone(),
@@ -190,9 +205,14 @@ impl Session {
         }
     }
 
-    /// The customer answered: their leg is now the call's own, and the
-    /// call waits in the campaign's queue for an agent.
+    /// The first leg answered: the customer's (the call joins the
+    /// campaign's queue) or, agent first, the agent's (the customer is
+    /// dialled now, the agent hearing it ring).
     pub(super) async fn origin_answered(&mut self) {
+        if let Some(agent) = self.origin.as_ref().and_then(|o| o.dialout.agent.clone()) {
+            self.agent_on_line(agent).await;
+            return;
+        }
         let now = Instant::now();
         let ring_ms =
             i64::try_from(self.started.elapsed().map_or(0, |d| d.as_millis())).unwrap_or(i64::MAX);
@@ -219,6 +239,82 @@ impl Session {
             .await
         {
             self.abandon(&reason).await;
+        }
+    }
+
+    /// Agent first: the agent is on the line; dial the customer.
+    async fn agent_on_line(&mut self, agent: String) {
+        self.answered = Some(SystemTime::now());
+        self.ctx.registry.answered(&self.call_id);
+        if !self.ctx.acd.answered(&self.call_id, &agent).await {
+            info!(call_id = %self.call_id, %agent, "the agent is no longer reserved for this call");
+            self.end(Party::Switch, HangupCause::Normal).await;
+            return;
+        }
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        o.agent_answered = true;
+        let (group, number, ring) = (
+            o.dialout.trunk_group.clone(),
+            o.dialout.number.clone(),
+            o.dialout.ring_timeout,
+        );
+        info!(call_id = %self.call_id, %agent, %number, "agent on the line: dialling the customer");
+        // The customer's INVITE carries the attempt's Call-ID.
+        self.next_b_call_id = Some(self.call_id.clone());
+        if let Some(Event::DialDone { outcome }) = self.dial_campaign(&group, &number, ring).await {
+            self.origin_failed(outcome).await;
+        }
+    }
+
+    /// Agent first: the customer answered and is bridged to the agent.
+    pub(super) fn origin_bridged(&mut self) {
+        let ring_ms =
+            i64::try_from(self.started.elapsed().map_or(0, |d| d.as_millis())).unwrap_or(i64::MAX);
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        let Some(agent) = o.dialout.agent.clone() else {
+            return;
+        };
+        o.answered_at = Some(Instant::now());
+        o.connected = Some(agent.clone());
+        o.ring_ms = ring_ms;
+        o.talking_since = Some(SystemTime::now());
+        self.queue_cdr.agent = Some(agent.clone());
+        let _ = o.dialout.report.send(DialerEvent::Answered {
+            attempt_id: o.dialout.attempt_id,
+            ring_ms,
+        });
+        let _ = o.dialout.report.send(DialerEvent::Connected {
+            attempt_id: o.dialout.attempt_id,
+            agent,
+            wait_ms: 0,
+        });
+    }
+
+    /// The call is over: an agent called first goes to wrap-up (or is
+    /// released if their phone never answered).
+    pub(super) async fn origin_finish(&mut self) {
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        let Some(agent) = o.dialout.agent.clone() else {
+            return;
+        };
+        let (since, agent_answered) = (o.talking_since.take(), o.agent_answered);
+        if let Some(since) = since {
+            self.queue_cdr.talk_ms = Some(
+                SystemTime::now()
+                    .duration_since(since)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            );
+        }
+        if agent_answered {
+            self.ctx.acd.hung_up(&agent).await;
+        } else {
+            self.ctx.acd.declined(&self.call_id, &agent).await;
         }
     }
 
@@ -300,6 +396,18 @@ impl Session {
             Some(Event::DialDone { outcome }) if self.answered.is_none() => {
                 self.origin_failed(outcome).await;
             }
+            // Agent first: the customer's leg failed, or the bridge ended.
+            Some(Event::DialDone { outcome })
+                if self
+                    .origin
+                    .as_ref()
+                    .is_some_and(|o| o.dialout.agent.is_some()) =>
+            {
+                if let Some(o) = self.origin.as_mut() {
+                    o.outcome = Some(outcome);
+                }
+                self.end(Party::Callee, HangupCause::Normal).await;
+            }
             Some(_) | None => {}
         }
     }
@@ -309,7 +417,11 @@ impl Session {
         let Some(o) = self.origin.as_ref() else {
             return;
         };
-        let outcome = if self.answered.is_some() {
+        let agent_first = o.dialout.agent.is_some();
+        let outcome = if agent_first && !o.agent_answered {
+            // The customer was never dialled.
+            "failed"
+        } else if o.answered_at.is_some() {
             if o.connected.is_some() {
                 "answered"
             } else {
