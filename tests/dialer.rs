@@ -261,6 +261,16 @@ fn a_predictive_campaign_runs_to_the_end_and_its_outcomes_are_what_the_carrier_d
             .any(|r| r["phone"] == phone.as_str() && r["source"] == "agent"),
         "{list}"
     );
+    // ... and from then on no path reaches it: an agent's manual dial of
+    // it is refused at the dial point.
+    let (status, body) = http_post(
+        server.http,
+        "/api/v1/agents/1001/dial",
+        &format!(r#"{{"number":"{phone}","campaign":"{CAMPAIGN}"}}"#),
+    )
+    .expect("dial");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("do_not_call"), "{body}");
     server.stop();
 }
 
@@ -647,5 +657,38 @@ fn an_agent_previews_skips_and_accepts_contacts_and_dials_by_hand_through_the_di
     for n in [number(11), number(27), number(37)] {
         assert!(invites.contains_key(&n), "{n} not dialled: {invites:?}");
     }
+    server.stop();
+}
+
+#[test]
+fn a_busy_number_is_tried_again_after_its_retry_spacing_and_no_sooner() {
+    let port = common::free_port();
+    let mut c = config(port, ALWAYS, None);
+    // No Lua hooks: the campaign's own retry policy plans the attempts.
+    c.scripts_dir = common::tests_dir("scripts/no_hooks");
+    c.extra_yaml = c.extra_yaml.replace(
+        "    max_lines: 12\n",
+        "    max_lines: 12\n    max_attempts: 2\n    retry:\n      spacing: { busy: 8s }\n",
+    );
+    let server = Server::start(&c);
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 500);
+    import(&server, CAMPAIGN, &[(number(1), None)]);
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 2, 60);
+    let log = carrier.kill().messages;
+    alice.kill();
+    assert!(
+        attempts.iter().all(|a| a["outcome"] == "busy"),
+        "{attempts:?}"
+    );
+    let gap = attempts[1]["started_ms"].as_i64().expect("start")
+        - attempts[0]["ended_ms"].as_i64().expect("end");
+    assert!((8_000..15_000).contains(&gap), "tried again after {gap} ms");
+    assert_eq!(carrier_invites(&log)[&number(1)].len(), 2);
+    // Two attempts were the maximum: the contact is done, the campaign too.
+    server.wait_for("the campaign to finish", Duration::from_secs(20), |s| {
+        get(s, &format!("/api/v1/campaigns/{CAMPAIGN}"))["state"] == "finished"
+    });
     server.stop();
 }

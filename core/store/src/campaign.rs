@@ -536,7 +536,8 @@ impl Store {
     }
 
     /// Closes an attempt and moves its contact on: pending for the next
-    /// attempt (never earlier than the floor set when it began), or done.
+    /// attempt as planned, or done. (The floor set when it began guards
+    /// only an attempt that never finishes: a crash.)
     pub fn finish_attempt(&mut self, end: &AttemptEnd) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let contact: Option<i64> = tx
@@ -563,7 +564,7 @@ impl Store {
                 None => ("done", i64::MAX),
             };
             tx.prepare_cached(
-                "UPDATE contact SET status = ?2, next_at_ms = MAX(next_at_ms, ?3),
+                "UPDATE contact SET status = ?2, next_at_ms = ?3,
                     last_outcome = ?4, last_agent = COALESCE(?5, last_agent),
                     abandoned_ms = CASE WHEN ?6 THEN ?7 ELSE abandoned_ms END,
                     lease_until_ms = NULL, lease_owner = NULL
@@ -611,7 +612,7 @@ impl Store {
         tx.prepare_cached(
             "UPDATE contact SET last_outcome = ?2,
                 status = CASE WHEN status = 'calling' OR status = 'leased' THEN status ELSE ?3 END,
-                next_at_ms = CASE WHEN ?3 = 'done' THEN ?4 ELSE MAX(next_at_ms, ?4) END
+                next_at_ms = ?4
              WHERE id = ?1",
         )?
         .execute(params![contact, disposition, status, next])?;

@@ -1,0 +1,4 @@
+-- Scripts for tests of the switch without any campaign hook: no
+-- campaign.select_mode (each campaign's own mode), no
+-- campaign.next_attempt (the campaign's `retry:` policy), no
+-- blacklist.check (only the do-not-call table), no route.
