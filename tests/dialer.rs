@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::sip::Transport;
 use common::sipp::{Running, Sipp};
 use common::{
-    ALICE, Agent, BOB, Config, Server, http_get, http_post, register_at, sipp_media_port,
+    ALICE, Agent, BOB, Config, Server, http_get, http_post, http_put, register_at, sipp_media_port,
 };
 use serde_json::Value;
 
@@ -690,5 +690,84 @@ fn a_busy_number_is_tried_again_after_its_retry_spacing_and_no_sooner() {
     server.wait_for("the campaign to finish", Duration::from_secs(20), |s| {
         get(s, &format!("/api/v1/campaigns/{CAMPAIGN}"))["state"] == "finished"
     });
+    server.stop();
+}
+
+#[test]
+fn a_campaign_made_and_changed_through_the_api_runs_and_outlives_a_restart() {
+    let port = common::free_port();
+    let db = std::env::temp_dir()
+        .join(common::unique("dialer-api"))
+        .join("waihu.db");
+    let server = Server::start(&config(port, ALWAYS, Some(db.clone())));
+    let winback = r#"{"name": "winback", "mode": "progressive", "trunk_group": "carrier",
+        "queue": "outbound", "caller_id": "+862150009999",
+        "window": {"days": {"mon-sun": ["00:00-24:00"]}, "rest": []},
+        "import": {"default_timezone": "Asia/Shanghai"}}"#;
+    let (status, body) = post_json(&server, "/api/v1/campaigns", winback);
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = post_json(&server, "/api/v1/campaigns", winback);
+    assert_eq!(status, 409, "made twice");
+    let (status, body) = post_json(
+        &server,
+        "/api/v1/campaigns",
+        r#"{"name": "broken", "trunk_group": "nosuch", "queue": "nosuch"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    let problems = body["error"].as_str().expect("error");
+    assert!(
+        problems.contains("trunk_group") && problems.contains("queue"),
+        "{problems}"
+    );
+
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 500);
+    let csv = format!("phone\n{}\n{}\n", number(6), number(11));
+    let (status, body) =
+        http_post(server.http, "/api/v1/campaigns/winback/contacts", &csv).expect("post");
+    assert_eq!(status, 200, "{body}");
+    start(&server, "winback");
+    let attempts = wait_outcomes(&server, "winback", 2, 60);
+    let outcomes: BTreeSet<&str> = attempts
+        .iter()
+        .filter_map(|a| a["outcome"].as_str())
+        .collect();
+    assert_eq!(
+        outcomes,
+        BTreeSet::from(["answered", "busy"]),
+        "{attempts:?}"
+    );
+    let log = carrier.kill().messages;
+    alice.kill();
+    assert!(
+        log.contains("+862150009999"),
+        "the campaign's caller ID is shown"
+    );
+
+    // Changed: the new abandon target shows in its status.
+    let (status, body) = http_put(
+        server.http,
+        "/api/v1/campaigns/winback",
+        &winback.replace(
+            "\"mode\": \"progressive\"",
+            "\"mode\": \"progressive\", \"abandon_target_pct\": 1.5",
+        ),
+    )
+    .expect("put");
+    assert_eq!(status, 200, "{body}");
+    server.wait_for("the new target", Duration::from_secs(5), |s| {
+        get(s, "/api/v1/campaigns/winback")["dialer"]["abandon_target"] == 0.015
+    });
+    server.stop();
+
+    // After a restart it is still there, changed, and still running.
+    let server = Server::start(&config(port, ALWAYS, Some(db)));
+    server.wait_for("the dialer's status", Duration::from_secs(10), |s| {
+        !get(s, "/api/v1/campaigns/winback")["dialer"].is_null()
+    });
+    let s = get(&server, "/api/v1/campaigns/winback");
+    assert_eq!(s["state"], "running", "{s}");
+    assert_eq!(s["dialer"]["abandon_target"], 0.015, "{s}");
+    assert_eq!(s["dialer"]["mode"], "progressive");
     server.stop();
 }

@@ -477,6 +477,18 @@ pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<(u
     )
 }
 
+/// A plain HTTP/1.0 PUT of a JSON body: the status and the body.
+pub fn http_put(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<(u16, String)> {
+    http(
+        addr,
+        &format!(
+            "PUT {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            json.len()
+        ),
+    )
+}
+
 /// Sends one whole request and reads the response to the end.
 fn http(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;

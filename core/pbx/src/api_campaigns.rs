@@ -43,7 +43,9 @@ pub async fn list(State(state): State<AppState>) -> Response {
             let mut names: Vec<(String, String)> = configured;
             for r in &rows {
                 if !names.iter().any(|(n, _)| n == &r.name) {
-                    names.push((r.name.clone(), "api".into()));
+                    let mode = serde_json::from_str::<crate::config::CampaignEntry>(&r.config)
+                        .map_or_else(|_| "-".to_owned(), |e| e.mode);
+                    names.push((r.name.clone(), mode));
                 }
             }
             let mut out = Vec::new();
@@ -163,10 +165,17 @@ pub async fn import(
     let n = name.clone();
     let result = store
         .run(move |s| {
-            let spec = match spec {
-                Some(spec) => spec,
-                None if s.campaigns()?.iter().any(|r| r.name == n) => ImportSpec::default(),
-                None => return Ok(Err((StatusCode::NOT_FOUND, format!("no campaign {n}")))),
+            let row = s.campaigns()?.into_iter().find(|r| r.name == n);
+            let stored = row
+                .as_ref()
+                .and_then(|r| campaigns::stored_import_spec(&r.config));
+            let spec = match (stored, spec) {
+                (Some(stored), _) => stored,
+                (None, Some(spec)) => spec,
+                (None, None) if row.is_some() => ImportSpec::default(),
+                (None, None) => {
+                    return Ok(Err((StatusCode::NOT_FOUND, format!("no campaign {n}"))));
+                }
             };
             let open =
                 || Ok(Box::new(std::io::Cursor::new(body.clone())) as Box<dyn std::io::Read>);
@@ -505,6 +514,7 @@ impl prometheus_client::collector::Collector for DialerCollector {
 fn request_error(e: crate::dialer::agent::RequestError) -> Response {
     use crate::dialer::agent::RequestError;
     match e {
+        RequestError::BadRequest(m) => error(StatusCode::BAD_REQUEST, m),
         RequestError::NotFound(m) => error(StatusCode::NOT_FOUND, m),
         RequestError::Conflict(m) => error(StatusCode::CONFLICT, m),
         RequestError::Refused(r) => (
@@ -542,7 +552,7 @@ pub async fn preview(
         return no_dialer();
     };
     match dialer
-        .ask(|reply| crate::dialer::AgentRequest::Preview {
+        .ask(|reply| crate::dialer::DialerRequest::Preview {
             agent,
             campaign: q.campaign,
             reply,
@@ -566,7 +576,7 @@ pub async fn preview_action(
     };
     match action.as_str() {
         "accept" => match dialer
-            .ask(|reply| crate::dialer::AgentRequest::Accept {
+            .ask(|reply| crate::dialer::DialerRequest::Accept {
                 agent,
                 contact,
                 reply,
@@ -579,7 +589,7 @@ pub async fn preview_action(
             Err(e) => request_error(e),
         },
         "skip" => match dialer
-            .ask(|reply| crate::dialer::AgentRequest::Skip {
+            .ask(|reply| crate::dialer::DialerRequest::Skip {
                 agent,
                 contact,
                 reply,
@@ -614,7 +624,7 @@ pub async fn manual_dial(
         return no_dialer();
     };
     match dialer
-        .ask(|reply| crate::dialer::AgentRequest::Manual {
+        .ask(|reply| crate::dialer::DialerRequest::Manual {
             agent,
             campaign: d.campaign,
             number: d.number,
@@ -625,6 +635,66 @@ pub async fn manual_dial(
         Ok((attempt, call_id)) => {
             Json(json!({"attempt": attempt, "call_id": call_id})).into_response()
         }
+        Err(e) => request_error(e),
+    }
+}
+
+/// `POST /api/v1/campaigns`: a new campaign, as JSON with the fields of a
+/// `campaigns:` entry of the configuration; checked like one, stored, and
+/// run by the dialer at once (state `draft` until started).
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<serde_json::Value>,
+) -> Response {
+    configure(state, body, true).await
+}
+
+/// `PUT /api/v1/campaigns/{name}`: changes a campaign (one from the
+/// configuration file too: the stored one wins from then on). The pacer
+/// keeps its abandon window and what it learned.
+pub async fn change(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(mut body): Json<serde_json::Value>,
+) -> Response {
+    match body.get("name").and_then(|n| n.as_str()) {
+        Some(n) if n != name => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body names {n}, the path {name}"),
+            );
+        }
+        Some(_) => {}
+        None => {
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert("name".into(), json!(name));
+            }
+        }
+    }
+    configure(state, body, false).await
+}
+
+async fn configure(state: AppState, body: serde_json::Value, create: bool) -> Response {
+    let Some(dialer) = state.dialer.clone() else {
+        return no_dialer();
+    };
+    match dialer
+        .ask(|reply| crate::dialer::DialerRequest::Configure {
+            body,
+            create,
+            reply,
+        })
+        .await
+    {
+        Ok(name) => (
+            if create {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(json!({ "name": name })),
+        )
+            .into_response(),
         Err(e) => request_error(e),
     }
 }

@@ -33,15 +33,22 @@ fn open_store(settings: &Settings) -> Result<Store, ExitCode> {
 /// The import spec of a campaign: the YAML's, or the defaults for a
 /// campaign known only to the store (made through the API).
 fn import_spec(settings: &Settings, store: &Store, name: &str) -> Result<ImportSpec, String> {
-    if let Some(c) = settings.campaigns.iter().find(|c| c.name == name) {
-        return Ok(c.import.clone());
-    }
-    let known = store
+    let row = store
         .campaigns()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .any(|c| c.name == name);
-    if known {
+        .find(|c| c.name == name);
+    // A campaign changed through the API reads its lists its new way.
+    if let Some(spec) = row
+        .as_ref()
+        .and_then(|r| campaigns::stored_import_spec(&r.config))
+    {
+        return Ok(spec);
+    }
+    if let Some(c) = settings.campaigns.iter().find(|c| c.name == name) {
+        return Ok(c.import.clone());
+    }
+    if row.is_some() {
         Ok(ImportSpec::default())
     } else {
         let names: Vec<&str> = settings.campaigns.iter().map(|c| c.name.as_str()).collect();

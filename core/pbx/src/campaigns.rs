@@ -198,6 +198,17 @@ pub fn normalise(raw: &str, country: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The import spec of a campaign made through the API, from its stored
+/// configuration (`None` for a campaign of the configuration file).
+pub fn stored_import_spec(config_json: &str) -> Option<ImportSpec> {
+    if config_json == "{}" {
+        return None;
+    }
+    serde_json::from_str::<crate::config::CampaignEntry>(config_json)
+        .ok()
+        .map(|e| e.import)
+}
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

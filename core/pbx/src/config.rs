@@ -15,7 +15,7 @@ mod queues;
 mod trunks;
 mod validate;
 
-pub use campaigns::{Campaign, CampaignEntry};
+pub use campaigns::{Campaign, CampaignEntry, check_campaign};
 pub use queues::{AcdSection, Queue, QueueEntry};
 pub use trunks::{Trunk, TrunkEntry};
 

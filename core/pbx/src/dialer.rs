@@ -73,7 +73,42 @@ struct Run {
     warned_modes: bool,
 }
 
+/// The pacing settings of a campaign.
+fn pacing_of(config: &Campaign) -> PacingConfig {
+    let pace = match config.mode.as_str() {
+        "progressive" => PaceMode::Progressive,
+        "preview" => PaceMode::Preview,
+        _ => PaceMode::Predictive,
+    };
+    PacingConfig {
+        mode: pace,
+        abandon_target: config.abandon_target,
+        abandon_window_ms: i64::try_from(config.abandon_window.as_millis()).unwrap_or(i64::MAX),
+        connect_limit_ms: i64::try_from(config.connect_limit.as_millis()).unwrap_or(i64::MAX),
+        ratio: config.ratio,
+        ..PacingConfig::new(pace)
+    }
+}
+
 impl Run {
+    fn new(config: Campaign) -> Run {
+        Run {
+            pacer: Pacer::new(pacing_of(&config)),
+            config,
+            state: "draft".into(),
+            lines: HashMap::new(),
+            warned_modes: false,
+        }
+    }
+
+    /// A new configuration (through the API): the pacer keeps what it has
+    /// learned and its abandon window.
+    fn reconfigure(&mut self, config: Campaign) {
+        self.pacer.set_config(pacing_of(&config));
+        self.config = config;
+        self.warned_modes = false;
+    }
+
     fn auto_mode(&self) -> Option<DialMode> {
         match self.config.mode.as_str() {
             "predictive" => Some(DialMode::Predictive),
@@ -105,7 +140,7 @@ pub struct CampaignStatus {
 pub type StatusFeed = tokio::sync::watch::Receiver<Vec<CampaignStatus>>;
 
 pub mod agent;
-pub use agent::{AgentRequest, DialerHandle};
+pub use agent::{DialerHandle, DialerRequest};
 
 /// How often the pacers' state is saved (and at shutdown).
 const SAVE_EVERY_MS: i64 = 60_000;
@@ -123,36 +158,7 @@ pub fn spawn(
         status: status_rx,
         requests: requests_tx,
     };
-    if campaigns.is_empty() {
-        return handle;
-    }
-    let runs = campaigns
-        .into_iter()
-        .map(|config| {
-            let pace = match config.mode.as_str() {
-                "progressive" => PaceMode::Progressive,
-                "preview" => PaceMode::Preview,
-                _ => PaceMode::Predictive,
-            };
-            let pacing = PacingConfig {
-                mode: pace,
-                abandon_target: config.abandon_target,
-                abandon_window_ms: i64::try_from(config.abandon_window.as_millis())
-                    .unwrap_or(i64::MAX),
-                connect_limit_ms: i64::try_from(config.connect_limit.as_millis())
-                    .unwrap_or(i64::MAX),
-                ratio: config.ratio,
-                ..PacingConfig::new(pace)
-            };
-            Run {
-                pacer: Pacer::new(pacing),
-                config,
-                state: "draft".into(),
-                lines: HashMap::new(),
-                warned_modes: false,
-            }
-        })
-        .collect();
+    let runs = campaigns.into_iter().map(Run::new).collect();
     let (report, events) = mpsc::unbounded_channel();
     let dialer = Dialer {
         ctx,
@@ -186,13 +192,14 @@ struct Dialer {
     script_version: u64,
     status: tokio::sync::watch::Sender<Vec<CampaignStatus>>,
     /// Preview, accept, skip and manual dials from agents (the API).
-    requests: mpsc::Receiver<AgentRequest>,
+    requests: mpsc::Receiver<DialerRequest>,
     /// The contact each agent is previewing: (campaign index, contact, until).
     previews: HashMap<String, (usize, ContactRecord, i64)>,
 }
 
 impl Dialer {
     async fn run(mut self, mut shutdown: Shutdown) {
+        self.load_api_campaigns().await;
         self.restore().await;
         self.script_version = self.ctx.scripts.current().info().number;
         let mut tick = tokio::time::interval(TICK);

@@ -129,10 +129,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/queues", get(crate::api_acd::queues))
         .route("/api/v1/acd/events", get(crate::api_acd::events))
         .route("/api/v1/callbacks", get(crate::api_acd::callbacks))
-        .route("/api/v1/campaigns", get(crate::api_campaigns::list))
+        .route(
+            "/api/v1/campaigns",
+            get(crate::api_campaigns::list).post(crate::api_campaigns::create),
+        )
         .route(
             "/api/v1/campaigns/{name}",
-            get(crate::api_campaigns::status),
+            get(crate::api_campaigns::status).put(crate::api_campaigns::change),
         )
         .route(
             "/api/v1/campaigns/{name}/contacts",

@@ -14,7 +14,7 @@ use waihu_campaign::window::CallingWindow;
 use super::validate::{Checker, ProblemKind};
 use super::{Queue, Trunk};
 
-/// A campaign as written in the file.
+/// A campaign as written in the file (or posted to the API as JSON).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignEntry {
@@ -156,6 +156,43 @@ pub(super) fn check_campaigns(
     queues: &[Queue],
     trunks: &[Trunk],
 ) -> Vec<Campaign> {
+    let queue_known = |q: &str| queues.iter().any(|x| x.acd.name == q);
+    let group_known = |g: &str| trunks.iter().any(|t| t.name == g || t.group == g);
+    check_entries(c, entries, &queue_known, &group_known)
+}
+
+/// A campaign made or changed through the API, checked against the queues
+/// and trunks the switch runs with: the campaign, or every problem.
+pub fn check_campaign(
+    entry: &CampaignEntry,
+    queue_known: &dyn Fn(&str) -> bool,
+    group_known: &dyn Fn(&str) -> bool,
+) -> Result<Campaign, Vec<String>> {
+    let mut c = Checker::default();
+    let mut out = check_entries(
+        &mut c,
+        std::slice::from_ref(entry),
+        queue_known,
+        group_known,
+    );
+    let problems = c.into_problems();
+    if problems.is_empty()
+        && let Some(campaign) = out.pop()
+    {
+        return Ok(campaign);
+    }
+    Err(problems
+        .iter()
+        .map(|p| p.to_string().replacen("campaigns[0].", "", 1))
+        .collect())
+}
+
+fn check_entries(
+    c: &mut Checker,
+    entries: &[CampaignEntry],
+    queue_known: &dyn Fn(&str) -> bool,
+    group_known: &dyn Fn(&str) -> bool,
+) -> Vec<Campaign> {
     let mut out: Vec<Campaign> = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         let key = |field: &str| format!("campaigns[{i}].{field}");
@@ -185,10 +222,7 @@ pub(super) fn check_campaigns(
                 },
             );
         }
-        let group_known = trunks
-            .iter()
-            .any(|t| t.name == e.trunk_group || t.group == e.trunk_group);
-        if !group_known {
+        if !group_known(&e.trunk_group) {
             c.report(
                 key("trunk_group"),
                 ProblemKind::UnknownTrunkGroup {
@@ -197,7 +231,7 @@ pub(super) fn check_campaigns(
             );
         }
         match &e.queue {
-            Some(q) if !queues.iter().any(|x| &x.acd.name == q) => {
+            Some(q) if !queue_known(q) => {
                 c.report(key("queue"), ProblemKind::UnknownQueue { value: q.clone() })
             }
             None if matches!(e.mode.as_str(), "predictive" | "progressive" | "preview") => {

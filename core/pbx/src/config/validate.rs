@@ -197,6 +197,10 @@ pub(super) struct Checker {
 }
 
 impl Checker {
+    pub(super) fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+
     pub(super) fn report(&mut self, key: impl Into<String>, kind: ProblemKind) {
         self.problems.push(Problem {
             key: key.into(),

@@ -11,6 +11,7 @@ use waihu_store::{AttemptRecord, ContactRecord, NewContact};
 
 use super::{Dialer, StatusFeed};
 use crate::campaigns::now_ms;
+use crate::config::{Campaign, CampaignEntry};
 use crate::dialpoint::{DialPath, Refused};
 
 /// How long an agent may look at a preview before it goes back.
@@ -22,7 +23,7 @@ const SKIP_MS: i64 = 10 * 60_000;
 #[derive(Clone, Debug)]
 pub struct DialerHandle {
     pub status: StatusFeed,
-    pub requests: mpsc::Sender<AgentRequest>,
+    pub requests: mpsc::Sender<DialerRequest>,
 }
 
 /// A contact offered to an agent to preview.
@@ -40,6 +41,7 @@ pub struct Preview {
 /// point's refusal.
 #[derive(Clone, Debug)]
 pub enum RequestError {
+    BadRequest(String),
     NotFound(String),
     Conflict(String),
     Refused(Refused),
@@ -48,7 +50,7 @@ pub enum RequestError {
 pub type Reply<T> = oneshot::Sender<Result<T, RequestError>>;
 
 #[derive(Debug)]
-pub enum AgentRequest {
+pub enum DialerRequest {
     Preview {
         agent: String,
         campaign: Option<String>,
@@ -70,12 +72,18 @@ pub enum AgentRequest {
         number: String,
         reply: Reply<(i64, String)>,
     },
+    /// A campaign made (`create`) or changed through the API.
+    Configure {
+        body: serde_json::Value,
+        create: bool,
+        reply: Reply<String>,
+    },
 }
 
 impl DialerHandle {
     pub async fn ask<T>(
         &self,
-        make: impl FnOnce(Reply<T>) -> AgentRequest,
+        make: impl FnOnce(Reply<T>) -> DialerRequest,
     ) -> Result<T, RequestError> {
         let (reply, rx) = oneshot::channel();
         if self.requests.send(make(reply)).await.is_err() {
@@ -92,36 +100,43 @@ impl DialerHandle {
 }
 
 impl Dialer {
-    pub(super) async fn on_request(&mut self, request: AgentRequest) {
+    pub(super) async fn on_request(&mut self, request: DialerRequest) {
         match request {
-            AgentRequest::Preview {
+            DialerRequest::Preview {
                 agent,
                 campaign,
                 reply,
             } => {
                 let _ = reply.send(self.preview(&agent, campaign.as_deref()).await);
             }
-            AgentRequest::Accept {
+            DialerRequest::Accept {
                 agent,
                 contact,
                 reply,
             } => {
                 let _ = reply.send(self.accept(&agent, contact).await);
             }
-            AgentRequest::Skip {
+            DialerRequest::Skip {
                 agent,
                 contact,
                 reply,
             } => {
                 let _ = reply.send(self.skip(&agent, contact).await);
             }
-            AgentRequest::Manual {
+            DialerRequest::Manual {
                 agent,
                 campaign,
                 number,
                 reply,
             } => {
                 let _ = reply.send(self.manual(&agent, &campaign, &number).await);
+            }
+            DialerRequest::Configure {
+                body,
+                create,
+                reply,
+            } => {
+                let _ = reply.send(self.configure(body, create).await);
             }
         }
     }
@@ -142,7 +157,7 @@ impl Dialer {
             .collect()
     }
 
-    fn index_of(&self, campaign: &str) -> Option<usize> {
+    pub(super) fn index_of(&self, campaign: &str) -> Option<usize> {
         self.runs.iter().position(|r| r.config.name == campaign)
     }
 
@@ -326,5 +341,89 @@ impl Dialer {
         )
         .await
         .map_err(RequestError::Refused)
+    }
+}
+
+impl Dialer {
+    /// Whether a queue and a trunk group exist, for checking a campaign
+    /// made through the API.
+    fn check(&self, entry: &CampaignEntry) -> Result<Campaign, Vec<String>> {
+        let acd = self.ctx.acd.clone();
+        let trunks = self.ctx.trunks.clone();
+        crate::config::check_campaign(entry, &|q| acd.queue(q).is_some(), &|g| {
+            !trunks.candidates(g).is_empty()
+        })
+    }
+
+    /// Campaigns made or changed through the API, from the store (they
+    /// override the configuration file's of the same name).
+    pub(super) async fn load_api_campaigns(&mut self) {
+        let rows = match self.ctx.store.run(|s| s.campaigns()).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                warn!(error = %e, "cannot read the campaigns made through the API");
+                return;
+            }
+        };
+        for row in rows.into_iter().filter(|r| r.config != "{}") {
+            let entry: CampaignEntry = match serde_json::from_str(&row.config) {
+                Ok(e) => e,
+                Err(e) => {
+                    warn!(campaign = %row.name, error = %e, "stored campaign configuration unreadable: not run");
+                    continue;
+                }
+            };
+            match self.check(&entry) {
+                Ok(config) => self.install(config),
+                Err(problems) => warn!(
+                    campaign = %row.name, problems = %problems.join("; "),
+                    "stored campaign configuration no longer valid: not run"
+                ),
+            }
+        }
+    }
+
+    fn install(&mut self, config: Campaign) {
+        match self.index_of(&config.name) {
+            Some(i) => self.runs[i].reconfigure(config),
+            None => self.runs.push(super::Run::new(config)),
+        }
+    }
+
+    /// `POST /api/v1/campaigns` (create) and `PUT /api/v1/campaigns/NAME`
+    /// (change): checked like the file's, stored, run at once.
+    pub(super) async fn configure(
+        &mut self,
+        body: serde_json::Value,
+        create: bool,
+    ) -> Result<String, RequestError> {
+        let entry: CampaignEntry = serde_json::from_value(body.clone())
+            .map_err(|e| RequestError::BadRequest(format!("not a campaign: {e}")))?;
+        let exists = self.index_of(&entry.name).is_some();
+        if create && exists {
+            return Err(RequestError::Conflict(format!(
+                "campaign {} exists already: PUT /api/v1/campaigns/{} changes it",
+                entry.name, entry.name
+            )));
+        }
+        if !create && !exists {
+            return Err(RequestError::NotFound(format!(
+                "no campaign {}",
+                entry.name
+            )));
+        }
+        let config = self
+            .check(&entry)
+            .map_err(|p| RequestError::BadRequest(p.join("; ")))?;
+        let (name, json) = (entry.name.clone(), body.to_string());
+        let n = name.clone();
+        self.ctx
+            .store
+            .run(move |s| s.set_campaign_config(&n, &json, now_ms()))
+            .await
+            .map_err(RequestError::Conflict)?;
+        info!(campaign = %name, create, "campaign configured through the API");
+        self.install(config);
+        Ok(name)
     }
 }

@@ -236,9 +236,13 @@ impl Session {
             };
             let mut uri = SipUri::new(Some(&number), host(trunk.addr.ip()));
             uri.port = Some(trunk.addr.port());
-            let caller = trunk
-                .caller_id
-                .clone()
+            // A campaign's caller ID wins over the trunk's.
+            let campaign_id = self
+                .origin
+                .as_ref()
+                .and_then(|o| o.dialout.caller_id.clone());
+            let caller = campaign_id
+                .or_else(|| trunk.caller_id.clone())
                 .unwrap_or_else(|| trunk.from_user.clone());
             let from = NameAddr::new(Uri::Sip(SipUri::new(
                 Some(&caller),
