@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use waihu_media::prompt::PromptCache;
 
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 18] = [
     "welcome",
+    // The safe-harbour message of an abandoned campaign call.
+    "safe_harbour",
     "menu",
     "goodbye",
     "please_hold",

@@ -71,6 +71,9 @@ struct Run {
     lines: HashMap<i64, Line>,
     /// Contacts of modes this dialer does not pace yet, already warned of.
     warned_modes: bool,
+    /// Agents of the queue in wrap-up, since when: the pacer learns the
+    /// wrap-up time from them.
+    wrapping: HashMap<String, i64>,
 }
 
 /// The pacing settings of a campaign.
@@ -98,6 +101,7 @@ impl Run {
             state: "draft".into(),
             lines: HashMap::new(),
             warned_modes: false,
+            wrapping: HashMap::new(),
         }
     }
 
@@ -465,7 +469,36 @@ impl Dialer {
         s
     }
 
+    /// Wrap-ups that ended since the last tick teach the pacer.
+    fn track_wrap_ups(&mut self, i: usize, now: i64) {
+        let acd = self.ctx.acd.latest();
+        let members: Vec<String> = self.runs[i]
+            .config
+            .queue
+            .as_deref()
+            .and_then(|q| self.ctx.acd.queue(q))
+            .map(|q| q.acd.members.clone())
+            .unwrap_or_default();
+        let run = &mut self.runs[i];
+        for a in acd.agents.iter().filter(|a| members.contains(&a.name)) {
+            match (
+                a.state == AgentState::WrapUp,
+                run.wrapping.get(&a.name).copied(),
+            ) {
+                (true, None) => {
+                    run.wrapping.insert(a.name.clone(), a.since_ms);
+                }
+                (false, Some(since)) => {
+                    run.wrapping.remove(&a.name);
+                    run.pacer.wrap_up_finished(now, (now - since).max(0));
+                }
+                _ => {}
+            }
+        }
+    }
+
     async fn pace(&mut self, i: usize, now: i64) {
+        self.track_wrap_ups(i, now);
         let snapshot = self.snapshot(&self.runs[i], now);
         let run = &mut self.runs[i];
         let Some(mode) = run.auto_mode() else {
