@@ -172,9 +172,12 @@ fn a_predictive_campaign_runs_to_the_end_and_its_outcomes_are_what_the_carrier_d
     let alice = agent_phone(&server, &ALICE, 800);
     let bob = agent_phone(&server, &BOB, 800);
 
-    let rows: Vec<(String, Option<String>)> = (0..200).map(|i| (number(i), None)).collect();
+    let mut rows: Vec<(String, Option<String>)> = (0..200).map(|i| (number(i), None)).collect();
+    // A number the shipped blacklist.check denies (marked malicious).
+    let malicious = "+8617099990001".to_owned();
+    rows.push((malicious.clone(), None));
     let out = import(&server, CAMPAIGN, &rows);
-    assert!(out.contains("200 rows imported (200 new"), "{out}");
+    assert!(out.contains("201 rows imported (201 new"), "{out}");
     // One number is put on the do-not-call table before the start: it
     // must never reach the carrier.
     let dnc = number(107);
@@ -213,6 +216,10 @@ fn a_predictive_campaign_runs_to_the_end_and_its_outcomes_are_what_the_carrier_d
         !invites.contains_key(&dnc),
         "the do-not-call number was dialled"
     );
+    assert!(
+        !invites.contains_key(&malicious),
+        "a blacklisted number was dialled"
+    );
     assert_eq!(invites.len(), 199, "numbers the carrier saw");
     for (number, calls) in &invites {
         assert_eq!(calls.len(), 1, "{number} dialled {} times", calls.len());
@@ -239,6 +246,22 @@ fn a_predictive_campaign_runs_to_the_end_and_its_outcomes_are_what_the_carrier_d
     assert_eq!(refused[0]["reason"], "do_not_call");
     let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
     assert_eq!(status["counts"]["refusals"]["do_not_call"], 1, "{status}");
+    assert_eq!(status["counts"]["refusals"]["blacklisted"], 1, "{status}");
+    // Both are done for good, blocked.
+    let contacts = get(
+        &server,
+        &format!("/api/v1/campaigns/{CAMPAIGN}/contacts?limit=1000"),
+    );
+    for phone in [&dnc, &malicious] {
+        let c = contacts["contacts"]
+            .as_array()
+            .expect("contacts")
+            .iter()
+            .find(|c| c["phone"] == phone.as_str())
+            .expect("contact");
+        assert_eq!(c["status"], "done", "{c}");
+        assert_eq!(c["last_outcome"], "blocked", "{c}");
+    }
 
     // An agent's "do not call" disposition puts the number on the table;
     // the same number in another campaign is then refused at the dial

@@ -606,7 +606,10 @@ impl Dialer {
             let result = self
                 .ctx
                 .store
-                .run(move |s| s.release_contact(id, retry))
+                .run(move |s| match retry {
+                    Some(_) => s.release_contact(id, retry),
+                    None => s.block_contact(id),
+                })
                 .await;
             if let Err(e) = result {
                 warn!(contact = id, error = %e, "cannot release a refused contact");

@@ -505,6 +505,20 @@ impl Store {
         Ok(())
     }
 
+    /// A contact the dial-point rules refused for good (do-not-call,
+    /// blacklisted, invalid, attempts used up): done, its last outcome
+    /// `blocked`.
+    pub fn block_contact(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE contact SET status = 'done', last_outcome = 'blocked',
+                    lease_until_ms = NULL, lease_owner = NULL
+                 WHERE id = ?1",
+            )?
+            .execute(params![id])?;
+        Ok(())
+    }
+
     /// Writes the attempt row and marks its contact as being called, in one
     /// transaction on disk before this returns. Only then may the INVITE
     /// leave. Returns the attempt's id.
