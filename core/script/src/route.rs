@@ -139,10 +139,10 @@ function Call:set_var(name, value)
   return ok, err
 end
 
-return function(route, call)
+return function(route, call, ...)
   owner[call] = running()
   setmetatable(call, Call)
-  return route(call)
+  return route(call, ...)
 end
 "#;
 
@@ -833,6 +833,9 @@ pub struct Route {
     vars: BTreeMap<String, String>,
     waiting: Waiting,
     done: bool,
+    /// A broadcast flow (`broadcast.NAME(call, contact)`) rather than
+    /// `route(call)`.
+    broadcast: Option<(String, crate::types::Contact)>,
 }
 
 impl fmt::Debug for Route {
@@ -868,7 +871,12 @@ impl Route {
             info: Some(info),
             waiting: Waiting::Start,
             done: false,
+            broadcast: None,
         })
+    }
+
+    pub(crate) fn set_broadcast(&mut self, name: &str, contact: crate::types::Contact) {
+        self.broadcast = Some((name.to_owned(), contact));
     }
 
     /// The call's id, as given in [`CallInfo`].
@@ -977,7 +985,11 @@ impl Route {
         let state = Arc::clone(&self.state);
         let lua_state = lock(&state.lua);
         let lua = lua_state.lua();
-        let Some(route) = lua_state.route() else {
+        let entry = match &self.broadcast {
+            Some((name, _)) => lua_state.broadcast(name),
+            None => lua_state.route(),
+        };
+        let Some(route) = entry else {
             return Err(HookError {
                 file: None,
                 line: None,
@@ -993,7 +1005,16 @@ impl Route {
                 let run: Function = lua.named_registry_value(RUN_KEY).map_err(setup)?;
                 let thread = lua.create_thread(run).map_err(setup)?;
                 self.thread = Some(thread);
-                MultiValue::from_iter([Value::Function(route.func.clone()), Value::Table(call)])
+                let mut args = MultiValue::from_iter([
+                    Value::Function(route.func.clone()),
+                    Value::Table(call),
+                ]);
+                if let Some((_, contact)) = &self.broadcast {
+                    args.push_back(Value::Table(
+                        crate::convert::contact(lua, contact).map_err(setup)?,
+                    ));
+                }
+                args
             }
             Resume::With(reply) => reply_values(lua, reply).map_err(setup)?,
             Resume::End => return Ok(Step::Done),

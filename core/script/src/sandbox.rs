@@ -135,7 +135,14 @@ impl Ctx {
 }
 
 /// The tables scripts fill with hooks.
-pub(crate) const HOOK_TABLES: [&str; 5] = ["campaign", "retention", "blacklist", "queue", "agent"];
+pub(crate) const HOOK_TABLES: [&str; 6] = [
+    "campaign",
+    "retention",
+    "blacklist",
+    "queue",
+    "agent",
+    "broadcast",
+];
 
 /// While the scripts load, the hook tables note where each field is
 /// assigned: they stay empty and keep their fields in a shadow table
@@ -383,6 +390,9 @@ fn install_host_tables(
     // agents) is not `agent_script` (the dialogues shown to them).
     g.raw_set("queue", lua.create_table()?)?;
     g.raw_set("agent", lua.create_table()?)?;
+    // `broadcast.NAME(call, contact)`: the call flows of automatic
+    // broadcast campaigns, by the name a campaign's `broadcast:` gives.
+    g.raw_set("broadcast", lua.create_table()?)?;
 
     // `allow` and `deny` are defined in Lua by the prelude.
     let blacklist = lua.create_table()?;

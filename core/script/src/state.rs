@@ -103,6 +103,8 @@ pub(crate) struct LuaState {
     hooks: [Option<HookFn>; Hook::COUNT],
     /// The global `route(call)`, the call-flow hook (see `route.rs`).
     route: Option<HookFn>,
+    /// `broadcast.NAME(call, contact)`: broadcast call flows by name.
+    broadcasts: BTreeMap<String, HookFn>,
     limits: Limits,
     sources: Arc<Sources>,
 }
@@ -113,6 +115,22 @@ pub(crate) struct Built {
     pub state: LuaState,
     pub agent_scripts: BTreeMap<String, AgentScript>,
     pub warnings: Vec<String>,
+}
+
+/// The functions of the `broadcast` table, by name (anything else in it
+/// is ignored: only functions are flows).
+fn collect_broadcasts(lua: &Lua) -> BTreeMap<String, HookFn> {
+    let mut out = BTreeMap::new();
+    let Ok(table) = lua.globals().raw_get::<mlua::Table>("broadcast") else {
+        return out;
+    };
+    for (key, value) in table.pairs::<Value, Value>().flatten() {
+        if let (Value::String(name), Value::Function(func)) = (key, value) {
+            let at = function_loc(&func);
+            out.insert(name.to_string_lossy(), HookFn { func, at });
+        }
+    }
+    out
 }
 
 /// A self-check collected from a file's `tests` table.
@@ -184,11 +202,13 @@ pub(crate) fn build(
     };
     // Between calls the limit is off; `invoke` arms it around each call.
     lua.set_memory_limit(0).map_err(setup)?;
+    let broadcasts = collect_broadcasts(&lua);
     let state = LuaState {
         lua,
         ctx,
         hooks,
         route,
+        broadcasts,
         limits,
         sources: Arc::clone(sources),
     };
@@ -495,6 +515,16 @@ impl LuaState {
     /// The `route` function, if the scripts define one.
     pub fn route(&self) -> Option<&HookFn> {
         self.route.as_ref()
+    }
+
+    /// The broadcast flow `broadcast.NAME`, if the scripts define it.
+    pub fn broadcast(&self, name: &str) -> Option<&HookFn> {
+        self.broadcasts.get(name)
+    }
+
+    /// The names of every broadcast flow, sorted.
+    pub fn broadcast_names(&self) -> Vec<String> {
+        self.broadcasts.keys().cloned().collect()
     }
 
     /// Whether `hook` is defined in this state.

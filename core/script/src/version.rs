@@ -50,6 +50,8 @@ pub struct Version {
     defined: [bool; Hook::COUNT],
     /// Whether the scripts define `route`.
     has_route: bool,
+    /// The broadcast flows (`broadcast.NAME`) the scripts define.
+    broadcasts: Vec<String>,
     pool: Pool,
     /// States of running routes, apart from the pool (see `route.rs`).
     routes: RouteStates,
@@ -80,6 +82,7 @@ impl Version {
         let built = state::build(&sources, limits, services, true)?;
         let defined = Hook::ALL.map(|hook| built.state.has(hook));
         let has_route = built.state.route().is_some();
+        let broadcasts = built.state.broadcast_names();
         let info = VersionInfo {
             number,
             hash: sources.hash.clone(),
@@ -92,6 +95,7 @@ impl Version {
             agent_scripts: built.agent_scripts,
             defined,
             has_route,
+            broadcasts,
             pool: Pool::new(built.state, pool_size),
             routes: RouteStates::new(pool_size),
             sources,
@@ -270,6 +274,35 @@ impl Version {
         let build =
             || state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state);
         Route::start(Arc::clone(self), &self.routes, build, info)
+    }
+
+    /// The broadcast flows the scripts define (`broadcast.NAME`), sorted.
+    pub fn broadcasts(&self) -> &[String] {
+        &self.broadcasts
+    }
+
+    /// Starts the broadcast flow `broadcast.NAME(call, contact)` of an
+    /// answered campaign call, like a route: pinned to this version, driven
+    /// with [`Route::resume`], first with `None`.
+    pub fn start_broadcast(
+        self: &Arc<Self>,
+        name: &str,
+        info: CallInfo,
+        contact: Contact,
+    ) -> Result<Route, HookError> {
+        if !self.broadcasts.iter().any(|b| b == name) {
+            return Err(HookError {
+                file: None,
+                line: None,
+                function: "broadcast",
+                kind: HookErrorKind::Missing,
+            });
+        }
+        let build =
+            || state::build(&self.sources, self.limits, &self.services, false).map(|b| b.state);
+        let mut route = Route::start(Arc::clone(self), &self.routes, build, info)?;
+        route.set_broadcast(name, contact);
+        Ok(route)
     }
 
     /// The route states of this version and the routes on them.
