@@ -794,3 +794,48 @@ fn a_campaign_made_and_changed_through_the_api_runs_and_outlives_a_restart() {
     assert_eq!(s["dialer"]["mode"], "progressive");
     server.stop();
 }
+
+#[test]
+fn a_broadcast_campaign_plays_its_flow_to_each_answer_without_agents() {
+    let port = common::free_port();
+    let mut c = config(port, ALWAYS, None);
+    c.scripts_dir = common::tests_dir("scripts/broadcast");
+    c.extra_yaml = c.extra_yaml.replace(
+        "mode: predictive\n",
+        "mode: broadcast\n    broadcast: notice\n",
+    );
+    let server = Server::start(&c);
+    let carrier = carrier(&server, port);
+    import(
+        &server,
+        CAMPAIGN,
+        &[(number(6), None), (number(19), None), (number(21), None)],
+    );
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 3, 60);
+    let log = carrier.kill().messages;
+    let by_phone = |n: u32| {
+        attempts
+            .iter()
+            .find(|a| a["phone"] == number(n).as_str())
+            .unwrap_or_else(|| panic!("no attempt for {}", number(n)))
+            .clone()
+    };
+    for n in [6, 19] {
+        let a = by_phone(n);
+        assert_eq!(a["outcome"], "answered", "{a}");
+        let detail: Value =
+            serde_json::from_str(a["detail"].as_str().expect("detail")).expect("json");
+        assert_eq!(detail["heard"], "end", "{a}");
+        assert!(
+            detail["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("客户")),
+            "{a}"
+        );
+    }
+    assert_eq!(by_phone(21)["outcome"], "busy");
+    // The switch hung up after the message: its BYE reached the carrier.
+    assert!(log.contains("BYE sip:"), "no BYE from the switch");
+    server.stop();
+}

@@ -81,6 +81,9 @@ fn pacing_of(config: &Campaign) -> PacingConfig {
     let pace = match config.mode.as_str() {
         "progressive" => PaceMode::Progressive,
         "preview" => PaceMode::Preview,
+        "broadcast" => PaceMode::Broadcast {
+            max_lines: config.max_lines,
+        },
         _ => PaceMode::Predictive,
     };
     PacingConfig {
@@ -117,6 +120,7 @@ impl Run {
         match self.config.mode.as_str() {
             "predictive" => Some(DialMode::Predictive),
             "progressive" => Some(DialMode::Progressive),
+            "broadcast" => Some(DialMode::Broadcast),
             _ => None,
         }
     }
@@ -205,6 +209,17 @@ impl Dialer {
     async fn run(mut self, mut shutdown: Shutdown) {
         self.load_api_campaigns().await;
         self.restore().await;
+        let version = self.ctx.scripts.current();
+        for run in &self.runs {
+            if let Some(flow) = &run.config.broadcast
+                && !version.broadcasts().iter().any(|b| b == flow)
+            {
+                warn!(
+                    campaign = %run.config.name, %flow,
+                    "no broadcast.{flow} in the scripts: its answered calls will fail until one is loaded"
+                );
+            }
+        }
         self.script_version = self.ctx.scripts.current().info().number;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -659,6 +674,11 @@ impl Dialer {
             connect_limit: config.connect_limit,
             safe_harbour: config.safe_harbour.clone(),
             agent: agent.clone(),
+            broadcast: config
+                .broadcast
+                .clone()
+                .filter(|_| config.mode == "broadcast" && agent.is_none())
+                .map(|flow| (flow, script_contact(&contact))),
             report: self.report.clone(),
         };
         self.runs[i].lines.insert(
@@ -774,7 +794,8 @@ impl Dialer {
                     answered_ms: end.answered_ms,
                     ended_ms: end.ended_ms,
                     agent: end.agent.clone(),
-                    detail: None,
+                    detail: (!end.vars.is_empty())
+                        .then(|| serde_json::to_string(&end.vars).unwrap_or_default()),
                     next_at_ms,
                     abandoned: end.outcome == "abandoned",
                 })

@@ -60,6 +60,9 @@ pub struct Dialout {
     /// Preview and manual dials: this agent (reserved in the ACD already)
     /// is called first, and hears the customer's phone ring.
     pub agent: Option<String>,
+    /// Broadcast: the Lua flow that runs the answered call, and the
+    /// contact it is given.
+    pub broadcast: Option<(String, waihu_script::Contact)>,
     /// Where the call reports what happens to it.
     pub report: mpsc::UnboundedSender<DialerEvent>,
 }
@@ -95,6 +98,9 @@ pub struct CallResult {
     pub ring_ms: i64,
     pub agent: Option<String>,
     pub talk_ms: Option<i64>,
+    /// The call's variables at the end (a broadcast flow's results:
+    /// `heard`, `key`, `opted_out`, ...).
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// A new INVITE, as the driver hands it to [`spawn`].

@@ -1248,7 +1248,7 @@ impl Session {
             sip_status: ending.sip_status,
             digits: std::mem::take(&mut self.heard),
             recording,
-            vars: std::mem::take(&mut self.vars),
+            vars: self.vars.clone(),
             script_version: self.script_version,
             media,
             trunk: self

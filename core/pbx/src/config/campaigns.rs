@@ -68,6 +68,10 @@ pub struct CampaignEntry {
     /// The agents' on-screen call script (`agent_script.define`).
     #[serde(default)]
     pub agent_script: Option<String>,
+    /// Broadcast: the Lua flow that runs each answered call
+    /// (`broadcast.NAME(call, contact)`).
+    #[serde(default)]
+    pub broadcast: Option<String>,
     /// How `waihu campaign import` reads this campaign's lists.
     #[serde(default)]
     pub import: ImportSpec,
@@ -139,6 +143,7 @@ pub struct Campaign {
     pub ratio: f64,
     pub safe_harbour: Vec<String>,
     pub agent_script: Option<String>,
+    pub broadcast: Option<String>,
     pub import: ImportSpec,
     pub retry: RetryPolicy,
 }
@@ -239,6 +244,29 @@ fn check_entries(
             }
             _ => {}
         }
+        if e.mode == "broadcast" {
+            match &e.broadcast {
+                None => c.report(key("broadcast"), ProblemKind::Missing),
+                Some(name) if !is_name(name) => c.report(
+                    key("broadcast"),
+                    ProblemKind::BadName {
+                        what: "broadcast flow",
+                        value: name.clone(),
+                    },
+                ),
+                Some(_) => {}
+            }
+            if e.max_lines == 0 {
+                c.report(
+                    key("max_lines"),
+                    ProblemKind::OutOfRange {
+                        value: 0,
+                        min: 1,
+                        max: 100_000,
+                    },
+                );
+            }
+        }
         if let Some(id) = &e.caller_id
             && (id.is_empty()
                 || id.len() > 32
@@ -312,6 +340,7 @@ fn check_entries(
             ratio: e.ratio,
             safe_harbour: e.safe_harbour.clone(),
             agent_script: e.agent_script.clone(),
+            broadcast: e.broadcast.clone(),
             import: e.import.clone(),
             retry: e.retry.clone(),
         });

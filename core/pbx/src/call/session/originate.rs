@@ -227,9 +227,19 @@ impl Session {
             ring_ms,
         });
         let queue = o.dialout.queue.clone();
+        let broadcast = o.dialout.broadcast.clone();
+        let number = o.dialout.number.clone();
+        if broadcast.is_some() {
+            // No agent is waited for: the flow is the call.
+            o.connect_by = None;
+        }
         self.answered = Some(SystemTime::now());
         self.ctx.registry.answered(&self.call_id);
         info!(call_id = %self.call_id, "customer answered");
+        if let Some((flow, contact)) = broadcast {
+            self.start_broadcast(&flow, &number, contact).await;
+            return;
+        }
         let Some(queue) = queue else {
             self.abandon("no queue").await;
             return;
@@ -239,6 +249,29 @@ impl Session {
             .await
         {
             self.abandon(&reason).await;
+        }
+    }
+
+    /// Broadcast: the campaign's Lua flow runs the answered call, pinned
+    /// to the script version of the moment like any route.
+    async fn start_broadcast(&mut self, flow: &str, number: &str, contact: waihu_script::Contact) {
+        let version = self.ctx.scripts.pick(self.number);
+        self.script_version = Some(version.info().number);
+        let info = waihu_script::CallInfo {
+            id: self.number,
+            from: super::user_of(&self.invite.from.uri).unwrap_or_default(),
+            to: number.to_owned(),
+            vars: self.vars.clone(),
+        };
+        match version.start_broadcast(flow, info, contact) {
+            Ok(route) => {
+                self.route = Some(route);
+                self.advance(None).await;
+            }
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, %flow, error = %e, "broadcast flow failed to start");
+                self.end(Party::Switch, HangupCause::Failure).await;
+            }
         }
     }
 
@@ -422,7 +455,7 @@ impl Session {
             // The customer was never dialled.
             "failed"
         } else if o.answered_at.is_some() {
-            if o.connected.is_some() {
+            if o.connected.is_some() || o.dialout.broadcast.is_some() {
                 "answered"
             } else {
                 "abandoned"
@@ -447,6 +480,12 @@ impl Session {
             ring_ms: o.ring_ms,
             agent: o.connected.clone(),
             talk_ms: self.queue_cdr.talk_ms,
+            vars: self
+                .vars
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "campaign" | "attempt"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         let _ = o.dialout.report.send(DialerEvent::Ended(result));
     }
