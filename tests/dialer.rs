@@ -839,3 +839,51 @@ fn a_broadcast_campaign_plays_its_flow_to_each_answer_without_agents() {
     assert!(log.contains("BYE sip:"), "no BYE from the switch");
     server.stop();
 }
+
+#[test]
+fn a_broadcast_callee_who_presses_9_is_put_on_the_do_not_call_table_before_the_call_ends() {
+    let port = common::free_port();
+    let mut c = config(port, ALWAYS, None);
+    c.scripts_dir = common::tests_dir("scripts/broadcast");
+    c.extra_yaml = c.extra_yaml.replace(
+        "mode: predictive\n",
+        "mode: broadcast\n    broadcast: optout\n",
+    );
+    let server = Server::start(&c);
+    let callees = Sipp::new("callee_press.xml", Transport::Udp, "customer")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(1_000)
+        .key("press", "/usr/share/sip-tester/dtmf_2833_9.pcap")
+        .timeout_secs(120)
+        .spawn(&server);
+    import(&server, CAMPAIGN, &[(number(6), None), (number(16), None)]);
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 2, 60);
+    callees.kill();
+    let list = get(&server, "/api/v1/dnc");
+    for a in &attempts {
+        let detail: Value =
+            serde_json::from_str(a["detail"].as_str().expect("detail")).expect("json");
+        assert_eq!(detail["key"], "9", "{a}");
+        assert_eq!(detail["opted_out"], a["phone"], "{a}");
+        assert!(
+            list["dnc"]
+                .as_array()
+                .expect("dnc")
+                .iter()
+                .any(|r| r["phone"] == a["phone"]),
+            "{list}"
+        );
+    }
+    // Never dialled again, whichever path asks.
+    let (status, body) = http_post(
+        server.http,
+        "/api/v1/agents/1001/dial",
+        &format!(r#"{{"number":"{}","campaign":"{CAMPAIGN}"}}"#, number(6)),
+    )
+    .expect("dial");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("do_not_call"), "{body}");
+    server.stop();
+}

@@ -73,6 +73,10 @@ pub enum Command {
     /// user, `pstn:NUMBER` or `trunk:NAME:NUMBER`) and this leg ends.
     /// Replied with [`Event::Transferred`] or [`Event::Failed`].
     Transfer { target: String },
+    /// The called party asks never to be called again: their number goes
+    /// on the do-not-call table, on disk before the reply. Replied with
+    /// [`Event::OptedOut`] (with the number) or [`Event::Failed`].
+    OptOut { reason: String },
 }
 
 /// How a wait in a queue ended.
@@ -267,6 +271,8 @@ pub enum Event {
     DialDone { outcome: DialOutcome },
     /// Reply to [`Command::SetVar`].
     VarSet,
+    /// The number is on the do-not-call table (E.164).
+    OptedOut { number: String },
     /// Reply to [`Command::Queue`]: how the wait ended, with the agent who
     /// took the call or the recording made.
     QueueDone {

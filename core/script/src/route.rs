@@ -129,6 +129,7 @@ function Call:dial(target, opts) local c = command(self, "dial", target, opts) r
 function Call:queue(name, opts) local c = command(self, "queue", name, opts) return yield(c) end
 function Call:transfer(target) local c = command(self, "transfer", target) return yield(c) end
 function Call:hangup(cause) local c = command(self, "hangup", cause) return yield(c) end
+function Call:opt_out(reason) local c = command(self, "opt_out", reason) return yield(c) end
 function Call:set_var(name, value)
   local c = command(self, "set_var", name, value)
   local ok, err = yield(c)
@@ -574,6 +575,22 @@ fn set_var(args: &MultiValue) -> Result<Command, String> {
     Ok(Command::SetVar { name, value })
 }
 
+/// `call:opt_out(reason?)`: the reason kept with the number (at most a
+/// variable's length).
+fn opt_out(args: &MultiValue) -> Result<Command, String> {
+    let reason = match arg(args, 0) {
+        Value::Nil => "asked not to be called (key press)".to_owned(),
+        v => string(v, "argument #1 (reason)")?,
+    };
+    if reason.is_empty() || reason.len() > MAX_VAR_VALUE {
+        return Err(format!(
+            "the reason must be 1..{MAX_VAR_VALUE} bytes, got {}",
+            reason.len()
+        ));
+    }
+    Ok(Command::OptOut { reason })
+}
+
 fn hangup(args: &MultiValue) -> Result<Command, String> {
     let cause = match arg(args, 0) {
         Value::Nil => HangupCause::default(),
@@ -614,6 +631,7 @@ fn command(name: &str, args: &MultiValue) -> Result<Command, String> {
         "queue" => queue(args),
         "set_var" => set_var(args),
         "hangup" => hangup(args),
+        "opt_out" => opt_out(args),
         other => Err(format!("unknown call method {other}")),
     }
 }
@@ -741,6 +759,7 @@ enum Waiting {
     Transfer,
     SetVar { name: String, value: String },
     Hangup,
+    OptOut,
 }
 
 impl Waiting {
@@ -762,6 +781,7 @@ impl Waiting {
                 value: value.clone(),
             },
             Command::Hangup { .. } => Waiting::Hangup,
+            Command::OptOut { .. } => Waiting::OptOut,
             // `Command` may grow; the builder never makes what we do not know.
             _ => Waiting::Hangup,
         }
@@ -783,6 +803,7 @@ impl Waiting {
             Waiting::Transfer => "the reply to transfer",
             Waiting::SetVar { .. } => "the reply to set_var",
             Waiting::Hangup => "the reply to hangup",
+            Waiting::OptOut => "the reply to opt_out",
         }
     }
 }
@@ -945,6 +966,7 @@ impl Route {
                 Resume::With(path.map_or(Reply::Nil, Reply::Str))
             }
             (Waiting::Dial, Event::DialDone { outcome: o }) => Resume::With(Reply::Str(outcome(o))),
+            (Waiting::OptOut, Event::OptedOut { number }) => Resume::With(Reply::Str(number)),
             (Waiting::Queue, Event::QueueDone { outcome, detail }) => {
                 Resume::With(Reply::Queued(outcome, detail))
             }

@@ -6,3 +6,14 @@ function broadcast.notice(call, contact)
   call:set_var("name", contact.fields.name or "")
   call:hangup()
 end
+
+-- Press 9 never to be called again.
+function broadcast.optout(call, contact)
+  local key = call:play({ "en/welcome", "en/welcome" }, { barge_in = true })
+  if key == "9" then
+    local number = call:opt_out("pressed 9 in the broadcast")
+    call:set_var("opted_out", number or "failed")
+  end
+  call:set_var("key", key or "")
+  call:hangup()
+end

@@ -576,6 +576,7 @@ impl Session {
                 None
             }
             Command::Transfer { target } => Some(self.api_transfer(&target).await),
+            Command::OptOut { reason } => Some(self.opt_out(reason).await),
             other => Some(Event::Failed {
                 reason: format!("command {other:?} is not supported"),
             }),
@@ -584,6 +585,46 @@ impl Session {
 
     /// A command from the API. Only those that cannot confuse the route's
     /// own flow are taken: hang up, record, stop recording, send DTMF.
+    /// `call:opt_out`: the called party's number (a campaign call's, or
+    /// the caller's) on the do-not-call table, on disk before the reply.
+    async fn opt_out(&mut self, reason: String) -> Event {
+        let raw = match self.origin.as_ref() {
+            Some(o) => o.dialout.number.clone(),
+            None => user_of(&self.invite.from.uri).unwrap_or_default(),
+        };
+        let number = match crate::campaigns::normalise(&raw, "CN") {
+            Ok(n) => n,
+            Err(e) => {
+                return Event::Failed {
+                    reason: format!("{raw:?} is not a number to opt out: {e}"),
+                };
+            }
+        };
+        let (n, call_id) = (number.clone(), self.call_id.clone());
+        let written = self
+            .ctx
+            .store
+            .run(move |s| {
+                s.add_dnc(
+                    &n,
+                    &reason,
+                    &format!("call:{call_id}"),
+                    crate::campaigns::now_ms(),
+                )
+            })
+            .await;
+        match written {
+            Ok(()) => {
+                self.ctx.dnc.insert(&number);
+                info!(call_id = %self.call_id, %number, "opted out: on the do-not-call table");
+                Event::OptedOut { number }
+            }
+            Err(e) => Event::Failed {
+                reason: format!("the do-not-call table could not be written: {e}"),
+            },
+        }
+    }
+
     async fn api_command(&mut self, command: Command) -> Event {
         match command {
             Command::Hangup { cause } => {
