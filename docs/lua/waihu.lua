@@ -167,6 +167,17 @@ function Call:set_var(name, value) end
 ---@param cause HangupCause|nil # default "normal"
 function Call:hangup(cause) end
 
+---The called party's number on the do-not-call table, durably.
+---@param reason string|nil
+---@return string|nil number # E.164
+---@return string|nil why # when it could not be written
+function Call:opt_out(reason) end
+
+---Broadcast flows by name: `broadcast.NAME(call, contact)` runs each
+---answered call of a campaign with `mode: broadcast, broadcast: NAME`.
+---@type table<string, fun(call: Call, contact: Contact)>
+broadcast = {}
+
 ---The call-flow hook (scripts/route.lua): one run per incoming call.
 ---@type fun(call: Call)|nil
 route = nil
