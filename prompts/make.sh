@@ -100,6 +100,75 @@ for w in ling2 yi1 er4 san1 si4 wu3 liu4 qi1 ba1 jiu3; do
     i=$((i + 1))
 done
 
+# Fragments for spoken figures (waihu_media::say): numbers, money, dates
+# and times are played as sequences of these. The names must match
+# say::fragments(); core/media/tests/say_prompts.rs checks that they do.
+#
+# Mandarin, under zh/num/. 一 is recorded in its first tone: the tone
+# changes of a real speaker (yì bǎi, yí wàn) depend on the next fragment.
+i=0
+# 零 一 二 三 四 五 六 七 八 九
+for w in ling2 yi1 er4 san1 si4 wu3 liu4 qi1 ba1 jiu3; do
+    zh "num/$i" "$w"
+    i=$((i + 1))
+done
+zh num/yao yao1             # 幺, 1 in phone numbers
+zh num/liang liang3         # 两
+zh num/shi shi2             # 十
+zh num/bai bai3             # 百
+zh num/qian qian1           # 千
+zh num/wan wan4             # 万
+zh num/yi4 yi4              # 亿
+zh num/fu fu4               # 负
+zh num/yuan yuan2           # 元
+zh num/jiao jiao3           # 角
+zh num/fen fen1             # 分
+zh num/meiyuan "mei3 yuan2" # 美元
+zh num/meifen "mei3 fen1"   # 美分
+zh num/nian nian2           # 年
+zh num/yue yue4             # 月
+zh num/ri ri4               # 日
+zh num/dian dian3           # 点
+zh num/lingchen "ling2 chen2"   # 凌晨
+zh num/shangwu "shang4 wu3"     # 上午
+zh num/zhongwu "zhong1 wu3"     # 中午
+zh num/xiawu "xia4 wu3"         # 下午
+zh num/wanshang "wan3 shang5"   # 晚上
+
+# English, under en/num/.
+i=0
+for w in zero one two three four five six seven eight nine ten eleven twelve \
+         thirteen fourteen fifteen sixteen seventeen eighteen nineteen; do
+    en "num/$i" "$w"
+    i=$((i + 1))
+done
+i=20
+for w in twenty thirty forty fifty sixty seventy eighty ninety; do
+    en "num/$i" "$w"
+    i=$((i + 10))
+done
+for w in hundred thousand million billion minus oh and yuan fen \
+         dollar dollars cent cents; do
+    en "num/$w" "$w"
+done
+en num/am "a.m."
+en num/pm "p.m."
+i=1
+for w in January February March April May June July August September \
+         October November December; do
+    en "num/month/$i" "$w"
+    i=$((i + 1))
+done
+i=1
+for w in first second third fourth fifth sixth seventh eighth ninth tenth \
+         eleventh twelfth thirteenth fourteenth fifteenth sixteenth \
+         seventeenth eighteenth nineteenth twentieth twenty-first \
+         twenty-second twenty-third twenty-fourth twenty-fifth twenty-sixth \
+         twenty-seventh twenty-eighth twenty-ninth thirtieth thirty-first; do
+    en "num/ord/$i" "$w"
+    i=$((i + 1))
+done
+
 # Music on hold: a slow progression of soft two-note sine chords (sox
 # synth), ten seconds, looped by the queue. Our own, so no licence question.
 mkdir -p moh

@@ -17,6 +17,8 @@
 //!   detection of tones in the audio.
 //! - [`record`]: crash-safe WAV recording.
 //! - [`relay`]: strict source learning and media timeout for a relayed leg.
+//! - [`say`]: numbers, amounts, digit strings, dates and times as lists of
+//!   fragment prompts, in Mandarin and English.
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods)]
 
@@ -30,4 +32,5 @@ pub mod relay;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
+pub mod say;
 pub mod tone;

@@ -1,9 +1,11 @@
 //! The prompts shipped in `prompts/` load cleanly, and every name the
-//! demo dialplans use is there.
+//! demo dialplans use is there, and so is every fragment of spoken
+//! figures (`say`; `say_prompts.rs` checks those more closely).
 
 use std::path::PathBuf;
 
 use waihu_media::prompt::PromptCache;
+use waihu_media::say::{self, Lang};
 
 const NAMES: [&str; 18] = [
     "welcome",
@@ -48,6 +50,9 @@ fn shipped_prompts_load_without_errors_and_every_name_exists() {
     }
     // Music on hold for the queues.
     expected.push("moh/default".into());
+    // The fragments spoken figures are made of.
+    expected.extend(say::fragments(Lang::Zh));
+    expected.extend(say::fragments(Lang::En));
     for name in &expected {
         let p = cache.get(name);
         assert!(p.is_some(), "missing prompt {name}");
