@@ -80,6 +80,7 @@ mod host;
 mod pool;
 mod route;
 mod sandbox;
+mod say;
 mod sources;
 mod state;
 mod types;

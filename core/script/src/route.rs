@@ -130,6 +130,15 @@ function Call:queue(name, opts) local c = command(self, "queue", name, opts) ret
 function Call:transfer(target) local c = command(self, "transfer", target) return yield(c) end
 function Call:hangup(cause) local c = command(self, "hangup", cause) return yield(c) end
 function Call:opt_out(reason) local c = command(self, "opt_out", reason) return yield(c) end
+local function lang_of(call)
+  local vars = rawget(call, "vars")
+  return type(vars) == "table" and vars.lang or nil
+end
+function Call:say_number(n, opts) local c = command(self, "say_number", n, opts, lang_of(self)) return yield(c) end
+function Call:say_amount(v, opts) local c = command(self, "say_amount", v, opts, lang_of(self)) return yield(c) end
+function Call:say_digits(s, opts) local c = command(self, "say_digits", s, opts, lang_of(self)) return yield(c) end
+function Call:say_date(d, opts) local c = command(self, "say_date", d, opts, lang_of(self)) return yield(c) end
+function Call:say_time(t, opts) local c = command(self, "say_time", t, opts, lang_of(self)) return yield(c) end
 function Call:set_var(name, value)
   local c = command(self, "set_var", name, value)
   local ok, err = yield(c)
@@ -632,6 +641,7 @@ fn command(name: &str, args: &MultiValue) -> Result<Command, String> {
         "set_var" => set_var(args),
         "hangup" => hangup(args),
         "opt_out" => opt_out(args),
+        say if say.starts_with("say_") => crate::say::command(&say[4..], args),
         other => Err(format!("unknown call method {other}")),
     }
 }

@@ -76,3 +76,81 @@ fn an_unknown_flow_is_missing() {
     assert_eq!(err.kind, HookErrorKind::Missing);
     assert_eq!(err.function, "broadcast");
 }
+
+const SAYS: &str = r#"
+function broadcast.bill(call, contact)
+  call:say_amount(contact.fields.amount)
+  call:say_number(101, { lang = "en" })
+  call:say_date(contact.fields.due, { year = false, barge_in = true })
+  call:say_digits("10086")
+  call:say_time("15:05", { lang = "zh" })
+end
+
+function broadcast.bad(call, contact)
+  call:say_number(1, { lang = "fr" })
+end
+"#;
+
+fn prompts(cmd: &Command) -> Vec<String> {
+    match cmd {
+        Command::Play { items, .. } => items
+            .iter()
+            .map(|i| match i {
+                PlayItem::Prompt { name } => name.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn say_methods_speak_a_contacts_figures_from_fragments() {
+    let dir = ScriptDir::new("say");
+    dir.write("flows.lua", SAYS);
+    let host = ScriptHost::load(dir.config(), Arc::new(NoServices)).unwrap();
+    let mut route = host
+        .current()
+        .start_broadcast(
+            "bill",
+            CallInfo::default(),
+            contact(&[("amount", "128.50"), ("due", "2026-12-15")]),
+        )
+        .unwrap();
+    let commands = Fake::default().drive(&mut route).unwrap();
+    let amount = prompts(&commands[0]);
+    assert_eq!(
+        amount.first().map(String::as_str),
+        Some("zh/num/1"),
+        "{amount:?}"
+    );
+    assert!(
+        amount.contains(&"zh/num/yuan".to_owned()) && amount.contains(&"zh/num/jiao".to_owned()),
+        "{amount:?}"
+    );
+    assert!(
+        prompts(&commands[1])
+            .iter()
+            .all(|p| p.starts_with("en/num/")),
+        "English on request"
+    );
+    let date = prompts(&commands[2]);
+    assert!(
+        !date.contains(&"zh/num/nian".to_owned()),
+        "no year: {date:?}"
+    );
+    assert!(matches!(commands[2], Command::Play { barge_in: true, .. }));
+    assert_eq!(
+        prompts(&commands[3])[0],
+        "zh/num/yao",
+        "1 in a digit string is 幺"
+    );
+    assert!(prompts(&commands[4]).contains(&"zh/num/xiawu".to_owned()));
+
+    let mut bad = host
+        .current()
+        .start_broadcast("bad", CallInfo::default(), contact(&[]))
+        .unwrap();
+    let err = Fake::default().drive(&mut bad).unwrap_err();
+    assert!(err.to_string().contains("lang"), "{err}");
+}
