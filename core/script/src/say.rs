@@ -27,7 +27,7 @@ fn text(v: &Value, what: &str) -> Result<String, String> {
     }
 }
 
-fn opt<'a>(opts: Option<&'a mlua::Table>, key: &str) -> Value {
+fn opt(opts: Option<&mlua::Table>, key: &str) -> Value {
     opts.and_then(|t| t.raw_get::<Value>(key).ok())
         .unwrap_or(Value::Nil)
 }
