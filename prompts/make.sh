@@ -89,6 +89,26 @@ zh agent_login "nin2 yi3 deng1 lu4 bing4 jiu4 xu4."                   # 您已�
 zh agent_logout "nin2 yi3 tui4 chu1."                                 # 您已退出。
 zh agent_pause "nin2 yi3 zan4 ting2."                                 # 您已暂停。
 zh agent_ready "nin2 yi3 jiu4 xu4."                                   # 您已就绪。
+# The shipped broadcasts (scripts/billing_reminder.lua,
+# scripts/broadband_renewal.lua): the fixed phrases around the figures
+# said from num/ fragments. Each opens by saying who calls.
+en bill_intro "Hello, this is waihu customer service with your bill. Your bill this month is"
+en bill_due "It is due on"
+en bill_menu "To hear this again, press 1. To speak to an agent, press 0. To stop these calls, press 9."
+en optout_ok "Your number is on our do not call list. We will not call you again. Goodbye."
+en transfer "Please hold, we are connecting you to an agent."
+en renewal_intro "Hello, this is waihu customer service. Your broadband contract ends on"
+en renewal_offer "Renew now and pay only, per month,"
+en renewal_menu "To accept the offer and speak to an agent, press 1. To stop these calls, press 9."
+zh bill_intro "nin2 hao3, zhe4 li3 shi4 wai4 hu1 ke4 fu2 zhong1 xin1. nin2 ben3 yue4 de5 hua4 fei4 shi4"  # 您好，这里是外呼客服中心。您本月的话费是
+zh bill_due "jiao3 fei4 jie2 zhi3 ri4 qi1 shi4"  # 缴费截止日期是
+zh bill_menu "chong2 ting1 qing3 an4 yi1, zhuan3 ren2 gong1 fu2 wu4 qing3 an4 ling2, bu4 zai4 jie1 shou1 ci3 lei4 lai2 dian4 qing3 an4 jiu3."  # 重听请按1，转人工服务请按0，不再接收此类来电请按9。
+zh optout_ok "nin2 de5 hao4 ma3 yi3 jia1 ru4 mian3 da3 rao3 ming2 dan1, wo3 men5 jiang1 bu4 zai4 lai2 dian4. zai4 jian4."  # 您的号码已加入免打扰名单，我们将不再来电。再见。
+zh transfer "qing3 shao1 hou4, zheng4 zai4 wei4 nin2 zhuan3 jie1 ren2 gong1 fu2 wu4."  # 请稍候，正在为您转接人工服务。
+zh renewal_intro "nin2 hao3, zhe4 li3 shi4 wai4 hu1 ke4 fu2 zhong1 xin1. nin2 de5 kuan1 dai4 he2 yue1 dao4 qi1 ri4 shi4"  # 您好，这里是外呼客服中心。您的宽带合约到期日是
+zh renewal_offer "xian4 zai4 xu4 yue1, mei3 yue4 jin3 xu1"  # 现在续约，每月仅需
+zh renewal_menu "jie1 shou4 you1 hui4 bing4 zhuan3 ren2 gong1 qing3 an4 yi1, bu4 zai4 jie1 shou1 ci3 lei4 lai2 dian4 qing3 an4 jiu3."  # 接受优惠并转人工请按1，不再接收此类来电请按9。
+
 # The safe-harbour message of an abandoned campaign call: who called, and
 # how to stop the calls.
 en safe_harbour "This is waihu customer service calling about your account. We are sorry, no one is free to speak with you now. We will call again later. To stop these calls, call us back and ask to be put on the do not call list."

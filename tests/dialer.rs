@@ -887,3 +887,58 @@ fn a_broadcast_callee_who_presses_9_is_put_on_the_do_not_call_table_before_the_c
     assert!(body.contains("do_not_call"), "{body}");
     server.stop();
 }
+
+#[test]
+fn the_shipped_billing_reminder_says_the_bill_and_a_0_reaches_an_agent() {
+    let port = common::free_port();
+    let mut c = config(port, ALWAYS, None);
+    c.extra_yaml = c
+        .extra_yaml
+        .replace(
+            "mode: predictive\n",
+            "mode: broadcast\n    broadcast: billing_reminder\n",
+        )
+        .replace(
+            "queues:\n",
+            &format!(
+                "queues:\n  - name: support\n    members: [\"{}\"]\n    ring_timeout_s: 5\n    announce_every_s: 0\n",
+                ALICE.id
+            ),
+        );
+    let server = Server::start(&c);
+    let callees = Sipp::new("callee_press.xml", Transport::Udp, "customer")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(1_000)
+        .key("press", "/usr/share/sip-tester/dtmf_2833_0.pcap")
+        .timeout_secs(120)
+        .spawn(&server);
+    let alice = agent_phone(&server, &ALICE, 1000);
+    let csv = server.dir.join("bills.csv");
+    std::fs::write(
+        &csv,
+        format!("phone,amount,due\n{},128.50,2026-12-15\n", number(6)),
+    )
+    .expect("csv");
+    let (ok, _, err) = server.cli(&["campaign", "import", CAMPAIGN, csv.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 1, 60);
+    callees.kill();
+    alice.kill();
+    let detail: Value =
+        serde_json::from_str(attempts[0]["detail"].as_str().expect("detail")).expect("json");
+    assert_eq!(detail["key"], "0", "{detail}");
+    assert_eq!(detail["transferred"], "yes", "{detail}");
+    // Alice took it from the queue: the call's CDR says so.
+    let cdrs = get(&server, "/api/v1/cdrs?limit=10");
+    assert!(
+        cdrs["cdrs"]
+            .as_array()
+            .expect("cdrs")
+            .iter()
+            .any(|c| c["queue"] == "support" && c["agent"] == ALICE.id),
+        "{cdrs}"
+    );
+    server.stop();
+}

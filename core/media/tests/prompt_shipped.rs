@@ -7,7 +7,16 @@ use std::path::PathBuf;
 use waihu_media::prompt::PromptCache;
 use waihu_media::say::{self, Lang};
 
-const NAMES: [&str; 18] = [
+const NAMES: [&str; 26] = [
+    // The shipped broadcasts.
+    "bill_intro",
+    "bill_due",
+    "bill_menu",
+    "optout_ok",
+    "transfer",
+    "renewal_intro",
+    "renewal_offer",
+    "renewal_menu",
     "welcome",
     // The safe-harbour message of an abandoned campaign call.
     "safe_harbour",

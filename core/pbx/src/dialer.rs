@@ -412,7 +412,9 @@ impl Dialer {
         let run = &self.runs[i];
         let name = run.config.name.clone();
         let fallback = DialMode::parse(&run.config.mode).unwrap_or(DialMode::Predictive);
-        let use_script = run.config.select_mode;
+        // A broadcast campaign broadcasts to every contact: the segments of
+        // `campaign.select_mode` are for campaigns with agents.
+        let use_script = run.config.select_mode && run.config.mode != "broadcast";
         let scripts = self.ctx.scripts.clone();
         let result = self
             .ctx
