@@ -17,9 +17,12 @@
 //!   detection of tones in the audio.
 //! - [`record`]: crash-safe WAV recording.
 //! - [`relay`]: strict source learning and media timeout for a relayed leg.
+//! - [`amd`]: answering-machine detection: human, machine or unsure from
+//!   the first seconds after answer, and the voicemail beep.
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods)]
 
+pub mod amd;
 pub mod dtmf;
 pub mod g711;
 pub mod inband;
