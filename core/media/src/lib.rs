@@ -19,9 +19,12 @@
 //! - [`relay`]: strict source learning and media timeout for a relayed leg.
 //! - [`say`]: numbers, amounts, digit strings, dates and times as lists of
 //!   fragment prompts, in Mandarin and English.
+//! - [`amd`]: answering-machine detection: human, machine or unsure from
+//!   the first seconds after answer, and the voicemail beep.
 #![forbid(unsafe_code)]
 #![deny(clippy::disallowed_methods)]
 
+pub mod amd;
 pub mod dtmf;
 pub mod g711;
 pub mod inband;
