@@ -876,6 +876,9 @@ fn a_broadcast_callee_who_presses_9_is_put_on_the_do_not_call_table_before_the_c
             "{list}"
         );
     }
+    let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
+    assert_eq!(status["counts"]["results"]["opted_out"], 2, "{status}");
+    assert_eq!(status["counts"]["results"]["key_pressed"], 2, "{status}");
     // Never dialled again, whichever path asks.
     let (status, body) = http_post(
         server.http,

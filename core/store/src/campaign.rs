@@ -160,6 +160,10 @@ pub struct CampaignCounts {
     pub outcomes: BTreeMap<String, u64>,
     pub attempts: u64,
     pub refusals: BTreeMap<String, u64>,
+    /// What answered calls did, from their flows' results (broadcasts):
+    /// `answered`, `heard_to_end`, `key_pressed`, `transferred`,
+    /// `opted_out`, and `machine` from the outcomes.
+    pub results: BTreeMap<String, u64>,
 }
 
 /// One `campaign` row: its state, and the configuration of a campaign
@@ -896,6 +900,46 @@ impl Store {
         counts.attempts = counts.outcomes.values().sum();
         counts.refusals =
             group("SELECT reason, COUNT(*) FROM refusal WHERE campaign = ?1 GROUP BY reason")?;
+        let (answered, heard, key, transferred, opted_out, machine): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = self
+            .conn
+            .prepare_cached(
+                "SELECT
+                    COALESCE(SUM(outcome = 'answered'), 0),
+                    COALESCE(SUM(json_extract(detail, '$.heard') = 'end'), 0),
+                    COALESCE(SUM(COALESCE(json_extract(detail, '$.key'), '') != ''), 0),
+                    COALESCE(SUM(json_extract(detail, '$.transferred') = 'yes'), 0),
+                    COALESCE(SUM(json_extract(detail, '$.opted_out') IS NOT NULL
+                        AND json_extract(detail, '$.opted_out') != 'failed'), 0),
+                    COALESCE(SUM(outcome = 'machine'), 0)
+                 FROM attempt WHERE campaign = ?1 AND (detail IS NULL OR json_valid(detail))",
+            )?
+            .query_row(params![campaign], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
+        for (k, v) in [
+            ("answered", answered),
+            ("heard_to_end", heard),
+            ("key_pressed", key),
+            ("transferred", transferred),
+            ("opted_out", opted_out),
+            ("machine", machine),
+        ] {
+            counts.results.insert(k.to_owned(), v.max(0) as u64);
+        }
         Ok(counts)
     }
 }

@@ -420,6 +420,36 @@ fn changing_the_rules_reclassifies_pending_contacts_only() {
 }
 
 #[test]
+fn broadcast_results_are_counted_from_the_attempts_details() {
+    let (_d, mut store) = store();
+    let all = ready(&mut store, 3, "broadcast");
+    let details = [
+        Some(r#"{"heard":"end","key":""}"#),
+        Some(r#"{"heard":"interrupted","key":"9","opted_out":"+8613800000001"}"#),
+        None,
+    ];
+    for (c, detail) in all.iter().zip(details) {
+        let a = store.begin_attempt(&attempt(c, T0, T0)).expect("begin");
+        store
+            .finish_attempt(&AttemptEnd {
+                attempt_id: a,
+                outcome: if detail.is_some() { "answered" } else { "busy" }.into(),
+                ended_ms: T0 + 1000,
+                detail: detail.map(str::to_owned),
+                next_at_ms: None,
+                ..AttemptEnd::default()
+            })
+            .expect("finish");
+    }
+    let r = store.campaign_counts("renewals").expect("counts").results;
+    assert_eq!(r["answered"], 2);
+    assert_eq!(r["heard_to_end"], 1);
+    assert_eq!(r["key_pressed"], 1);
+    assert_eq!(r["opted_out"], 1);
+    assert_eq!(r["transferred"], 0);
+}
+
+#[test]
 fn a_pacer_state_is_kept_and_replaced() {
     let (_d, mut store) = store();
     assert!(store.pacer("renewals").expect("read").is_none());
