@@ -945,3 +945,67 @@ fn the_shipped_billing_reminder_says_the_bill_and_a_0_reaches_an_agent() {
     );
     server.stop();
 }
+
+/// A callee sipp that answers and plays `clip` (a file of tests/amd/clips)
+/// as its RTP, then waits for the switch's BYE.
+fn greeting_callee(server: &Server, port: u16, clip: &str) -> Running {
+    let samples =
+        common::audio::read_wav_8k(&common::tests_dir("amd/clips").join(clip)).expect("clip");
+    let pcap = server.dir.join(format!("{clip}.pcap"));
+    common::audio::write_rtp_pcap(&pcap, &samples).expect("pcap");
+    Sipp::new("callee_greeting.xml", Transport::Udp, "customer")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(1_000)
+        .key("greeting", pcap.to_str().expect("path"))
+        .timeout_secs(120)
+        .spawn(server)
+}
+
+#[test]
+fn answering_machines_are_detected_and_hung_up_on_and_people_hear_the_broadcast() {
+    let port = common::free_port();
+    let mut c = config(port, ALWAYS, None);
+    c.scripts_dir = common::tests_dir("scripts/broadcast");
+    c.extra_yaml = c.extra_yaml.replace(
+        "mode: predictive\n",
+        "mode: broadcast\n    broadcast: notice\n    amd: { action: hangup }\n",
+    );
+    let server = Server::start(&c);
+    // A voicemail greeting (Mandarin, with a beep at the end).
+    let machines = greeting_callee(&server, port, "m01_zh_wufa_jietong_beep.wav");
+    import(&server, CAMPAIGN, &[(number(6), None), (number(16), None)]);
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 2, 60);
+    machines.kill();
+    for a in &attempts {
+        assert_eq!(a["outcome"], "machine", "{a}");
+        let lasted =
+            a["ended_ms"].as_i64().expect("end") - a["answered_ms"].as_i64().expect("answer");
+        assert!(lasted < 6_000, "hung up on the machine after {lasted} ms");
+    }
+    // A person who says "喂?" and waits hears the broadcast.
+    let people = greeting_callee(&server, port, "h01_zh_wei.wav");
+    let csv = format!("phone,name\n{},王芳\n", number(26));
+    let (status, body) = http_post(
+        server.http,
+        &format!("/api/v1/campaigns/{CAMPAIGN}/contacts"),
+        &csv,
+    )
+    .expect("post");
+    assert_eq!(status, 200, "{body}");
+    let attempts = wait_outcomes(&server, CAMPAIGN, 3, 60);
+    people.kill();
+    let person = attempts
+        .iter()
+        .find(|a| a["phone"] == number(26).as_str())
+        .expect("attempt");
+    assert_eq!(person["outcome"], "answered", "{person}");
+    let detail: Value =
+        serde_json::from_str(person["detail"].as_str().expect("detail")).expect("json");
+    assert_eq!(detail["amd"], "human", "{detail}");
+    assert_eq!(detail["heard"], "end", "{detail}");
+    let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
+    assert_eq!(status["counts"]["results"]["machine"], 2, "{status}");
+    server.stop();
+}

@@ -413,6 +413,49 @@ pub fn echoed(sent: &[Rtp], received: &[Rtp]) -> usize {
         .count()
 }
 
+/// Writes `samples` (8 kHz) as a pcap of RTP packets (PCMA, 20 ms each)
+/// that sipp's `play_pcap_audio` can send: Ethernet, IPv4 and UDP headers
+/// around each RTP packet (sipp rewrites the addresses; checksums zero).
+pub fn write_rtp_pcap(path: &Path, samples: &[f32]) -> Result<(), String> {
+    let mut out = Vec::new();
+    // Global header: magic, v2.4, zone 0, sigfigs 0, snaplen, Ethernet.
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65_535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, chunk) in samples.chunks(160).enumerate() {
+        let mut rtp = vec![0x80u8, 8];
+        rtp.extend_from_slice(&(i as u16).to_be_bytes());
+        rtp.extend_from_slice(&((i as u32) * 160).to_be_bytes());
+        rtp.extend_from_slice(&0x5eed_0001u32.to_be_bytes());
+        rtp.extend(chunk.iter().map(|&s| encode_alaw(s)));
+        let udp_len = 8 + rtp.len();
+        let ip_len = 20 + udp_len;
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&[0x45, 0x00]);
+        frame.extend_from_slice(&(ip_len as u16).to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+        frame.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
+        frame.extend_from_slice(&6000u16.to_be_bytes());
+        frame.extend_from_slice(&6002u16.to_be_bytes());
+        frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+        frame.extend_from_slice(&rtp);
+        let t_us = (i as u64) * 20_000;
+        out.extend_from_slice(&((t_us / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,8 @@ struct Line {
     /// Preview or manual: the agent was called first; the pacer does not
     /// count it as one of its lines.
     agent_first: bool,
+    /// An answering machine answered.
+    machine: bool,
 }
 
 /// One campaign as the dialer runs it.
@@ -681,6 +683,12 @@ impl Dialer {
                 .clone()
                 .filter(|_| config.mode == "broadcast" && agent.is_none())
                 .map(|flow| (flow, script_contact(&contact))),
+            // A preview or manual call has an agent on the line already.
+            amd: config
+                .amd
+                .as_ref()
+                .filter(|_| agent.is_none())
+                .map(|a| (a.detector.clone(), a.action)),
             report: self.report.clone(),
         };
         self.runs[i].lines.insert(
@@ -692,6 +700,7 @@ impl Dialer {
                 connected: false,
                 abandoned: false,
                 agent_first: agent.is_some(),
+                machine: false,
             },
         );
         if self
@@ -725,6 +734,21 @@ impl Dialer {
                     run.pacer.dial_result(now, DialOutcome::Live, ring_ms);
                     if let Some(line) = run.lines.get_mut(&attempt_id) {
                         line.answered_ms = Some(now);
+                    }
+                }
+            }
+            DialerEvent::Machine {
+                attempt_id,
+                ring_ms,
+            } => {
+                if let Some(run) = self.run_of(attempt_id) {
+                    run.pacer.dial_result(now, DialOutcome::Machine, ring_ms);
+                    let broadcast = run.config.mode == "broadcast";
+                    if let Some(line) = run.lines.get_mut(&attempt_id) {
+                        line.answered_ms = Some(now);
+                        line.machine = true;
+                        // Needs no agent; a broadcast's message still holds a line.
+                        line.connected = !broadcast;
                     }
                 }
             }
@@ -770,7 +794,7 @@ impl Dialer {
                 _ => DialOutcome::Failed,
             };
             run.pacer.dial_result(now, outcome, result.ring_ms);
-        } else if line.connected {
+        } else if line.connected && !line.machine {
             run.pacer.call_finished(now, result.talk_ms.unwrap_or(0));
         }
         let policy = dialpoint::RetryContext::of(&run.config);

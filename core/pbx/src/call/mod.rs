@@ -63,8 +63,22 @@ pub struct Dialout {
     /// Broadcast: the Lua flow that runs the answered call, and the
     /// contact it is given.
     pub broadcast: Option<(String, waihu_script::Contact)>,
+    /// Answering-machine detection on answer, and what a machine gets.
+    pub amd: Option<(waihu_media::amd::Config, AmdAction)>,
     /// Where the call reports what happens to it.
     pub report: mpsc::UnboundedSender<DialerEvent>,
+}
+
+/// What a campaign does with an answering machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmdAction {
+    /// Hang up at once (the outcome is `machine`).
+    Hangup,
+    /// Broadcast: wait for the beep (or the greeting's end), then run the
+    /// flow with the call variable `machine` set to `yes`, so it can
+    /// leave its message. Campaigns with agents hang up.
+    Message,
 }
 
 /// What a campaign call tells the dialer.
@@ -72,6 +86,8 @@ pub struct Dialout {
 pub enum DialerEvent {
     /// The customer answered (live, as far as we know).
     Answered { attempt_id: i64, ring_ms: i64 },
+    /// An answering machine answered.
+    Machine { attempt_id: i64, ring_ms: i64 },
     /// An agent took the answered call after `wait_ms`.
     Connected {
         attempt_id: i64,

@@ -82,6 +82,9 @@ enum Waiting {
     Message {
         deadline: Instant,
     },
+    /// A campaign call's answering-machine detection listens to the first
+    /// seconds of the customer's audio.
+    Amd,
 }
 
 /// How the call ended, for the CDR.
@@ -1063,7 +1066,7 @@ impl Session {
                 leg.silence_frame();
                 None
             }
-            Waiting::Nothing => {
+            Waiting::Nothing | Waiting::Amd => {
                 leg.silence_frame();
                 None
             }
@@ -1084,6 +1087,16 @@ impl Session {
                 None
             }
         };
+        let amd_frame = if matches!(self.waiting, Waiting::Amd) {
+            // Lost or late audio is silence to the detector: its clock is
+            // the frame clock.
+            Some(
+                leg.take_heard_frame()
+                    .unwrap_or([0; super::leg::FRAME_SAMPLES]),
+            )
+        } else {
+            None
+        };
         if let Some(recording) = self.recording.as_mut() {
             let caller = leg.take_heard_frame();
             if let Err(e) = recording.recorder.write_frame(
@@ -1095,6 +1108,9 @@ impl Session {
             }
         } else {
             leg.take_heard_frame();
+        }
+        if let Some(frame) = amd_frame {
+            self.amd_frame(&frame).await;
         }
         if message_over {
             reply = Some(self.message_done());

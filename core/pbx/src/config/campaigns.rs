@@ -72,6 +72,9 @@ pub struct CampaignEntry {
     /// (`broadcast.NAME(call, contact)`).
     #[serde(default)]
     pub broadcast: Option<String>,
+    /// Answering-machine detection on answer.
+    #[serde(default)]
+    pub amd: Option<AmdEntry>,
     /// How `waihu campaign import` reads this campaign's lists.
     #[serde(default)]
     pub import: ImportSpec,
@@ -79,6 +82,22 @@ pub struct CampaignEntry {
     /// `campaign.next_attempt`.
     #[serde(default)]
     pub retry: RetryPolicy,
+}
+
+/// `amd:`: listen to the first seconds after answer; a machine gets
+/// `action` (`hangup`, or `message`: a broadcast waits for the beep and
+/// runs its flow with `machine = yes`). `detector` tunes the thresholds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmdEntry {
+    #[serde(default = "default_amd_action")]
+    pub action: crate::call::AmdAction,
+    #[serde(default)]
+    pub detector: waihu_media::amd::Config,
+}
+
+fn default_amd_action() -> crate::call::AmdAction {
+    crate::call::AmdAction::Hangup
 }
 
 /// `daily_cap:`.
@@ -144,6 +163,7 @@ pub struct Campaign {
     pub safe_harbour: Vec<String>,
     pub agent_script: Option<String>,
     pub broadcast: Option<String>,
+    pub amd: Option<AmdEntry>,
     pub import: ImportSpec,
     pub retry: RetryPolicy,
 }
@@ -267,6 +287,16 @@ fn check_entries(
                 );
             }
         }
+        if let Some(amd) = &e.amd
+            && let Err(err) = amd.detector.validate()
+        {
+            c.report(
+                key("amd.detector"),
+                ProblemKind::BadImport {
+                    reason: err.to_string(),
+                },
+            );
+        }
         if let Some(id) = &e.caller_id
             && (id.is_empty()
                 || id.len() > 32
@@ -341,6 +371,7 @@ fn check_entries(
             safe_harbour: e.safe_harbour.clone(),
             agent_script: e.agent_script.clone(),
             broadcast: e.broadcast.clone(),
+            amd: e.amd.clone(),
             import: e.import.clone(),
             retry: e.retry.clone(),
         });

@@ -48,6 +48,13 @@ pub(super) struct Origin {
     pub failed_status: Option<u16>,
     pub outcome: Option<DialOutcome>,
     pub ring_ms: i64,
+    /// Answering-machine detection while it listens (and, after a machine
+    /// with the `message` action, while it waits for the beep).
+    pub amd: Option<waihu_media::amd::EnergyCadence>,
+    /// An answering machine answered.
+    pub machine: bool,
+    /// Message action: run the flow by then, beep or not.
+    pub message_by: Option<Instant>,
 }
 
 /// Starts a campaign call; returns where the driver sends it more.
@@ -144,6 +151,9 @@ pub fn spawn_originate(
             failed_status: None,
             outcome: None,
             ring_ms: 0,
+            amd: None,
+            machine: false,
+            message_by: None,
         })),
     };
     session.ctx.registry.insert(
@@ -220,22 +230,39 @@ impl Session {
             return;
         };
         o.answered_at = Some(now);
-        o.connect_by = Some(now + o.dialout.connect_limit);
         o.ring_ms = ring_ms;
+        self.answered = Some(SystemTime::now());
+        self.ctx.registry.answered(&self.call_id);
+        info!(call_id = %self.call_id, "customer answered");
+        if let Some((config, _)) = o.dialout.amd.clone() {
+            // Who answered decides what follows: listen first.
+            o.amd = Some(waihu_media::amd::EnergyCadence::new(config));
+            if let Some(leg) = self.leg.as_mut() {
+                leg.set_listening(true);
+            }
+            self.waiting = Waiting::Amd;
+            return;
+        }
         let _ = o.dialout.report.send(DialerEvent::Answered {
             attempt_id: o.dialout.attempt_id,
             ring_ms,
         });
+        self.origin_proceed().await;
+    }
+
+    /// A person (or nobody we could tell) answered: the broadcast flow
+    /// runs, or the call waits in the queue for an agent within the
+    /// connect limit.
+    async fn origin_proceed(&mut self) {
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
         let queue = o.dialout.queue.clone();
         let broadcast = o.dialout.broadcast.clone();
         let number = o.dialout.number.clone();
-        if broadcast.is_some() {
-            // No agent is waited for: the flow is the call.
-            o.connect_by = None;
+        if broadcast.is_none() {
+            o.connect_by = Some(Instant::now() + o.dialout.connect_limit);
         }
-        self.answered = Some(SystemTime::now());
-        self.ctx.registry.answered(&self.call_id);
-        info!(call_id = %self.call_id, "customer answered");
         if let Some((flow, contact)) = broadcast {
             self.start_broadcast(&flow, &number, contact).await;
             return;
@@ -249,6 +276,83 @@ impl Session {
             .await
         {
             self.abandon(&reason).await;
+        }
+    }
+
+    /// One 20 ms frame of the customer's audio for the machine detector.
+    pub(super) async fn amd_frame(&mut self, frame: &[i16]) {
+        use waihu_media::amd::{Detector, Verdict};
+        let Some(o) = self.origin.as_mut() else {
+            return;
+        };
+        let at_ms = o.answered_at.map_or(0, |t| {
+            u32::try_from(t.elapsed().as_millis()).unwrap_or(u32::MAX)
+        });
+        let Some(detector) = o.amd.as_mut() else {
+            return;
+        };
+        if o.machine {
+            // Message action: the beep has ended, or we stop waiting.
+            let _ = detector.push(frame, at_ms);
+            let beep_over = detector.beep().is_some_and(|b| b.end_ms.is_some());
+            if beep_over || o.message_by.is_some_and(|by| Instant::now() >= by) {
+                o.amd = None;
+                self.vars.insert("machine".into(), "yes".into());
+                self.amd_done();
+                self.origin_proceed().await;
+            }
+            return;
+        }
+        let decision = match detector.push(frame, at_ms) {
+            Some(d) => d,
+            // A detector that never decides is cut off.
+            None if at_ms > 10_000 => detector.finish(at_ms),
+            None => return,
+        };
+        info!(
+            call_id = %self.call_id, verdict = ?decision.verdict, at_ms = decision.at_ms,
+            reason = %decision.reason, "answering-machine detection"
+        );
+        self.vars.insert(
+            "amd".into(),
+            format!("{:?}", decision.verdict).to_lowercase(),
+        );
+        let attempt_id = o.dialout.attempt_id;
+        let ring_ms = o.ring_ms;
+        if decision.verdict != Verdict::Machine {
+            o.amd = None;
+            let _ = o.dialout.report.send(DialerEvent::Answered {
+                attempt_id,
+                ring_ms,
+            });
+            self.amd_done();
+            self.origin_proceed().await;
+            return;
+        }
+        o.machine = true;
+        let _ = o.dialout.report.send(DialerEvent::Machine {
+            attempt_id,
+            ring_ms,
+        });
+        let leave_message = o.dialout.broadcast.is_some()
+            && matches!(o.dialout.amd, Some((_, super::super::AmdAction::Message)));
+        if leave_message {
+            o.message_by = Some(Instant::now() + std::time::Duration::from_secs(6));
+            return;
+        }
+        o.amd = None;
+        self.amd_done();
+        self.end(Party::Switch, HangupCause::Normal).await;
+    }
+
+    /// Detection is over: the leg stops keeping audio unless recorded.
+    fn amd_done(&mut self) {
+        let recording = self.recording.is_some();
+        if let Some(leg) = self.leg.as_mut() {
+            leg.set_listening(recording);
+        }
+        if matches!(self.waiting, Waiting::Amd) {
+            self.waiting = Waiting::Nothing;
         }
     }
 
@@ -451,7 +555,9 @@ impl Session {
             return;
         };
         let agent_first = o.dialout.agent.is_some();
-        let outcome = if agent_first && !o.agent_answered {
+        let outcome = if o.machine {
+            "machine"
+        } else if agent_first && !o.agent_answered {
             // The customer was never dialled.
             "failed"
         } else if o.answered_at.is_some() {
