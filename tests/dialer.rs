@@ -1009,3 +1009,35 @@ fn answering_machines_are_detected_and_hung_up_on_and_people_hear_the_broadcast(
     assert_eq!(status["counts"]["results"]["machine"], 2, "{status}");
     server.stop();
 }
+
+#[test]
+fn a_broadcast_leaves_its_message_on_a_machine_after_the_beep() {
+    let port = common::free_port();
+    let mut c = config(port, ALWAYS, None);
+    c.scripts_dir = common::tests_dir("scripts/broadcast");
+    c.extra_yaml = c.extra_yaml.replace(
+        "mode: predictive\n",
+        "mode: broadcast\n    broadcast: notice\n    amd: { action: message }\n",
+    );
+    let server = Server::start(&c);
+    // The greeting's beep starts 8.84 s into the clip (tests/amd/labels.csv).
+    let machine = greeting_callee(&server, port, "m01_zh_wufa_jietong_beep.wav");
+    import(&server, CAMPAIGN, &[(number(6), None)]);
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 1, 60);
+    machine.kill();
+    let a = &attempts[0];
+    assert_eq!(a["outcome"], "machine", "{a}");
+    let detail: Value = serde_json::from_str(a["detail"].as_str().expect("detail")).expect("json");
+    assert_eq!(detail["machine"], "yes", "{detail}");
+    assert_eq!(
+        detail["heard"], "end",
+        "the message played to its end: {detail}"
+    );
+    let lasted = a["ended_ms"].as_i64().expect("end") - a["answered_ms"].as_i64().expect("answer");
+    assert!(
+        lasted > 9_000,
+        "the message started before the beep: {lasted} ms"
+    );
+    server.stop();
+}

@@ -455,7 +455,6 @@ pub fn write_rtp_pcap(path: &Path, samples: &[f32]) -> Result<(), String> {
     std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

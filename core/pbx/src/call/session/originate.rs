@@ -337,7 +337,9 @@ impl Session {
         let leave_message = o.dialout.broadcast.is_some()
             && matches!(o.dialout.amd, Some((_, super::super::AmdAction::Message)));
         if leave_message {
-            o.message_by = Some(Instant::now() + std::time::Duration::from_secs(6));
+            // Greetings run long; a machine with no beep gets the message
+            // when this passes.
+            o.message_by = Some(Instant::now() + std::time::Duration::from_secs(20));
             return;
         }
         o.amd = None;
