@@ -559,6 +559,23 @@ fn a_list_posted_to_the_api_is_imported_with_its_bad_rows_by_line() {
     server.stop();
 }
 
+/// A broadcast campaign running `broadcast.FLOW` of tests/scripts/broadcast,
+/// with `extra` (a line of campaign YAML, or nothing).
+fn broadcast_config(port: u16, flow: &str, extra: &str) -> Config {
+    let mut c = config(port, ALWAYS, None);
+    c.scripts_dir = common::tests_dir("scripts/broadcast");
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("    {extra}\n")
+    };
+    c.extra_yaml = c.extra_yaml.replace(
+        "mode: predictive\n",
+        &format!("mode: broadcast\n    broadcast: {flow}\n{extra}"),
+    );
+    c
+}
+
 /// A preview campaign: every contact is previewed by an agent first.
 fn preview_config(carrier: u16) -> Config {
     let mut c = config(carrier, ALWAYS, None);
@@ -798,12 +815,7 @@ fn a_campaign_made_and_changed_through_the_api_runs_and_outlives_a_restart() {
 #[test]
 fn a_broadcast_campaign_plays_its_flow_to_each_answer_without_agents() {
     let port = common::free_port();
-    let mut c = config(port, ALWAYS, None);
-    c.scripts_dir = common::tests_dir("scripts/broadcast");
-    c.extra_yaml = c.extra_yaml.replace(
-        "mode: predictive\n",
-        "mode: broadcast\n    broadcast: notice\n",
-    );
+    let c = broadcast_config(port, "notice", "");
     let server = Server::start(&c);
     let carrier = carrier(&server, port);
     import(
@@ -843,12 +855,7 @@ fn a_broadcast_campaign_plays_its_flow_to_each_answer_without_agents() {
 #[test]
 fn a_broadcast_callee_who_presses_9_is_put_on_the_do_not_call_table_before_the_call_ends() {
     let port = common::free_port();
-    let mut c = config(port, ALWAYS, None);
-    c.scripts_dir = common::tests_dir("scripts/broadcast");
-    c.extra_yaml = c.extra_yaml.replace(
-        "mode: predictive\n",
-        "mode: broadcast\n    broadcast: optout\n",
-    );
+    let c = broadcast_config(port, "optout", "");
     let server = Server::start(&c);
     let callees = Sipp::new("callee_press.xml", Transport::Udp, "customer")
         .local_port(port)
@@ -965,12 +972,7 @@ fn greeting_callee(server: &Server, port: u16, clip: &str) -> Running {
 #[test]
 fn answering_machines_are_detected_and_hung_up_on_and_people_hear_the_broadcast() {
     let port = common::free_port();
-    let mut c = config(port, ALWAYS, None);
-    c.scripts_dir = common::tests_dir("scripts/broadcast");
-    c.extra_yaml = c.extra_yaml.replace(
-        "mode: predictive\n",
-        "mode: broadcast\n    broadcast: notice\n    amd: { action: hangup }\n",
-    );
+    let c = broadcast_config(port, "notice", "amd: { action: hangup }");
     let server = Server::start(&c);
     // A voicemail greeting (Mandarin, with a beep at the end).
     let machines = greeting_callee(&server, port, "m01_zh_wufa_jietong_beep.wav");
@@ -1013,12 +1015,7 @@ fn answering_machines_are_detected_and_hung_up_on_and_people_hear_the_broadcast(
 #[test]
 fn a_broadcast_leaves_its_message_on_a_machine_after_the_beep() {
     let port = common::free_port();
-    let mut c = config(port, ALWAYS, None);
-    c.scripts_dir = common::tests_dir("scripts/broadcast");
-    c.extra_yaml = c.extra_yaml.replace(
-        "mode: predictive\n",
-        "mode: broadcast\n    broadcast: notice\n    amd: { action: message }\n",
-    );
+    let c = broadcast_config(port, "notice", "amd: { action: message }");
     let server = Server::start(&c);
     // The greeting's beep starts 8.84 s into the clip (tests/amd/labels.csv).
     let machine = greeting_callee(&server, port, "m01_zh_wufa_jietong_beep.wav");

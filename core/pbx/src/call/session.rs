@@ -109,65 +109,112 @@ pub fn spawn(
         user,
         local_tag,
     } = incoming;
-    let (tx, inbox) = mpsc::channel(INBOX);
-    let session = Session {
-        me: tx.clone(),
-        b: None,
-        stale: Vec::new(),
-        forks: Vec::new(),
-        transferred: None,
-        timer_a: None,
-        timer_decision: None,
-        a_allows_update: timer::allows_update(&invite.headers),
-        hold_music: None,
-        inbound: None,
-        dialled: None,
-        out_trunk: None,
-        number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
-        call_id: invite.call_id.clone(),
+    let (mut session, tx) = Session::fresh(
         ctx,
         driver,
-        inbox,
-        invite_id: Some(id),
-        invite,
-        peer,
-        user,
-        local_tag,
-        dialog: None,
-        leg: None,
-        route: None,
-        queued: None,
-        queue_cdr: queue::QueueCdr::default(),
-        feature: false,
-        waiting: Waiting::Nothing,
-        buffered: VecDeque::new(),
-        heard: String::new(),
-        vars: BTreeMap::new(),
-        started: SystemTime::now(),
-        answered: None,
-        ended: None,
-        recording: None,
-        recorded: None,
-        script_version: None,
-        sent_180: false,
-        next_rtcp: Instant::now() + RTCP_INTERVAL,
-        next_rtcp_read: Instant::now(),
-        next_b_call_id: None,
-        origin: None,
-        a_call_id: None,
-    };
-    session.ctx.registry.insert(
-        super::CallSummary {
-            call_id: session.call_id.clone(),
-            from: session.invite.from.uri.to_string(),
-            to: session.invite.uri.to_string(),
-            start_ms: unix_ms(session.started),
-            answered: false,
+        Parties {
+            invite,
+            invite_id: Some(id),
+            peer,
+            user,
+            local_tag,
         },
-        tx.clone(),
     );
-    tokio::spawn(session.run(shutdown));
-    tx
+    session.a_allows_update = timer::allows_update(&session.invite.headers);
+    session.launch(tx, shutdown)
+}
+
+/// Who a new call task is between: the INVITE (received, or for a
+/// campaign call the one it stands for), its server transaction, where
+/// the dialog's requests come from, the authenticated user, our tag.
+struct Parties {
+    invite: Request,
+    invite_id: Option<ServerTxId>,
+    peer: Peer,
+    user: String,
+    local_tag: String,
+}
+
+impl Session {
+    /// A call task before anything has happened, and its inbox's sender.
+    fn fresh(
+        ctx: Arc<CallContext>,
+        driver: mpsc::Sender<FromCall>,
+        parties: Parties,
+    ) -> (Session, mpsc::Sender<ToCall>) {
+        let Parties {
+            invite,
+            invite_id,
+            peer,
+            user,
+            local_tag,
+        } = parties;
+        let (tx, inbox) = mpsc::channel(INBOX);
+        let session = Session {
+            me: tx.clone(),
+            b: None,
+            stale: Vec::new(),
+            forks: Vec::new(),
+            transferred: None,
+            timer_a: None,
+            timer_decision: None,
+            a_allows_update: false,
+            hold_music: None,
+            inbound: None,
+            dialled: None,
+            out_trunk: None,
+            number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
+            call_id: invite.call_id.clone(),
+            ctx,
+            driver,
+            inbox,
+            invite_id,
+            invite,
+            peer,
+            user,
+            local_tag,
+            dialog: None,
+            leg: None,
+            route: None,
+            queued: None,
+            queue_cdr: queue::QueueCdr::default(),
+            feature: false,
+            waiting: Waiting::Nothing,
+            buffered: VecDeque::new(),
+            heard: String::new(),
+            vars: BTreeMap::new(),
+            started: SystemTime::now(),
+            answered: None,
+            ended: None,
+            recording: None,
+            recorded: None,
+            script_version: None,
+            sent_180: false,
+            next_rtcp: Instant::now() + RTCP_INTERVAL,
+            next_rtcp_read: Instant::now(),
+            next_b_call_id: None,
+            origin: None,
+            a_call_id: None,
+        };
+        (session, tx)
+    }
+
+    /// Lists the call for the API and runs its task; returns where the
+    /// driver sends it more.
+    fn launch(self, tx: mpsc::Sender<ToCall>, shutdown: Shutdown) -> mpsc::Sender<ToCall> {
+        self.ctx.registry.insert(
+            super::CallSummary {
+                call_id: self.call_id.clone(),
+                from: self.invite.from.uri.to_string(),
+                to: self.invite.uri.to_string(),
+                start_ms: unix_ms(self.started),
+                answered: false,
+            },
+            tx.clone(),
+        );
+        tokio::spawn(self.run(shutdown));
+        tx
+    }
 }
 
 #[derive(Debug)]

@@ -12,9 +12,8 @@
 //! as abandoned. Every step is reported to the dialer as a
 //! [`DialerEvent`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
@@ -24,7 +23,7 @@ use waihu_call::{DialOutcome, Event, HangupCause, Party, PlayItem, QueueOutcome}
 use waihu_sip::message::{Method, NameAddr, Request, SipUri, Uri};
 
 use super::super::{CallContext, CallResult, DialerEvent, Dialout, FromCall, ToCall};
-use super::{INBOX, NEXT_CALL, RTCP_INTERVAL, Session, Waiting, queue, unix_ms};
+use super::{Parties, Session, Waiting, queue, unix_ms};
 use crate::shutdown::Shutdown;
 
 /// Priority of an answered campaign call in its queue: above inbound calls
@@ -64,7 +63,6 @@ pub fn spawn_originate(
     dialout: Dialout,
     shutdown: Shutdown,
 ) -> mpsc::Sender<ToCall> {
-    let (tx, inbox) = mpsc::channel(INBOX);
     // Not sent: what the CDR and the logs show as this call's parties.
     let uri = Uri::Sip(SipUri::new(
         Some(&dialout.number),
@@ -89,85 +87,43 @@ pub fn spawn_originate(
         &dialout.call_id,
         1,
     );
-    let call_id = dialout.call_id.clone();
-    let session = Session {
-        me: tx.clone(),
-        b: None,
-        stale: Vec::new(),
-        forks: Vec::new(),
-        transferred: None,
-        timer_a: None,
-        timer_decision: None,
-        a_allows_update: false,
-        hold_music: None,
-        inbound: None,
-        dialled: None,
-        out_trunk: None,
-        number: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
-        call_id,
+    let (mut session, tx) = Session::fresh(
         ctx,
         driver,
-        inbox,
-        invite_id: None,
-        invite,
-        peer: waihu_sip::Peer {
-            transport: waihu_sip::Transport::Udp,
-            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        Parties {
+            invite,
+            invite_id: None,
+            // Set when the customer answers (their leg becomes the call's).
+            peer: waihu_sip::Peer {
+                transport: waihu_sip::Transport::Udp,
+                addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            },
+            user: format!("campaign:{}", dialout.campaign),
+            local_tag: String::new(),
         },
-        user: format!("campaign:{}", dialout.campaign),
-        local_tag: String::new(),
-        dialog: None,
-        leg: None,
-        route: None,
-        queued: None,
-        queue_cdr: queue::QueueCdr::default(),
-        feature: false,
-        waiting: Waiting::Nothing,
-        buffered: VecDeque::new(),
-        heard: String::new(),
-        vars: BTreeMap::from([
-            ("campaign".to_owned(), dialout.campaign.clone()),
-            ("attempt".to_owned(), dialout.attempt_id.to_string()),
-        ]),
-        started: SystemTime::now(),
-        answered: None,
-        ended: None,
-        recording: None,
-        recorded: None,
-        script_version: None,
-        sent_180: true,
-        next_rtcp: Instant::now() + RTCP_INTERVAL,
-        next_rtcp_read: Instant::now(),
-        next_b_call_id: None,
-        a_call_id: None,
-        origin: Some(Box::new(Origin {
-            dialout,
-            agent_answered: false,
-            talking_since: None,
-            answered_at: None,
-            connect_by: None,
-            connected: None,
-            abandoned: false,
-            failed_status: None,
-            outcome: None,
-            ring_ms: 0,
-            amd: None,
-            machine: false,
-            message_by: None,
-        })),
-    };
-    session.ctx.registry.insert(
-        super::super::CallSummary {
-            call_id: session.call_id.clone(),
-            from: session.invite.from.uri.to_string(),
-            to: session.invite.uri.to_string(),
-            start_ms: unix_ms(session.started),
-            answered: false,
-        },
-        tx.clone(),
     );
-    tokio::spawn(session.run(shutdown));
-    tx
+    session.vars = BTreeMap::from([
+        ("campaign".to_owned(), dialout.campaign.clone()),
+        ("attempt".to_owned(), dialout.attempt_id.to_string()),
+    ]);
+    // Nobody to send a 180 to.
+    session.sent_180 = true;
+    session.origin = Some(Box::new(Origin {
+        dialout,
+        agent_answered: false,
+        talking_since: None,
+        answered_at: None,
+        connect_by: None,
+        connected: None,
+        abandoned: false,
+        failed_status: None,
+        outcome: None,
+        ring_ms: 0,
+        amd: None,
+        machine: false,
+        message_by: None,
+    }));
+    session.launch(tx, shutdown)
 }
 
 impl Session {
