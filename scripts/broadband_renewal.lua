@@ -49,10 +49,9 @@ function broadcast.broadband_renewal(call, contact)
   end
   key = key or call:play({ lang .. "/renewal_menu" }, { barge_in = true })
   call:set_var("heard", key and "interrupted" or "end")
-  if not key then
-    local digits = call:read_digits({ max = 1, timeout_ms = MENU_WAIT_MS })
-    key = digits ~= "" and digits or nil
-  end
+  -- An interrupting key waits in the digit buffer: this takes it at once.
+  local digits = call:read_digits({ max = 1, timeout_ms = MENU_WAIT_MS })
+  key = digits ~= "" and digits or nil
   call:set_var("key", key or "")
   if key == "9" then
     call:set_var("opted_out", call:opt_out("pressed 9 in the renewal notice") or "failed")
