@@ -44,6 +44,9 @@ const STATE_POLL_MS: i64 = 1000;
 const CLASSIFY_BATCH: u32 = 500;
 /// A lease outlives a dial point check and the attempt's commit.
 const LEASE_MS: i64 = 60_000;
+/// Lines in flight at once for the broadcast segment of a campaign with
+/// agents that sets no `max_lines`.
+const SEGMENT_LINES: u32 = 10;
 /// The retry floor written with each attempt before its INVITE: whatever
 /// happens to the call (even a crash), the contact is not dialled again
 /// sooner.
@@ -60,8 +63,14 @@ struct Line {
     /// Preview or manual: the agent was called first; the pacer does not
     /// count it as one of its lines.
     agent_first: bool,
+    /// The broadcast segment of a campaign with agents: no agent takes its
+    /// answers, so the pacer neither counts it nor learns from it (its
+    /// answers must not dilute the abandon rate).
+    segment: bool,
     /// An answering machine answered.
     machine: bool,
+    /// The answer runs a broadcast flow rather than going to an agent.
+    broadcast: bool,
 }
 
 /// One campaign as the dialer runs it.
@@ -478,7 +487,7 @@ impl Dialer {
                 _ => {}
             }
         }
-        for line in run.lines.values().filter(|l| !l.agent_first) {
+        for line in run.lines.values().filter(|l| !l.agent_first && !l.segment) {
             match line.answered_ms {
                 None => s.lines_in_progress.push((now - line.started_ms).max(0)),
                 Some(_) if !line.connected && !line.abandoned => s.answered_waiting += 1,
@@ -569,6 +578,47 @@ impl Dialer {
         for contact in leased {
             self.dial(i, contact, now).await;
         }
+        self.pace_broadcast_segment(i, now).await;
+    }
+
+    /// The contacts `campaign.select_mode` put in broadcast mode, in a
+    /// campaign with agents: no agent is needed, so they are dialled
+    /// beside the pacer's lines, up to the campaign's `max_lines` (or
+    /// [`SEGMENT_LINES`] when it has none) in flight at once.
+    async fn pace_broadcast_segment(&mut self, i: usize, now: i64) {
+        let run = &self.runs[i];
+        if run.config.mode == "broadcast" || run.config.broadcast.is_none() {
+            return;
+        }
+        let cap = match run.config.max_lines {
+            0 => SEGMENT_LINES,
+            n => n,
+        };
+        let in_flight = run.lines.values().filter(|l| l.broadcast).count() as u32;
+        let mut n = cap.saturating_sub(in_flight);
+        if run.config.max_lines > 0 {
+            n = n.min(run.config.max_lines.saturating_sub(run.lines.len() as u32));
+        }
+        if n == 0 {
+            return;
+        }
+        let name = run.config.name.clone();
+        let owner = self.owner.clone();
+        let leased = self
+            .ctx
+            .store
+            .run(move |s| s.lease_contacts(&name, "broadcast", now, n, now + LEASE_MS, &owner))
+            .await;
+        match leased {
+            Ok(leased) => {
+                for contact in leased {
+                    self.dial(i, contact, now).await;
+                }
+            }
+            Err(e) => {
+                warn!(campaign = %self.runs[i].config.name, error = %e, "leasing broadcast contacts failed")
+            }
+        }
     }
 
     /// The dial point, the attempt row, then the call.
@@ -643,7 +693,7 @@ impl Dialer {
             contact_id: contact.id,
             campaign: config.name.clone(),
             phone: contact.phone.clone(),
-            mode,
+            mode: mode.clone(),
             call_id: call_id.clone(),
             started_ms: now,
             floor_until_ms: now + RETRY_FLOOR_MS,
@@ -663,7 +713,13 @@ impl Dialer {
                 });
             }
         };
-        if path != DialPath::Manual {
+        let broadcast = config
+            .broadcast
+            .clone()
+            .filter(|_| mode == "broadcast" && agent.is_none())
+            .map(|flow| (flow, script_contact(&contact)));
+        let segment = broadcast.is_some() && config.mode != "broadcast";
+        if path != DialPath::Manual && !segment {
             self.runs[i].pacer.dial_started(now);
         }
         let dialout = Dialout {
@@ -678,11 +734,7 @@ impl Dialer {
             connect_limit: config.connect_limit,
             safe_harbour: config.safe_harbour.clone(),
             agent: agent.clone(),
-            broadcast: config
-                .broadcast
-                .clone()
-                .filter(|_| config.mode == "broadcast" && agent.is_none())
-                .map(|flow| (flow, script_contact(&contact))),
+            broadcast: broadcast.clone(),
             // A preview or manual call has an agent on the line already.
             amd: config
                 .amd
@@ -700,7 +752,9 @@ impl Dialer {
                 connected: false,
                 abandoned: false,
                 agent_first: agent.is_some(),
+                segment,
                 machine: false,
+                broadcast: broadcast.is_some(),
             },
         );
         if self
@@ -730,10 +784,12 @@ impl Dialer {
                 attempt_id,
                 ring_ms,
             } => {
-                if let Some(run) = self.run_of(attempt_id) {
-                    run.pacer.dial_result(now, DialOutcome::Live, ring_ms);
-                    if let Some(line) = run.lines.get_mut(&attempt_id) {
-                        line.answered_ms = Some(now);
+                if let Some(run) = self.run_of(attempt_id)
+                    && let Some(line) = run.lines.get_mut(&attempt_id)
+                {
+                    line.answered_ms = Some(now);
+                    if !line.segment {
+                        run.pacer.dial_result(now, DialOutcome::Live, ring_ms);
                     }
                 }
             }
@@ -741,14 +797,15 @@ impl Dialer {
                 attempt_id,
                 ring_ms,
             } => {
-                if let Some(run) = self.run_of(attempt_id) {
-                    run.pacer.dial_result(now, DialOutcome::Machine, ring_ms);
-                    let broadcast = run.config.mode == "broadcast";
-                    if let Some(line) = run.lines.get_mut(&attempt_id) {
-                        line.answered_ms = Some(now);
-                        line.machine = true;
-                        // Needs no agent; a broadcast's message still holds a line.
-                        line.connected = !broadcast;
+                if let Some(run) = self.run_of(attempt_id)
+                    && let Some(line) = run.lines.get_mut(&attempt_id)
+                {
+                    line.answered_ms = Some(now);
+                    line.machine = true;
+                    // Needs no agent; a broadcast's message still holds a line.
+                    line.connected = !line.broadcast;
+                    if !line.segment {
+                        run.pacer.dial_result(now, DialOutcome::Machine, ring_ms);
                     }
                 }
             }
@@ -757,19 +814,23 @@ impl Dialer {
                 wait_ms,
                 ..
             } => {
-                if let Some(run) = self.run_of(attempt_id) {
-                    run.pacer.connected(now, wait_ms);
-                    if let Some(line) = run.lines.get_mut(&attempt_id) {
-                        line.connected = true;
+                if let Some(run) = self.run_of(attempt_id)
+                    && let Some(line) = run.lines.get_mut(&attempt_id)
+                {
+                    line.connected = true;
+                    if !line.segment {
+                        run.pacer.connected(now, wait_ms);
                     }
                 }
             }
             DialerEvent::Abandoned { attempt_id } => {
-                if let Some(run) = self.run_of(attempt_id) {
-                    let limit = run.pacer.config().connect_limit_ms;
-                    run.pacer.abandoned(now, limit);
-                    if let Some(line) = run.lines.get_mut(&attempt_id) {
-                        line.abandoned = true;
+                if let Some(run) = self.run_of(attempt_id)
+                    && let Some(line) = run.lines.get_mut(&attempt_id)
+                {
+                    line.abandoned = true;
+                    if !line.segment {
+                        let limit = run.pacer.config().connect_limit_ms;
+                        run.pacer.abandoned(now, limit);
                     }
                 }
             }
@@ -786,7 +847,9 @@ impl Dialer {
         let Some(line) = run.lines.remove(&result.attempt_id) else {
             return;
         };
-        if line.answered_ms.is_none() {
+        if line.segment {
+            // Neither the pacer's line nor its lesson.
+        } else if line.answered_ms.is_none() {
             let outcome = match result.outcome.as_str() {
                 "busy" | "rejected" => DialOutcome::Busy,
                 "no_answer" => DialOutcome::NoAnswer,
@@ -797,7 +860,8 @@ impl Dialer {
         } else if line.connected && !line.machine {
             run.pacer.call_finished(now, result.talk_ms.unwrap_or(0));
         }
-        let policy = dialpoint::RetryContext::of(&run.config);
+        let mut policy = dialpoint::RetryContext::of(&run.config);
+        policy.broadcast = line.broadcast;
         let contact = line.contact;
         let end = result;
         let written = store

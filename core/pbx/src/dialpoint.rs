@@ -239,6 +239,10 @@ pub struct RetryContext {
     pub retry: RetryPolicy,
     pub window: waihu_campaign::window::CallingWindow,
     pub max_attempts: u32,
+    /// The call ran a broadcast flow: an answer delivered the message, so
+    /// it is a success rather than a call waiting for an agent's
+    /// disposition (a transfer's agent may still set one later).
+    pub broadcast: bool,
 }
 
 impl RetryContext {
@@ -247,6 +251,7 @@ impl RetryContext {
             retry: c.retry.clone().with_max_attempts(c.max_attempts),
             window: c.window.clone(),
             max_attempts: c.max_attempts,
+            broadcast: false,
         }
     }
 }
@@ -271,6 +276,7 @@ pub fn next_attempt(
         // A connected call waits for the agent's disposition; until then
         // it is planned like `likely` would be, and the disposition
         // decides for good.
+        "answered" if ctx.broadcast => Outcome::Success,
         "answered" => Outcome::Likely,
         "rejected" => Outcome::Busy,
         other => other.parse().unwrap_or(Outcome::Failed),

@@ -22,3 +22,12 @@ end
 function blacklist.check(number, contact, now)
   return blacklist.allow()
 end
+
+-- For a campaign with agents: contacts of the segment "notice" only get
+-- the broadcast (a campaign whose own mode is broadcast never asks).
+function campaign.select_mode(contact)
+  if (contact.fields or {}).segment == "notice" then
+    return { mode = "broadcast", priority = 10 }
+  end
+  return { mode = "predictive", priority = 10 }
+end
