@@ -35,6 +35,8 @@ pub struct Baresip {
     quit_after_secs: u32,
     grace: Duration,
     codecs: Option<String>,
+    listen: Option<u16>,
+    auto_answer: bool,
 }
 
 /// How it went.
@@ -88,6 +90,8 @@ impl Baresip {
             quit_after_secs: 10,
             grace: Duration::from_secs(10),
             codecs: None,
+            listen: None,
+            auto_answer: false,
         }
     }
 
@@ -128,6 +132,20 @@ impl Baresip {
     /// `PCMA/8000/1,PCMU/8000/1` (baresip offers PCMU first by default).
     pub fn codecs(mut self, codecs: &str) -> Baresip {
         self.codecs = Some(codecs.to_owned());
+        self
+    }
+
+    /// Listens for SIP on this loopback UDP port (a free one otherwise):
+    /// where a trunk sends the calls for a baresip callee.
+    pub fn listen(mut self, port: u16) -> Baresip {
+        self.listen = Some(port);
+        self
+    }
+
+    /// Answers every incoming call at once (`answermode=auto`), as a
+    /// customer who picks up and listens.
+    pub fn auto_answer(mut self) -> Baresip {
+        self.auto_answer = true;
         self
     }
 
@@ -211,7 +229,8 @@ impl Baresip {
             let _ = writeln!(c, "{k}\t{v}");
         };
         line("poll_method", "epoll");
-        line("sip_listen", &format!("127.0.0.1:{}", free_port()));
+        let port = self.listen.unwrap_or_else(free_port);
+        line("sip_listen", &format!("127.0.0.1:{port}"));
         line("sip_trans_def", "udp");
         line("audio_source", &format!("aufile,{}", input.display()));
         // Nothing reads this device: a sink with no sound card.
@@ -245,6 +264,9 @@ impl Baresip {
         } else {
             ";regint=0"
         });
+        if self.auto_answer {
+            a.push_str(";answermode=auto");
+        }
         if let Some(codecs) = &self.codecs {
             let _ = write!(a, ";audio_codecs={codecs}");
         }
