@@ -665,3 +665,50 @@ fn a_segment_of_a_predictive_campaign_gets_the_broadcast_beside_the_agents_calls
     );
     server.stop();
 }
+
+#[test]
+fn a_broadcast_speaks_the_campaign_s_language_unless_the_contact_has_one() {
+    let port = common::free_port();
+    let server = Server::start(&billing_config(port, &[ALICE.id], "    lang: en\n"));
+    let carrier = carrier(&server, port);
+    let csv = format!(
+        "phone,amount,due,lang\n{},12.30,2026-12-01,\n{},45.60,2026-12-02,zh\n",
+        number(6),
+        number(16)
+    );
+    let (status, body) = http_post(
+        server.http,
+        &format!("/api/v1/campaigns/{CAMPAIGN}/contacts"),
+        &csv,
+    )
+    .expect("post");
+    assert_eq!(status, 200, "{body}");
+    start(&server, CAMPAIGN);
+    let attempts = wait_outcomes(&server, CAMPAIGN, 2, 90);
+    carrier.kill();
+    // What each call played, from the switch's log of the flow's commands.
+    let log = server.log();
+    for (n, lang) in [(6, "en"), (16, "zh")] {
+        let a = attempts
+            .iter()
+            .find(|a| a["phone"] == number(n).as_str())
+            .expect("attempt");
+        assert_eq!(detail(a)["heard"], "end", "{a}");
+        let call_id = a["call_id"].as_str().expect("call id");
+        let played: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(call_id) && l.contains("Prompt { name: \""))
+            .flat_map(|l| l.split("Prompt { name: \"").skip(1))
+            .filter_map(|p| p.split('"').next())
+            .collect();
+        assert!(
+            played.contains(&format!("{lang}/bill_intro").as_str()),
+            "{n}: {played:?}"
+        );
+        assert!(
+            played.iter().all(|p| p.starts_with(lang)),
+            "{n} mixes languages: {played:?}"
+        );
+    }
+    server.stop();
+}

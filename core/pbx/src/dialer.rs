@@ -735,6 +735,7 @@ impl Dialer {
             safe_harbour: config.safe_harbour.clone(),
             agent: agent.clone(),
             broadcast: broadcast.clone(),
+            lang: config.lang.clone(),
             // A preview or manual call has an agent on the line already.
             amd: config
                 .amd

@@ -63,6 +63,8 @@ pub struct Dialout {
     /// Broadcast: the Lua flow that runs the answered call, and the
     /// contact it is given.
     pub broadcast: Option<(String, waihu_script::Contact)>,
+    /// The campaign's language (`zh`, `en`), as the call variable `lang`.
+    pub lang: Option<String>,
     /// Answering-machine detection on answer, and what a machine gets.
     pub amd: Option<(waihu_media::amd::Config, AmdAction)>,
     /// Where the call reports what happens to it.

@@ -72,6 +72,11 @@ pub struct CampaignEntry {
     /// (`broadcast.NAME(call, contact)`).
     #[serde(default)]
     pub broadcast: Option<String>,
+    /// The language a broadcast speaks unless the contact's `lang` field
+    /// says otherwise (`zh` or `en`): the flow sees it as the call
+    /// variable `lang`.
+    #[serde(default)]
+    pub lang: Option<String>,
     /// Answering-machine detection on answer.
     #[serde(default)]
     pub amd: Option<AmdEntry>,
@@ -163,6 +168,7 @@ pub struct Campaign {
     pub safe_harbour: Vec<String>,
     pub agent_script: Option<String>,
     pub broadcast: Option<String>,
+    pub lang: Option<String>,
     pub amd: Option<AmdEntry>,
     pub import: ImportSpec,
     pub retry: RetryPolicy,
@@ -287,6 +293,17 @@ fn check_entries(
                 );
             }
         }
+        if let Some(lang) = &e.lang
+            && !matches!(lang.as_str(), "zh" | "en")
+        {
+            c.report(
+                key("lang"),
+                ProblemKind::OneOf {
+                    value: lang.clone(),
+                    allowed: "zh, en",
+                },
+            );
+        }
         if let Some(amd) = &e.amd
             && let Err(err) = amd.detector.validate()
         {
@@ -371,6 +388,7 @@ fn check_entries(
             safe_harbour: e.safe_harbour.clone(),
             agent_script: e.agent_script.clone(),
             broadcast: e.broadcast.clone(),
+            lang: e.lang.clone(),
             amd: e.amd.clone(),
             import: e.import.clone(),
             retry: e.retry.clone(),

@@ -106,6 +106,9 @@ pub fn spawn_originate(
         ("campaign".to_owned(), dialout.campaign.clone()),
         ("attempt".to_owned(), dialout.attempt_id.to_string()),
     ]);
+    if let Some(lang) = &dialout.lang {
+        session.vars.insert("lang".to_owned(), lang.clone());
+    }
     // Nobody to send a 180 to.
     session.sent_180 = true;
     session.origin = Some(Box::new(Origin {
