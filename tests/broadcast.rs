@@ -474,6 +474,11 @@ fn a_broadcast_to_three_hundred_customers_stores_what_each_one_did() {
     // The customers' own log: every number dialled once, the ten
     // listeners twice, no 9 a second time.
     let invites = carrier_invites(&log);
+    // Every call shows the campaign's caller ID.
+    for invite in log.split("INVITE sip:").skip(1) {
+        let from = invite.lines().find(|l| l.starts_with("From:")).unwrap_or("");
+        assert!(from.contains("+862150001234"), "{from}");
+    }
     for p in &phones {
         let times = invites.get(p).map_or(0, BTreeSet::len);
         let want = if again.contains(p) { 2 } else { 1 };
