@@ -42,8 +42,7 @@ fn a_broadcast_campaign_plays_its_flow_to_each_answer_without_agents() {
     for n in [6, 19] {
         let a = by_phone(n);
         assert_eq!(a["outcome"], "answered", "{a}");
-        let detail: Value =
-            serde_json::from_str(a["detail"].as_str().expect("detail")).expect("json");
+        let detail = detail(&a);
         assert_eq!(detail["heard"], "end", "{a}");
         assert!(
             detail["name"]
@@ -76,8 +75,7 @@ fn a_broadcast_callee_who_presses_9_is_put_on_the_do_not_call_table_before_the_c
     callees.kill();
     let list = get(&server, "/api/v1/dnc");
     for a in &attempts {
-        let detail: Value =
-            serde_json::from_str(a["detail"].as_str().expect("detail")).expect("json");
+        let detail = detail(a);
         assert_eq!(detail["key"], "9", "{a}");
         assert_eq!(detail["opted_out"], a["phone"], "{a}");
         assert!(
@@ -165,8 +163,7 @@ fn the_shipped_billing_reminder_says_the_bill_and_a_0_reaches_an_agent() {
     let attempts = wait_outcomes(&server, CAMPAIGN, 1, 60);
     callees.kill();
     alice.kill();
-    let detail: Value =
-        serde_json::from_str(attempts[0]["detail"].as_str().expect("detail")).expect("json");
+    let detail = detail(&attempts[0]);
     assert_eq!(detail["key"], "0", "{detail}");
     assert_eq!(detail["transferred"], "yes", "{detail}");
     // Alice took it from the queue: the call's CDR says so.
@@ -228,8 +225,7 @@ fn answering_machines_are_detected_and_hung_up_on_and_people_hear_the_broadcast(
         .find(|a| a["phone"] == number(26).as_str())
         .expect("attempt");
     assert_eq!(person["outcome"], "answered", "{person}");
-    let detail: Value =
-        serde_json::from_str(person["detail"].as_str().expect("detail")).expect("json");
+    let detail = detail(person);
     assert_eq!(detail["amd"], "human", "{detail}");
     assert_eq!(detail["heard"], "end", "{detail}");
     let status = get(&server, &format!("/api/v1/campaigns/{CAMPAIGN}"));
@@ -250,7 +246,7 @@ fn a_broadcast_leaves_its_message_on_a_machine_after_the_beep() {
     machine.kill();
     let a = &attempts[0];
     assert_eq!(a["outcome"], "machine", "{a}");
-    let detail: Value = serde_json::from_str(a["detail"].as_str().expect("detail")).expect("json");
+    let detail = detail(a);
     assert_eq!(detail["machine"], "yes", "{detail}");
     assert_eq!(
         detail["heard"], "end",

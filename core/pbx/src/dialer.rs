@@ -127,6 +127,14 @@ impl Run {
         self.warned_modes = false;
     }
 
+    /// `want` new lines, as far as the campaign's `max_lines` leaves room.
+    fn room(&self, want: u32) -> u32 {
+        match self.config.max_lines {
+            0 => want,
+            max => want.min(max.saturating_sub(self.lines.len() as u32)),
+        }
+    }
+
     fn auto_mode(&self) -> Option<DialMode> {
         match self.config.mode.as_str() {
             "predictive" => Some(DialMode::Predictive),
@@ -536,11 +544,8 @@ impl Dialer {
             }
             return;
         };
-        let mut n = run.pacer.lines_to_dial(now, &snapshot);
-        if run.config.max_lines > 0 {
-            let room = run.config.max_lines.saturating_sub(run.lines.len() as u32);
-            n = n.min(room);
-        }
+        let want = run.pacer.lines_to_dial(now, &snapshot);
+        let n = run.room(want);
         if n == 0 {
             return;
         }
@@ -595,10 +600,7 @@ impl Dialer {
             n => n,
         };
         let in_flight = run.lines.values().filter(|l| l.broadcast).count() as u32;
-        let mut n = cap.saturating_sub(in_flight);
-        if run.config.max_lines > 0 {
-            n = n.min(run.config.max_lines.saturating_sub(run.lines.len() as u32));
-        }
+        let n = run.room(cap.saturating_sub(in_flight));
         if n == 0 {
             return;
         }
