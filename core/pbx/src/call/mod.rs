@@ -64,7 +64,7 @@ pub struct Dialout {
     /// contact it is given.
     pub broadcast: Option<(String, waihu_script::Contact)>,
     /// Answering-machine detection on answer, and what a machine gets.
-    pub amd: Option<(waihu_media::amd::Config, AmdAction)>,
+    pub amd: Option<(crate::plugin::AmdSpec, AmdAction)>,
     /// Where the call reports what happens to it.
     pub report: mpsc::UnboundedSender<DialerEvent>,
 }
@@ -254,6 +254,8 @@ pub struct CallContext {
     pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
     /// The do-not-call table in memory (Lua's `dnc.contains`).
     pub dnc: Arc<crate::dnc::DncSet>,
+    /// Native plugins: events, customer lookups, detectors.
+    pub plugins: Arc<crate::plugin::Plugins>,
 }
 
 /// What the API shows of a call in progress.
