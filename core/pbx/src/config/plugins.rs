@@ -150,6 +150,25 @@ mod tests {
         assert_eq!(p.max_failures, 5);
     }
 
+    /// The example file lists its plugins commented out (the libraries
+    /// are not there to load); uncommented, they must be valid.
+    #[test]
+    fn the_commented_example_plugins_are_valid() {
+        let example = include_str!("../../../../waihu.example.yaml");
+        let block: String = example
+            .lines()
+            .skip_while(|l| *l != "plugins: []")
+            .skip(1)
+            .take_while(|l| l.starts_with("#  "))
+            .map(|l| format!("{}\n", &l[1..]))
+            .collect();
+        assert!(block.contains("name: warehouse"), "{block}");
+        let s = from_str("waihu.example.yaml", &format!("{BASE}plugins:\n{block}")).unwrap();
+        let names: Vec<&str> = s.plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["crm", "warehouse"]);
+        assert_eq!(s.plugins[1].queue, 10_000);
+    }
+
     #[test]
     fn bad_names_duplicates_and_configs_are_all_reported() {
         let text = format!(

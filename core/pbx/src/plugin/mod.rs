@@ -42,6 +42,9 @@ pub use ffi::{CallError, LoadError};
 /// Jobs waiting for a plugin's worker; beyond it a call is refused as busy.
 const WORKER_QUEUE: usize = 64;
 
+/// How long shutdown waits for event sinks to deliver what is queued.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
 /// Health of one plugin, across reloads.
 #[derive(Debug, Default)]
 struct Health {
@@ -520,8 +523,11 @@ impl Plugins {
     }
 
     /// Stops delivery: every event sink gets what is queued, then its
-    /// instance is freed (an event file is flushed).
+    /// instance is freed (an event file is flushed). A sink still busy
+    /// after [`SHUTDOWN_FLUSH`] is left behind, so a stuck plugin cannot
+    /// hold up the process's exit.
     pub fn shutdown(&self) {
+        let mut threads = Vec::new();
         for slot in &self.slots {
             self.fanout.set(slot.name(), None);
             *slot
@@ -529,7 +535,21 @@ impl Plugins {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
             if let Some(thread) = lock(&slot.sink_thread).take() {
+                threads.push((slot.name(), thread));
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_FLUSH;
+        for (name, thread) in threads {
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if thread.is_finished() {
                 let _ = thread.join();
+            } else {
+                warn!(
+                    plugin = name,
+                    "event sink still busy at shutdown; its last events may be lost"
+                );
             }
         }
     }
@@ -576,7 +596,7 @@ pub struct PluginStatus {
 }
 
 /// A budget in milliseconds, for messages.
-pub fn millis(d: Duration) -> u64 {
+fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
