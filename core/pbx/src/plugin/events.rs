@@ -1,18 +1,20 @@
 //! Events for event-sink plugins, and their delivery off the call's path.
 //!
 //! The hot path ([`Fanout::emit`]) only wraps the event in an `Arc` and
-//! offers it to each sink's bounded queue: no JSON, no plugin code, no
-//! lock held while anything slow runs. When a queue is full (its plugin
-//! is behind) the event is dropped for that sink and counted, rather than
-//! making a call wait. Each sink has a thread that serialises the event
-//! and calls the plugin, in order.
+//! pushes it on each sink's bounded queue: no JSON, no plugin code, no
+//! system call, no lock held while anything slow runs. When a queue is
+//! full (its plugin is behind) the event is dropped for that sink and
+//! counted, rather than making a call wait. Each sink has a thread that
+//! takes the queue every few milliseconds, serialises each event and
+//! calls the plugin, in order.
 //!
 //! This module depends on nothing else of the crate, so the benchmark
 //! (`benches/plugin_events.rs`) measures this very code.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, RwLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -88,27 +90,56 @@ pub enum CallEvent {
     },
 }
 
-/// The sending half of one sink's queue.
-#[derive(Debug, Clone)]
-pub struct Sink {
-    tx: SyncSender<Arc<Event>>,
+/// How often a sink's thread takes what was queued. The hot path never
+/// wakes it: waking a sleeping thread is a system call per event (about a
+/// microsecond, per sink), polling is a few wake-ups a second per plugin
+/// and events reach plugins within this delay.
+const POLL: Duration = Duration::from_millis(5);
+
+/// One sink's queue, shared by its senders and its thread.
+#[derive(Debug)]
+struct Queue {
+    events: Mutex<VecDeque<Arc<Event>>>,
+    capacity: usize,
+    /// The last sender is gone: deliver what is queued, then end.
+    closed: AtomicBool,
+}
+
+/// Closes the queue when the last [`Sink`] clone is dropped.
+#[derive(Debug)]
+struct Sender {
+    queue: Arc<Queue>,
     dropped: Arc<AtomicU64>,
     queued: Arc<AtomicU64>,
 }
 
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.queue.closed.store(true, Ordering::Release);
+    }
+}
+
+/// The sending half of one sink's queue.
+#[derive(Debug, Clone)]
+pub struct Sink(Arc<Sender>);
+
 impl Sink {
     /// Offers an event without waiting: a full queue drops it (counted).
     pub fn offer(&self, event: &Arc<Event>) {
-        match self.tx.try_send(Arc::clone(event)) {
-            Ok(()) => {
-                self.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            // The sink's thread is gone (its plugin was replaced).
-            Err(TrySendError::Disconnected(_)) => {}
+        let s = &self.0;
+        let mut events = s
+            .queue
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if events.len() >= s.queue.capacity {
+            drop(events);
+            s.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        events.push_back(Arc::clone(event));
+        drop(events);
+        s.queued.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -122,32 +153,54 @@ pub struct SinkCounters {
 }
 
 /// Starts a sink: a thread named `name` that serialises each queued event
-/// and hands the JSON to `deliver`, until the last [`Sink`] is dropped
-/// (then it delivers what is queued, and ends).
+/// and hands the JSON to `deliver`, in order, until the last [`Sink`] is
+/// dropped (then it delivers what is queued, and ends).
 pub fn spawn_sink(
     name: &str,
     capacity: usize,
     counters: &SinkCounters,
     mut deliver: impl FnMut(&[u8]) + Send + 'static,
 ) -> std::io::Result<(Sink, std::thread::JoinHandle<()>)> {
-    let (tx, rx) = mpsc::sync_channel::<Arc<Event>>(capacity.max(1));
+    let queue = Arc::new(Queue {
+        events: Mutex::new(VecDeque::new()),
+        capacity: capacity.max(1),
+        closed: AtomicBool::new(false),
+    });
+    let shared = queue.clone();
     let thread = std::thread::Builder::new()
         .name(format!("plugin-events-{name}"))
         .spawn(move || {
             let mut json = Vec::with_capacity(512);
-            for event in rx {
-                json.clear();
-                if serde_json::to_writer(&mut json, &*event).is_ok() {
-                    deliver(&json);
+            loop {
+                // Read before taking: a close seen here means nothing more
+                // can be queued after the take.
+                let closed = shared.closed.load(Ordering::Acquire);
+                let batch = std::mem::take(
+                    &mut *shared
+                        .events
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                for event in &batch {
+                    json.clear();
+                    if serde_json::to_writer(&mut json, &**event).is_ok() {
+                        deliver(&json);
+                    }
+                }
+                if closed {
+                    return;
+                }
+                if batch.is_empty() {
+                    std::thread::sleep(POLL);
                 }
             }
         })?;
     Ok((
-        Sink {
-            tx,
+        Sink(Arc::new(Sender {
+            queue,
             dropped: Arc::clone(&counters.dropped),
             queued: Arc::clone(&counters.queued),
-        },
+        })),
         thread,
     ))
 }
@@ -246,7 +299,7 @@ mod tests {
     fn every_sink_gets_every_event_in_order() {
         let fanout = Fanout::default();
         assert!(fanout.is_empty());
-        let (got_tx, got_rx) = mpsc::channel();
+        let (got_tx, got_rx) = std::sync::mpsc::channel();
         let counters = SinkCounters::default();
         let (sink, thread) = spawn_sink("t", 16, &counters, move |json| {
             let v: serde_json::Value = serde_json::from_slice(json).unwrap();
@@ -266,9 +319,9 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_blocking() {
         let fanout = Fanout::default();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let counters = SinkCounters::default();
-        let (started_tx, started_rx) = mpsc::channel();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (sink, thread) = spawn_sink("stuck", 2, &counters, move |_| {
             let _ = started_tx.send(());
             // Held until the test releases it: the plugin is "behind".
