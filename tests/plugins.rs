@@ -501,3 +501,119 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
     );
     let _ = std::fs::remove_dir_all(file.parent().expect("dir"));
 }
+
+/// A callee sipp that answers and plays `clip` (a file of tests/amd/clips)
+/// as its RTP, then waits for the switch's BYE.
+fn greeting_callee(server: &Server, port: u16, clip: &str) -> common::sipp::Running {
+    let samples =
+        common::audio::read_wav_8k(&common::tests_dir("amd/clips").join(clip)).expect("clip");
+    let pcap = server.dir.join(format!("{clip}.pcap"));
+    common::audio::write_rtp_pcap(&pcap, &samples).expect("pcap");
+    Sipp::new("callee_greeting.xml", Transport::Udp, "customer")
+        .local_port(port)
+        .media_port(sipp_media_port())
+        .calls(1_000)
+        .key("greeting", pcap.to_str().expect("path"))
+        .timeout_secs(120)
+        .spawn(server)
+}
+
+/// A broadcast campaign with `amd.detector` naming plugin `detector`.
+fn broadcast_with_detector(carrier: u16, plugins: &[String], detector: &str) -> Config {
+    Config {
+        scripts_dir: common::tests_dir("scripts/broadcast"),
+        extra_yaml: format!(
+            "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: {carrier}\n    \
+             acl: [\"192.0.2.1\"]\n    keepalive_s: 0\n    max_channels: 100\n    max_cps: 100\n\
+             acd:\n  probe_interval_s: 0\n\
+             campaigns:\n  - name: notices\n    mode: broadcast\n    broadcast: notice\n    \
+             trunk_group: carrier\n    caller_id: \"+862150001234\"\n    ring_timeout_s: 5\n    \
+             max_lines: 4\n    window: {{ days: {{ mon-sun: [\"00:00-24:00\"] }}, rest: [] }}\n    \
+             amd: {{ action: hangup, detector: {detector} }}\n    \
+             import:\n      default_timezone: Asia/Shanghai\n\
+             plugins:\n{}",
+            plugins.concat()
+        ),
+        ..Config::default()
+    }
+}
+
+/// Imports `phones` into `notices`, starts it, and returns the attempts
+/// once all have an outcome.
+fn run_notices(server: &Server, phones: &[&str]) -> Vec<Value> {
+    let list = server.dir.join(format!("{}.csv", unique("notices")));
+    std::fs::write(&list, format!("phone\n{}\n", phones.join("\n"))).expect("list");
+    let (ok, _, err) = server.cli(&[
+        "campaign",
+        "import",
+        "notices",
+        list.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    let (status, body) =
+        http_post(server.http, "/api/v1/campaigns/notices/start", "").expect("start");
+    assert_eq!(status, 200, "{body}");
+    let mut done = Vec::new();
+    server.wait_for("finished attempts", Duration::from_secs(60), |s| {
+        let (_, body) =
+            http_get(s.http, "/api/v1/campaigns/notices/attempts?limit=100").expect("attempts");
+        done = json(&body)["attempts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| !a["outcome"].is_null())
+            .collect();
+        done.len() >= phones.len()
+    });
+    done
+}
+
+#[test]
+fn a_campaign_detector_plugin_decides_instead_of_the_built_in_one() {
+    let fixed = built("waihu-test-plugin-fixed-amd");
+    let port = common::free_port();
+    // The plugin calls a person's "喂?" a machine: only it would.
+    let server = Server::start(&broadcast_with_detector(
+        port,
+        &[entry(
+            "fixed",
+            &fixed,
+            "    config:\n      verdict: machine\n      after_ms: 300\n",
+        )],
+        "fixed",
+    ));
+    let callee = greeting_callee(&server, port, "h01_zh_wei.wav");
+    let attempts = run_notices(&server, &["+8613800000006"]);
+    callee.kill();
+    assert_eq!(attempts[0]["outcome"], "machine", "{}", attempts[0]);
+    let status = plugin_status(&server, "fixed");
+    assert!(status["calls"].as_u64().is_some_and(|n| n >= 2), "{status}");
+    assert_eq!(status["errors"], 0, "{status}");
+    server.stop();
+}
+
+#[test]
+fn a_detector_plugin_that_fails_leaves_the_call_to_the_built_in_detector() {
+    let panicky = built("waihu-test-plugin-panicky");
+    let port = common::free_port();
+    let server = Server::start(&broadcast_with_detector(
+        port,
+        &[entry("panicky", &panicky, "")],
+        "panicky",
+    ));
+    // A person: the built-in detector hears "喂?" and a pause.
+    let callee = greeting_callee(&server, port, "h01_zh_wei.wav");
+    let attempts = run_notices(&server, &["+8613800000006"]);
+    callee.kill();
+    let a = &attempts[0];
+    assert_eq!(a["outcome"], "answered", "{a}");
+    let detail: Value = json(a["detail"].as_str().expect("detail"));
+    assert_eq!(detail["amd"], "human", "{detail}");
+    // (It panics on the events it is sent too: more than once in all.)
+    assert!(
+        server.log().contains("no plugin detector for this call; the built-in one listens"),
+        "the fallback was not logged"
+    );
+    server.stop();
+}
