@@ -612,7 +612,9 @@ fn a_detector_plugin_that_fails_leaves_the_call_to_the_built_in_detector() {
     assert_eq!(detail["amd"], "human", "{detail}");
     // (It panics on the events it is sent too: more than once in all.)
     assert!(
-        server.log().contains("no plugin detector for this call; the built-in one listens"),
+        server
+            .log()
+            .contains("no plugin detector for this call; the built-in one listens"),
         "the fallback was not logged"
     );
     server.stop();

@@ -95,6 +95,12 @@ struct PluginDetector {
     done: bool,
 }
 
+/// A detector runs on the call's own task, once per 20 ms frame: one that
+/// takes longer than the frame is failing the call's media, and counts as
+/// a timeout (enough in a row disable the plugin, and the call decides
+/// "unsure"). It is not preempted: the ABI asks detectors to be quick.
+const FRAME_BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
+
 const PLUGIN: Reason = Reason::Other("plugin");
 const PLUGIN_FAILED: Reason = Reason::Other("plugin-failed");
 
@@ -133,7 +139,7 @@ impl PluginDetector {
         })
     }
 
-    fn record(&self, result: &Result<WaihuAmdReport, CallError>) {
+    fn record<T>(&self, result: &Result<T, CallError>) {
         record(&self.health, &self.name, self.max_failures, "amd", result);
     }
 }
@@ -154,8 +160,16 @@ impl Detector for PluginDetector {
             let d = self.failed(at_ms);
             return (!decided).then_some(d);
         }
+        let started = std::time::Instant::now();
         let result = self.raw.push(frame, at_ms);
-        self.record(&result);
+        if result.is_ok() && started.elapsed() > FRAME_BUDGET {
+            // Counted as a failure; its answer is still used.
+            self.record(&Err::<(), _>(CallError::Timeout(super::millis(
+                FRAME_BUDGET,
+            ))));
+        } else {
+            self.record(&result);
+        }
         match result {
             Ok(r) => self.take(&r),
             Err(_) => {
