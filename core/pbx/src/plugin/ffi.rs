@@ -90,14 +90,35 @@ pub enum CallError {
     NotLoaded,
 }
 
-impl CallError {
-    /// The metric label of this kind of failure.
-    pub fn kind(&self) -> &'static str {
+/// How a call into a plugin failed, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Error,
+    Timeout,
+    Panic,
+}
+
+impl Failure {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
         match self {
-            CallError::Failed { .. } | CallError::BadAnswer(_) => "error",
-            CallError::Panicked(_) => "panic",
-            CallError::Timeout(_) | CallError::Busy => "timeout",
-            CallError::Disabled | CallError::Unsupported | CallError::NotLoaded => "refused",
+            Failure::Error => "error",
+            Failure::Timeout => "timeout",
+            Failure::Panic => "panic",
+        }
+    }
+}
+
+impl CallError {
+    /// The plugin's failure this is, or `None` when the plugin was not
+    /// called (disabled, not loaded, not offered): those count against
+    /// nobody.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            CallError::Failed { .. } | CallError::BadAnswer(_) => Some(Failure::Error),
+            CallError::Panicked(_) => Some(Failure::Panic),
+            CallError::Timeout(_) | CallError::Busy => Some(Failure::Timeout),
+            CallError::Disabled | CallError::Unsupported | CallError::NotLoaded => None,
         }
     }
 }
@@ -236,11 +257,11 @@ impl Library {
                 return Err(bad(what));
             }
         }
-        // SAFETY: the ABI makes these static NUL-terminated strings (or null).
         let text = |p: *const std::ffi::c_char| {
             if p.is_null() {
                 "?".to_owned()
             } else {
+                // SAFETY: the ABI makes these static NUL-terminated strings.
                 unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
             }
         };
@@ -392,7 +413,10 @@ impl Instance {
                 lib,
             }),
             Err(CallError::Failed { status, message }) => Err(refused(status, message)),
-            Err(e) => Err(refused(e.kind(), e.to_string())),
+            Err(e) => Err(refused(
+                e.failure().map_or("refused", Failure::as_str),
+                e.to_string(),
+            )),
         }
     }
 

@@ -142,12 +142,12 @@ fn record<T>(health: &Health, name: &str, max: u32, what: &str, result: &Result<
         }
         Err(e) => e,
     };
-    let counter = match e.kind() {
-        "panic" => &health.panics,
-        "timeout" => &health.timeouts,
-        "error" => &health.errors,
+    let counter = match e.failure() {
+        Some(ffi::Failure::Panic) => &health.panics,
+        Some(ffi::Failure::Timeout) => &health.timeouts,
+        Some(ffi::Failure::Error) => &health.errors,
         // Not the plugin's doing (it was not called).
-        _ => return,
+        None => return,
     };
     health.calls.fetch_add(1, Ordering::Relaxed);
     counter.fetch_add(1, Ordering::Relaxed);
