@@ -709,14 +709,10 @@ impl Dialer {
                 event: "dialled".into(),
                 outcome: None,
             });
-            self.ctx.plugins.emit(Event::Call {
-                at_ms: now,
-                call_id: call_id.clone(),
-                event: CallEvent::Started {
-                    from: config.caller_id.clone().unwrap_or_default(),
-                    to: contact.phone.clone(),
-                    campaign: Some(config.name.clone()),
-                },
+            self.ctx.plugins.emit_call(&call_id, || CallEvent::Started {
+                from: config.caller_id.clone().unwrap_or_default(),
+                to: contact.phone.clone(),
+                campaign: Some(config.name.clone()),
             });
         }
         self.runs[i].lines.insert(
@@ -798,11 +794,7 @@ impl Dialer {
         let Some(line) = run.lines.get(&attempt_id) else {
             return;
         };
-        plugins.emit(Event::Call {
-            at_ms: now,
-            call_id: line.call_id.clone(),
-            event: call_event,
-        });
+        plugins.emit_call(&line.call_id, || call_event);
         if let DialerEvent::Ended(r) = event {
             plugins.emit(Event::Contact {
                 at_ms: now,

@@ -350,6 +350,18 @@ impl Plugins {
         self.fanout.emit(event);
     }
 
+    /// A call's progress, stamped now. `event` is only built when a sink
+    /// listens, so a call site costs nothing without event plugins.
+    pub fn emit_call(&self, call_id: &str, event: impl FnOnce() -> CallEvent) {
+        if self.wants_events() {
+            self.emit(Event::Call {
+                at_ms: events::now_ms(),
+                call_id: call_id.to_owned(),
+                event: event(),
+            });
+        }
+    }
+
     /// Whether any event sink listens (skip building events otherwise).
     pub fn wants_events(&self) -> bool {
         !self.fanout.is_empty()
