@@ -221,3 +221,76 @@ fn a_detector_plugin_that_cannot_make_one_leaves_the_call_to_the_built_in() {
     assert_eq!(d.reason.as_str(), "silence");
     assert_eq!(plugins.status()[0].panics, 1);
 }
+
+/// `plugins/testing/c/lookup.c`, built against the C header with the
+/// system C compiler (which the build needs anyway, for SQLite and Lua).
+fn c_plugin() -> PathBuf {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = temp(&format!("libc_lookup-{}.so", std::process::id()));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(&cc)
+        .args([
+            "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I",
+        ])
+        .arg(format!("{root}/core/plugin-abi/include"))
+        .arg(format!("{root}/plugins/testing/c/lookup.c"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("running {cc}: {e}"));
+    assert!(status.success(), "{cc} could not build the C plugin");
+    out
+}
+
+#[tokio::test]
+async fn a_plugin_written_in_c_against_the_header_loads_and_answers() {
+    let s = PluginSettings {
+        name: "c".into(),
+        path: c_plugin(),
+        config_json: "{}".into(),
+        timeout: Duration::from_secs(10),
+        max_failures: 3,
+        queue: 100,
+    };
+    let plugins = Arc::new(Plugins::load(&[s]));
+    let status = &plugins.status()[0];
+    assert_eq!(status.plugin.as_deref(), Some("c-lookup"), "{status:?}");
+    assert_eq!(status.capabilities, ["events", "lookup", "lua"]);
+    assert_eq!(status.lua_functions, ["echo", "events"]);
+    let (_, customer) = plugins.lookup("42").await.unwrap();
+    assert_eq!(
+        customer,
+        json!({"name": "Zhang Wei", "plan": "silver", "tenure_months": 7})
+    );
+    assert_eq!(plugins.lookup("43").await, None);
+    for n in 0..3 {
+        plugins.emit(Event::Campaign {
+            at_ms: n,
+            campaign: "c".into(),
+            state: "running".into(),
+        });
+    }
+    let p = plugins.clone();
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(
+            p.lua_call("c", "echo", json!(["+86", 1, {"a": [true]}])),
+            Ok(json!(["+86", 1, {"a": [true]}]))
+        );
+        assert_eq!(
+            p.lua_call("c", "nope", json!([])),
+            Err(CallError::Unsupported)
+        );
+        // The three events arrive on the sink's thread.
+        let mut seen = json!(0);
+        for _ in 0..1000 {
+            seen = p.lua_call("c", "events", json!([])).unwrap();
+            if seen == json!(3) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(seen, json!(3));
+    })
+    .await
+    .unwrap();
+}
