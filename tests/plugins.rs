@@ -619,3 +619,57 @@ fn a_detector_plugin_that_fails_leaves_the_call_to_the_built_in_detector() {
     );
     server.stop();
 }
+
+/// Rules that ask the CRM plugin: a contact likely to leave is previewed
+/// by an agent; a gold customer is offered a loyalty discount on what the
+/// CRM says they spend.
+const RULES: &str = r#"
+function campaign.select_mode(contact)
+  local c = plugins.crm and plugins.crm.lookup(contact.phone)
+  if c ~= nil and c.churn_score > 0.7 then
+    return { mode = "preview", priority = 90, agent = c.last_agent }
+  end
+  return { mode = "predictive", priority = 10 }
+end
+
+function retention.offers(customer)
+  local c = plugins.crm.lookup(customer.phone)
+  if c == nil then return {} end
+  if c.plan == "gold" then
+    return { { code = "GOLD_KEEP", text = c.name, price = c.monthly_spend * 0.8 } }
+  end
+  return {}
+end
+"#;
+
+#[test]
+fn campaign_and_retention_rules_read_the_customer_from_the_crm_plugin() {
+    let crm = built("crm-csv");
+    let mut c = config(&[crm_entry("crm", &crm)]);
+    std::fs::write(c.scripts_dir.join("rules.lua"), RULES).expect("rules.lua");
+    c.scripts_watch = false;
+    let server = Server::start(&c);
+    let try_hook = |hook: &str, body: &str| {
+        let (status, body) =
+            http_post(server.http, &format!("/api/v1/scripts/try/{hook}"), body).expect("try");
+        assert_eq!(status, 200, "{body}");
+        json(&body)["result"].clone()
+    };
+    let known = r#"{"contact": {"id": 42, "phone": "+8613800000001"}}"#;
+    let mode = try_hook("campaign.select_mode", known);
+    assert_eq!(mode["mode"], "preview", "{mode}");
+    assert_eq!(mode["agent"], "1001", "{mode}");
+    let stranger = r#"{"contact": {"id": 7, "phone": "+8613800000007"}}"#;
+    assert_eq!(
+        try_hook("campaign.select_mode", stranger)["mode"],
+        "predictive"
+    );
+    let offers = try_hook(
+        "retention.offers",
+        r#"{"customer": {"id": 42, "phone": "+8613800000001"}}"#,
+    );
+    assert_eq!(offers[0]["code"], "GOLD_KEEP", "{offers}");
+    assert_eq!(offers[0]["text"], "Li Lei", "{offers}");
+    assert_eq!(offers[0]["price"], 199.5 * 0.8, "{offers}");
+    server.stop();
+}
