@@ -167,11 +167,11 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
     let none = built("waihu-test-plugin-no-entry");
     let dir = std::env::temp_dir().join(unique("waihu-plugin-check"));
     std::fs::create_dir_all(&dir).expect("dir");
-    let check = |plugins: &[String]| {
+    let check_with = |plugins: &[String], more: &str| {
         let yaml = format!(
             "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  domain: {DOMAIN}\n  realm: {DOMAIN}\n\
-             scripts:\n  dir: \"{}\"\nplugins:\n{}",
-            scripts_dir().display(),
+             scripts:\n  dir: \"{}\"\nplugins:\n{}{more}",
+            common::tests_dir("scripts/broadcast").display(),
             plugins.concat()
         );
         let file = dir.join(format!("{}.yaml", unique("w")));
@@ -187,6 +187,7 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let check = |plugins: &[String]| check_with(plugins, "");
     let (ok, out, err) = check(&[crm_entry("crm", &crm)]);
     assert!(ok, "{err}");
     assert!(
@@ -211,6 +212,20 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
             "plugins: none: {}: no `waihu_plugin_entry` symbol",
             none.display()
         )),
+        "{err}"
+    );
+    // A campaign's detector must be a plugin that detects.
+    let (ok, _, err) = check_with(
+        &[crm_entry("crm", &crm)],
+        "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: 5099\n\
+         campaigns:\n  - name: notices\n    mode: broadcast\n    broadcast: notice\n    \
+         trunk_group: carrier\n    max_lines: 2\n    amd: { action: hangup, detector: crm }\n",
+    );
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "campaigns: notices: amd.detector crm: the plugin has no answering-machine detector"
+        ),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -16,7 +16,7 @@ mod queues;
 mod trunks;
 mod validate;
 
-pub use campaigns::{Campaign, CampaignEntry, DetectorChoice, check_campaign};
+pub use campaigns::{AmdEntry, Campaign, CampaignEntry, DetectorChoice, check_campaign};
 pub use plugins::{PluginEntry, PluginSettings};
 pub use queues::{AcdSection, Queue, QueueEntry};
 pub use trunks::{Trunk, TrunkEntry};

@@ -135,7 +135,7 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
                         v.agent_scripts.join(", ")
                     );
                     let prompts = check_prompts(&settings.prompts_dir);
-                    let plugins = check_plugins(&settings.plugins);
+                    let plugins = check_plugins(&settings);
                     if prompts == ExitCode::SUCCESS {
                         plugins
                     } else {
@@ -156,27 +156,49 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
 }
 
 /// Loads every plugin and makes an instance of it, as `waihu run` would;
-/// each one that would not load is one line naming its file.
-fn check_plugins(plugins: &[config::PluginSettings]) -> ExitCode {
+/// each one that would not load is one line naming its file, and so is a
+/// campaign whose `amd.detector` names a plugin that detects nothing.
+fn check_plugins(settings: &Settings) -> ExitCode {
+    let plugins = &settings.plugins;
     let mut code = ExitCode::SUCCESS;
+    let mut loaded = Vec::new();
     for (s, result) in plugins.iter().zip(plugin::check(plugins)) {
         match result {
-            Ok(p) => println!(
-                "ok: plugin {}: {} {} ({}{})",
-                s.name,
-                p.plugin,
-                p.version,
-                p.capabilities.join(", "),
-                if p.lua_functions.is_empty() {
-                    String::new()
-                } else {
-                    format!("; lua: {}", p.lua_functions.join(", "))
-                }
-            ),
+            Ok(p) => {
+                println!(
+                    "ok: plugin {}: {} {} ({}{})",
+                    s.name,
+                    p.plugin,
+                    p.version,
+                    p.capabilities.join(", "),
+                    if p.lua_functions.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; lua: {}", p.lua_functions.join(", "))
+                    }
+                );
+                loaded.push(p);
+            }
             Err(e) => {
                 eprintln!("plugins: {}: {e}", s.name);
                 code = ExitCode::FAILURE;
             }
+        }
+    }
+    for c in &settings.campaigns {
+        if let Some(config::AmdEntry {
+            detector: config::DetectorChoice::Plugin(name),
+            ..
+        }) = &c.amd
+            && let Some(p) = loaded.iter().find(|p| &p.name == name)
+            && !p.capabilities.contains(&"amd")
+        {
+            eprintln!(
+                "campaigns: {}: amd.detector {name}: the plugin has no answering-machine detector ({})",
+                c.name,
+                p.capabilities.join(", ")
+            );
+            code = ExitCode::FAILURE;
         }
     }
     code
