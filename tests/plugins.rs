@@ -462,6 +462,19 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
             .as_array()
             .is_some_and(|a| a.iter().filter(|a| !a["outcome"].is_null()).count() >= 2)
     });
+    // An agent's disposition of one of them.
+    let (_, body) =
+        http_get(server.http, "/api/v1/campaigns/notices/attempts?limit=100").expect("attempts");
+    let attempt = json(&body)["attempts"][0]["id"]
+        .as_i64()
+        .expect("attempt id");
+    let (status, body) = http_post(
+        server.http,
+        &format!("/api/v1/attempts/{attempt}/disposition"),
+        r#"{"disposition": "interested"}"#,
+    )
+    .expect("disposition");
+    assert_eq!(status, 200, "{body}");
     let queued = plugin_status(&server, "warehouse")["events_queued"]
         .as_u64()
         .expect("events_queued");
@@ -501,6 +514,15 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
             "contact attempt ended",
         );
     }
+    has(
+        &|e| {
+            e["kind"] == "contact"
+                && e["attempt_id"] == attempt
+                && e["event"] == "disposition"
+                && e["outcome"] == "interested"
+        },
+        "contact disposition",
+    );
     for event in ["started", "answered", "ended"] {
         let n = lines
             .iter()
