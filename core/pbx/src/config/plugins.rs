@@ -30,6 +30,13 @@ pub struct PluginEntry {
     /// Events waiting for an event sink; beyond it they are dropped, counted.
     #[serde(default = "default_queue")]
     pub queue: usize,
+    /// Threads that run its lookups and Lua calls side by side.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+fn default_workers() -> usize {
+    2
 }
 
 fn default_timeout_ms() -> u64 {
@@ -55,6 +62,7 @@ pub struct PluginSettings {
     pub timeout: Duration,
     pub max_failures: u32,
     pub queue: usize,
+    pub workers: usize,
 }
 
 /// A name Lua can write as `plugins.NAME`.
@@ -113,6 +121,7 @@ pub(super) fn check_plugins(
             1_000_000,
         );
         c.range(&key("queue"), e.queue as u64, 1, 10_000_000);
+        c.range(&key("workers"), e.workers as u64, 1, 64);
         out.push(PluginSettings {
             name: e.name.clone(),
             path: super::validate::relative_to_config(source, &e.path),
@@ -120,6 +129,7 @@ pub(super) fn check_plugins(
             timeout: Duration::from_millis(e.timeout_ms),
             max_failures: e.max_failures,
             queue: e.queue,
+            workers: e.workers,
         });
     }
     out

@@ -5,9 +5,9 @@
 //! instance comes with up to two threads of its own:
 //! - an event thread ([`events`]) when it is an event sink: the switch
 //!   only enqueues, the thread serialises and delivers;
-//! - a worker thread when it answers lookups or Lua calls: callers send a
-//!   job and wait at most the plugin's time budget, so a slow plugin costs
-//!   a call that budget and no more.
+//! - worker threads (`workers`, default 2) when it answers lookups or Lua
+//!   calls: callers send a job and wait at most the plugin's time budget,
+//!   so a slow plugin costs a call that budget and no more.
 //!
 //! Isolation: every call's outcome is recorded; an error, a timeout or a
 //! panic is logged and counted, and `max_failures` of them in a row
@@ -274,7 +274,7 @@ impl Plugins {
         let (instance, about) = instantiate(s)?;
         let caps = instance.library().capabilities();
         let worker = if caps & (capability::LOOKUP | capability::LUA) != 0 {
-            Some(spawn_worker(&s.name, instance.clone())?)
+            Some(spawn_workers(&s.name, s.workers, &instance)?)
         } else {
             None
         };
@@ -567,19 +567,34 @@ impl Plugins {
     }
 }
 
-/// The worker thread of an instance: runs jobs in order until the last
-/// sender is gone; a job whose caller has stopped waiting is skipped.
-fn spawn_worker(name: &str, instance: Arc<ffi::Instance>) -> std::io::Result<SyncSender<Job>> {
+/// The worker threads of an instance (instances are thread-safe by the
+/// ABI, so lookups of concurrent calls run side by side): each takes the
+/// next job until the last sender is gone; a job whose caller has stopped
+/// waiting is skipped.
+fn spawn_workers(
+    name: &str,
+    workers: usize,
+    instance: &Arc<ffi::Instance>,
+) -> std::io::Result<SyncSender<Job>> {
     let (tx, rx) = mpsc::sync_channel::<Job>(WORKER_QUEUE);
-    std::thread::Builder::new()
-        .name(format!("plugin-{name}"))
-        .spawn(move || {
-            for job in rx {
-                if Instant::now() < job.deadline {
-                    (job.run)(&instance);
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..workers.max(1) {
+        let (rx, instance) = (rx.clone(), instance.clone());
+        std::thread::Builder::new()
+            .name(format!("plugin-{name}-{i}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only while waiting for a job.
+                    let next = lock(&rx).recv();
+                    let Ok(job) = next else {
+                        return;
+                    };
+                    if Instant::now() < job.deadline {
+                        (job.run)(&instance);
+                    }
                 }
-            }
-        })?;
+            })?;
+    }
     Ok(tx)
 }
 

@@ -21,6 +21,7 @@ fn settings(name: &str, package: &str, config: serde_json::Value) -> PluginSetti
         timeout: Duration::from_secs(10),
         max_failures: 3,
         queue: 100,
+        workers: 2,
     }
 }
 
@@ -251,6 +252,7 @@ async fn a_plugin_written_in_c_against_the_header_loads_and_answers() {
         timeout: Duration::from_secs(10),
         max_failures: 3,
         queue: 100,
+        workers: 2,
     };
     let plugins = Arc::new(Plugins::load(&[s]));
     let status = &plugins.status()[0];
