@@ -296,3 +296,42 @@ async fn a_plugin_written_in_c_against_the_header_loads_and_answers() {
     .await
     .unwrap();
 }
+
+#[test]
+fn a_detector_made_before_a_reload_finishes_its_call_on_the_old_instance() {
+    let lib_dir = temp(&format!("reload-{}", std::process::id()));
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    let path = lib_dir.join("libfixed.so");
+    std::fs::copy(built::built("waihu-test-plugin-fixed-amd"), &path).unwrap();
+    let mut s = settings(
+        "fixed",
+        "waihu-test-plugin-fixed-amd",
+        json!({ "after_ms": 40 }),
+    );
+    s.path = path.clone();
+    let plugins = Arc::new(Plugins::load(&[s]));
+    let spec = AmdSpec::Plugin {
+        plugins: plugins.clone(),
+        name: "fixed".into(),
+        campaign: "c".into(),
+    };
+    let mut in_call = spec.start();
+    let frame = [0i16; 160];
+    assert_eq!(in_call.push(&frame, 0), None);
+    // Another library altogether at the same path: reloaded, it serves
+    // new calls, while the call in progress keeps the old code mapped.
+    std::fs::copy(built::built("waihu-test-plugin-panicky"), &path).unwrap();
+    plugins.reload("fixed").unwrap();
+    assert_eq!(plugins.status()[0].plugin.as_deref(), Some("panicky"));
+    let d = in_call.push(&frame, 40).expect("the old detector decides");
+    assert_eq!((d.verdict, d.at_ms), (Verdict::Machine, 40));
+    assert_eq!(d.reason.as_str(), "plugin");
+    assert_eq!(
+        in_call.push(&frame, 60),
+        None,
+        "a decision is reported once"
+    );
+    assert_eq!(in_call.finish(80), d);
+    drop(in_call);
+    let _ = std::fs::remove_dir_all(&lib_dir);
+}
