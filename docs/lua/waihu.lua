@@ -283,6 +283,12 @@ dnc = {}
 ---@return boolean
 function dnc.contains(number) end
 
+---Native plugins by their configured name: `plugins.crm.lookup(phone)`.
+---Arguments and results cross as JSON; a failure (error, timeout, disabled
+---plugin) is a Lua error naming the function. Nil for an unknown name.
+---@type table<string, table<string, fun(...: any): any>>
+plugins = {}
+
 ---Self-checks of the file being loaded: the host collects this table after
 ---the file ran, then calls every function; an error fails the load.
 ---@type table<string, fun()>|nil

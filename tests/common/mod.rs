@@ -10,12 +10,14 @@
 //! - [`sipp`]: runs the `sipp` scenarios of `tests/sipp/`;
 //! - [`baresip`]: runs the baresip softphone headless with file audio;
 //! - [`campaign`]: a campaign's switch, carrier, agents and API calls;
-//! - [`audio`]: WAV files, G.711, pcaps, an RTP tap and cross-correlation.
+//! - [`audio`]: WAV files, G.711, pcaps, an RTP tap and cross-correlation;
+//! - [`plugins`]: the workspace's plugin libraries, built on demand.
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
 pub mod audio;
 pub mod baresip;
 pub mod campaign;
+pub mod plugins;
 pub mod sip;
 pub mod sipp;
 

@@ -149,6 +149,7 @@ pub fn start(
     saved: Vec<AgentRow>,
     store: StoreHandle,
     scripts: Arc<ScriptHost>,
+    plugins: Arc<crate::plugin::Plugins>,
 ) -> AcdHandle {
     let agents = settings
         .agents
@@ -191,6 +192,7 @@ pub fn start(
         calls: HashMap::new(),
         store,
         hooks: hook_thread(scripts),
+        plugins,
     };
     tokio::spawn(task.run(rx));
     AcdHandle {
@@ -365,6 +367,8 @@ struct Task {
     store: StoreHandle,
     /// To the thread that runs `agent.on_state_change`, in order.
     hooks: std::sync::mpsc::Sender<Vec<waihu_script::AgentChange>>,
+    /// Event-sink plugins get every agent and queue change.
+    plugins: Arc<crate::plugin::Plugins>,
 }
 
 /// Runs `agent.on_state_change` for each change, in order, on a thread of
@@ -535,6 +539,17 @@ impl Task {
                     call,
                 } => {
                     debug!(%agent, %from, %to, ?reason, "agent state");
+                    if self.plugins.wants_events() {
+                        self.plugins.emit(crate::plugin::Event::Agent {
+                            at_ms,
+                            agent: agent.clone(),
+                            from: from.as_str().into(),
+                            to: to.as_str().into(),
+                            reason: reason.clone(),
+                            queue: queue.clone(),
+                            call_id: call.clone(),
+                        });
+                    }
                     if let Some(a) = self.acd.agent(&agent) {
                         let s = a.saved();
                         rows.insert(
@@ -580,6 +595,16 @@ impl Task {
                     waited_ms,
                     detail,
                 } => {
+                    if self.plugins.wants_events() {
+                        self.plugins.emit(crate::plugin::Event::Queue {
+                            at_ms,
+                            queue: queue.clone(),
+                            call_id: call.clone(),
+                            event: event.as_str().into(),
+                            agent: agent.clone(),
+                            detail: detail.clone(),
+                        });
+                    }
                     let detail = match (waited_ms, detail) {
                         (Some(w), Some(d)) => Some(format!("waited_ms={w} {d}")),
                         (Some(w), None) => Some(format!("waited_ms={w}")),

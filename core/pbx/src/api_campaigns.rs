@@ -371,14 +371,23 @@ pub async fn dispose(
                 }
             };
             s.set_disposition(attempt_id, outcome.as_str(), next)?;
-            Ok(Ok((contact.phone, next)))
+            Ok(Ok((contact.phone, contact.id, attempt.campaign, next)))
         })
         .await;
     match result {
-        Ok(Ok((phone, next))) => {
+        Ok(Ok((phone, contact_id, campaign, next))) => {
             if outcome == Outcome::DoNotCall {
                 calls.dnc.insert(&phone);
             }
+            calls.plugins.emit(crate::plugin::Event::Contact {
+                at_ms: now,
+                campaign,
+                contact_id,
+                attempt_id: Some(attempt_id),
+                phone,
+                event: "disposition".into(),
+                outcome: Some(outcome.as_str().into()),
+            });
             Json(json!({"attempt": attempt_id, "disposition": outcome.as_str(), "next_attempt_ms": next}))
                 .into_response()
         }

@@ -11,11 +11,13 @@
 
 mod campaigns;
 mod locate;
+mod plugins;
 mod queues;
 mod trunks;
 mod validate;
 
-pub use campaigns::{Campaign, CampaignEntry, check_campaign};
+pub use campaigns::{AmdEntry, Campaign, CampaignEntry, DetectorChoice, check_campaign};
+pub use plugins::{PluginEntry, PluginSettings};
 pub use queues::{AcdSection, Queue, QueueEntry};
 pub use trunks::{Trunk, TrunkEntry};
 
@@ -68,6 +70,8 @@ pub struct ConfigFile {
     pub campaigns: Vec<CampaignEntry>,
     #[serde(default)]
     pub acd: AcdSection,
+    #[serde(default)]
+    pub plugins: Vec<PluginEntry>,
 }
 
 /// RTP.
@@ -463,6 +467,8 @@ pub struct Settings {
     pub campaigns: Vec<Campaign>,
     pub acd: AcdSection,
     pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
+    /// Native plugins, in the order given.
+    pub plugins: Vec<PluginSettings>,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

@@ -33,8 +33,9 @@ use waihu_store::{AttemptEnd, ContactRecord, NewAttempt};
 
 use crate::call::{CallContext, CallResult, DialerEvent, Dialout, FromCall};
 use crate::campaigns::now_ms;
-use crate::config::Campaign;
+use crate::config::{Campaign, DetectorChoice};
 use crate::dialpoint::{self, DialPath};
+use crate::plugin::{AmdSpec, CallEvent, Event};
 use crate::shutdown::Shutdown;
 
 const TICK: Duration = Duration::from_millis(200);
@@ -71,6 +72,8 @@ struct Line {
     machine: bool,
     /// The answer runs a broadcast flow rather than going to an agent.
     broadcast: bool,
+    /// For events to plugins.
+    call_id: String,
 }
 
 /// One campaign as the dialer runs it.
@@ -277,6 +280,11 @@ impl Dialer {
             if state != run.state {
                 info!(campaign = %run.config.name, from = %run.state, to = %state, "campaign state");
                 run.state = state.to_owned();
+                self.ctx.plugins.emit(Event::Campaign {
+                    at_ms: now,
+                    campaign: run.config.name.clone(),
+                    state: state.to_owned(),
+                });
             }
         }
     }
@@ -743,9 +751,25 @@ impl Dialer {
                 .amd
                 .as_ref()
                 .filter(|_| agent.is_none())
-                .map(|a| (a.detector.clone(), a.action)),
+                .map(|a| (self.amd_spec(&a.detector, &config.name), a.action)),
             report: self.report.clone(),
         };
+        if self.ctx.plugins.wants_events() {
+            self.ctx.plugins.emit(Event::Contact {
+                at_ms: now,
+                campaign: config.name.clone(),
+                contact_id: contact.id,
+                attempt_id: Some(attempt_id),
+                phone: contact.phone.clone(),
+                event: "dialled".into(),
+                outcome: None,
+            });
+            self.ctx.plugins.emit_call(&call_id, || CallEvent::Started {
+                from: config.caller_id.clone().unwrap_or_default(),
+                to: contact.phone.clone(),
+                campaign: Some(config.name.clone()),
+            });
+        }
         self.runs[i].lines.insert(
             attempt_id,
             Line {
@@ -758,6 +782,7 @@ impl Dialer {
                 segment,
                 machine: false,
                 broadcast: broadcast.is_some(),
+                call_id: call_id.clone(),
             },
         );
         if self
@@ -780,8 +805,69 @@ impl Dialer {
             .find(|r| r.lines.contains_key(&attempt_id))
     }
 
+    /// The detector a campaign's `amd.detector` asks for.
+    fn amd_spec(&self, choice: &DetectorChoice, campaign: &str) -> AmdSpec {
+        match choice {
+            DetectorChoice::Builtin(config) => AmdSpec::Builtin(config.clone()),
+            DetectorChoice::Plugin(name) => AmdSpec::Plugin {
+                plugins: self.ctx.plugins.clone(),
+                name: name.clone(),
+                campaign: campaign.to_owned(),
+            },
+        }
+    }
+
+    /// What a campaign call's report means to event-sink plugins.
+    fn emit_call(&mut self, event: &DialerEvent, now: i64) {
+        if !self.ctx.plugins.wants_events() {
+            return;
+        }
+        let (attempt_id, call_event) = match event {
+            DialerEvent::Answered { attempt_id, .. } => (*attempt_id, CallEvent::Answered),
+            DialerEvent::Machine { attempt_id, .. } => (*attempt_id, CallEvent::Machine),
+            DialerEvent::Connected {
+                attempt_id, agent, ..
+            } => (
+                *attempt_id,
+                CallEvent::Connected {
+                    agent: agent.clone(),
+                },
+            ),
+            DialerEvent::Abandoned { .. } => return,
+            DialerEvent::Ended(r) => (
+                r.attempt_id,
+                CallEvent::Ended {
+                    outcome: r.outcome.clone(),
+                    sip_status: r.sip_status,
+                    talk_ms: r.talk_ms,
+                },
+            ),
+        };
+        let plugins = self.ctx.plugins.clone();
+        let Some(run) = self.run_of(attempt_id) else {
+            return;
+        };
+        let campaign = run.config.name.clone();
+        let Some(line) = run.lines.get(&attempt_id) else {
+            return;
+        };
+        plugins.emit_call(&line.call_id, || call_event);
+        if let DialerEvent::Ended(r) = event {
+            plugins.emit(Event::Contact {
+                at_ms: now,
+                campaign,
+                contact_id: line.contact.id,
+                attempt_id: Some(attempt_id),
+                phone: line.contact.phone.clone(),
+                event: "attempt_ended".into(),
+                outcome: Some(r.outcome.clone()),
+            });
+        }
+    }
+
     async fn on_event(&mut self, event: DialerEvent) {
         let now = now_ms();
+        self.emit_call(&event, now);
         match event {
             DialerEvent::Answered {
                 attempt_id,

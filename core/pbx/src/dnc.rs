@@ -99,10 +99,28 @@ impl DncSet {
 #[derive(Debug)]
 pub struct SwitchServices {
     pub dnc: Arc<DncSet>,
+    pub plugins: Arc<crate::plugin::Plugins>,
 }
 
 impl Services for SwitchServices {
     fn dnc_contains(&self, number: &str) -> bool {
         self.dnc.contains(number)
+    }
+
+    fn has_plugin(&self, plugin: &str) -> bool {
+        self.plugins.has(plugin)
+    }
+
+    /// Runs on the plugin's worker; this thread waits at most the plugin's
+    /// `timeout_ms` (a script's instruction budget does not count it).
+    fn plugin_call(
+        &self,
+        plugin: &str,
+        function: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        self.plugins
+            .lua_call(plugin, function, args)
+            .map_err(|e| e.to_string())
     }
 }

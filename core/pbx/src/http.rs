@@ -1,4 +1,4 @@
-//! The HTTP API: health and metrics for now.
+//! The HTTP API: health, metrics, calls, agents, campaigns, scripts, plugins.
 //!
 //! The SIP driver publishes a [`Snapshot`] after every turn; handlers read
 //! the latest one and never touch the endpoint.
@@ -44,6 +44,8 @@ pub struct AppState {
     pub(crate) campaigns: Arc<Vec<crate::config::Campaign>>,
     /// What the dialer is doing, per campaign.
     pub(crate) dialer: Option<crate::dialer::DialerHandle>,
+    /// Native plugins; `None` only in tests of the other endpoints.
+    pub(crate) plugins: Option<Arc<crate::plugin::Plugins>>,
 }
 
 impl fmt::Debug for AppState {
@@ -90,6 +92,16 @@ impl AppState {
         self
     }
 
+    pub fn with_plugins(mut self, plugins: Arc<crate::plugin::Plugins>) -> AppState {
+        if let Some(registry) = Arc::get_mut(&mut self.registry) {
+            registry.register_collector(Box::new(crate::api_plugins::PluginCollector {
+                plugins: plugins.clone(),
+            }));
+        }
+        self.plugins = Some(plugins);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -109,6 +121,7 @@ impl AppState {
             calls: None,
             campaigns: Arc::new(Vec::new()),
             dialer: None,
+            plugins: None,
         }
     }
 }
@@ -179,6 +192,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scripts/reload", post(api_scripts::reload))
         .route("/api/v1/scripts/rollback", post(api_scripts::rollback))
         .route("/api/v1/scripts/try/{hook}", post(api_scripts::try_hook))
+        .route("/api/v1/plugins", get(crate::api_plugins::list))
+        .route(
+            "/api/v1/plugins/{name}/reload",
+            post(crate::api_plugins::reload),
+        )
+        .route("/api/v1/customers/{key}", get(crate::api_plugins::customer))
         .fallback(not_found)
         .with_state(state)
 }

@@ -7,7 +7,8 @@
 //! - [`sip`]: the driver task that owns the endpoint, UDP and TCP;
 //! - [`http`]: `/api/v1/health` and `/metrics`;
 //! - [`shutdown`]: broadcast-and-confirm graceful shutdown.
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the plugin loader's `ffi` module allows it.
+#![deny(unsafe_code)]
 
 /// mimalloc rather than the system allocator: call set-up allocates and
 /// frees many small objects across threads, where glibc's malloc was a
@@ -18,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod acd;
 mod api_acd;
 mod api_campaigns;
+mod api_plugins;
 mod api_scripts;
 mod call;
 mod campaign_cli;
@@ -28,6 +30,7 @@ mod dialer;
 mod dialpoint;
 mod dnc;
 mod http;
+mod plugin;
 mod rtp_ports;
 mod scripts;
 mod server;
@@ -131,7 +134,13 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
                         scripts::short(&v.hash),
                         v.agent_scripts.join(", ")
                     );
-                    check_prompts(&settings.prompts_dir)
+                    let prompts = check_prompts(&settings.prompts_dir);
+                    let plugins = check_plugins(&settings);
+                    if prompts == ExitCode::SUCCESS {
+                        plugins
+                    } else {
+                        prompts
+                    }
                 }
                 Err(e) => {
                     eprintln!("{e}");
@@ -144,6 +153,55 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Loads every plugin and makes an instance of it, as `waihu run` would;
+/// each one that would not load is one line naming its file, and so is a
+/// campaign whose `amd.detector` names a plugin that detects nothing.
+fn check_plugins(settings: &Settings) -> ExitCode {
+    let plugins = &settings.plugins;
+    let mut code = ExitCode::SUCCESS;
+    let mut loaded = Vec::new();
+    for (s, result) in plugins.iter().zip(plugin::check(plugins)) {
+        match result {
+            Ok(p) => {
+                println!(
+                    "ok: plugin {}: {} {} ({}{})",
+                    s.name,
+                    p.plugin,
+                    p.version,
+                    p.capabilities.join(", "),
+                    if p.lua_functions.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; lua: {}", p.lua_functions.join(", "))
+                    }
+                );
+                loaded.push(p);
+            }
+            Err(e) => {
+                eprintln!("plugins: {}: {e}", s.name);
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    for c in &settings.campaigns {
+        if let Some(config::AmdEntry {
+            detector: config::DetectorChoice::Plugin(name),
+            ..
+        }) = &c.amd
+            && let Some(p) = loaded.iter().find(|p| &p.name == name)
+            && !p.capabilities.contains(&"amd")
+        {
+            eprintln!(
+                "campaigns: {}: amd.detector {name}: the plugin has no answering-machine detector ({})",
+                c.name,
+                p.capabilities.join(", ")
+            );
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
 }
 
 /// Loads every prompt as `waihu run` would; each bad file is one line.

@@ -29,9 +29,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     announce(&settings);
     let started = Instant::now();
     let dnc = Arc::new(crate::dnc::DncSet::default());
+    // Before the scripts: they reach plugins as `plugins.NAME`.
+    let plugins = Arc::new(crate::plugin::Plugins::load(&settings.plugins));
     let scripts = scripts::load(
         &settings.scripts,
-        Arc::new(crate::dnc::SwitchServices { dnc: dnc.clone() }),
+        Arc::new(crate::dnc::SwitchServices {
+            dnc: dnc.clone(),
+            plugins: plugins.clone(),
+        }),
     )?;
     let prompts = load_prompts(&settings.prompts_dir)?;
     let (store, store_thread) = store::start(&settings.store_url)
@@ -55,7 +60,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .run(|s| s.agents())
         .await
         .map_err(|e| anyhow!("cannot read the agents' stored state: {e}"))?;
-    let acd = crate::acd::start(&settings, saved_agents, store.clone(), scripts.clone());
+    let acd = crate::acd::start(
+        &settings,
+        saved_agents,
+        store.clone(),
+        scripts.clone(),
+        plugins.clone(),
+    );
 
     // The endpoint keys nonces and tags with this; it never leaves the process.
     let mut secret = [0u8; 32];
@@ -105,6 +116,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         feature_codes: settings.acd.clone(),
         session_timer: settings.session_timer,
         dnc: dnc.clone(),
+        plugins: plugins.clone(),
     };
     info!(
         %advertise,
@@ -141,7 +153,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_store(store.clone())
         .with_calls(calls.clone())
         .with_campaigns(settings.campaigns.clone())
-        .with_dialer(dialer);
+        .with_dialer(dialer)
+        .with_plugins(plugins.clone());
     tokio::spawn(http::serve(http_listener, state, coordinator.handle()));
     info!(%http_addr, "http listening (/api/v1/health, /api/v1/scripts, /metrics)");
     info!(version = env!("CARGO_PKG_VERSION"), "waihu started");
@@ -161,6 +174,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     drop(acd);
     drop(store);
     store_thread.join();
+    // Last: event sinks get every event of the shutdown, then flush.
+    plugins.shutdown();
     info!("stopped");
     outcome
 }

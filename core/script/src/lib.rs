@@ -102,6 +102,25 @@ pub trait Services: Send + Sync + 'static {
     /// in Lua). Called from inside hook calls: it must be quick (an
     /// in-memory set, not a query per call).
     fn dnc_contains(&self, number: &str) -> bool;
+
+    /// Whether a plugin named `plugin` is configured: scripts see it as
+    /// `plugins.NAME` (nil otherwise).
+    fn has_plugin(&self, _plugin: &str) -> bool {
+        false
+    }
+
+    /// `plugins.NAME.function(args...)`: the arguments as a JSON array,
+    /// the result as JSON, or an error message (raised as a Lua error).
+    /// Called from inside hook calls and routes: the implementation must
+    /// bound how long it takes (the switch gives each plugin a budget).
+    fn plugin_call(
+        &self,
+        plugin: &str,
+        function: &str,
+        _args: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        Err(format!("no plugin {plugin} to call {function} on"))
+    }
 }
 
 /// No services: the do-not-call list is empty. For `waihu check` and tests.

@@ -376,8 +376,61 @@ fn log_from_lua(lua: &Lua, level: Level, args: MultiValue) -> mlua::Result<()> {
     Ok(())
 }
 
+/// `plugins`: `plugins.NAME` is a table whose every field is a function
+/// calling the plugin (`plugins.crm.lookup(phone)`), resolved when used,
+/// so a plugin reloaded with new functions needs no script reload. Lua
+/// values cross as JSON: arguments as an array, the result back as a Lua
+/// value (JSON null as nil).
+fn plugins_table(lua: &Lua, services: &Arc<dyn Services>) -> mlua::Result<mlua::Table> {
+    use mlua::LuaSerdeExt as _;
+    let plugins = lua.create_table()?;
+    let meta = lua.create_table()?;
+    let services = Arc::clone(services);
+    meta.raw_set(
+        "__index",
+        lua.create_function(move |lua, (_, name): (Value, LuaString)| {
+            let name = name.to_str()?.to_owned();
+            if !services.has_plugin(&name) {
+                return Ok(Value::Nil);
+            }
+            let plugin = lua.create_table()?;
+            let plugin_meta = lua.create_table()?;
+            let services = Arc::clone(&services);
+            plugin_meta.raw_set(
+                "__index",
+                lua.create_function(move |lua, (_, function): (Value, LuaString)| {
+                    let function = function.to_str()?.to_owned();
+                    let (services, name) = (Arc::clone(&services), name.clone());
+                    let call = lua.create_function(move |lua, args: mlua::MultiValue| {
+                        let args: Vec<serde_json::Value> = args
+                            .into_iter()
+                            .map(|v| lua.from_value(v))
+                            .collect::<mlua::Result<_>>()?;
+                        let result = services
+                            .plugin_call(&name, &function, serde_json::Value::Array(args))
+                            .map_err(|e| {
+                                mlua::Error::runtime(format!("plugins.{name}.{function}: {e}"))
+                            })?;
+                        lua.to_value_with(
+                            &result,
+                            mlua::serde::SerializeOptions::new()
+                                .serialize_none_to_null(false)
+                                .serialize_unit_to_null(false),
+                        )
+                    })?;
+                    Ok(Value::Function(call))
+                })?,
+            )?;
+            plugin.set_metatable(Some(plugin_meta))?;
+            Ok(Value::Table(plugin))
+        })?,
+    )?;
+    plugins.set_metatable(Some(meta))?;
+    Ok(plugins)
+}
+
 /// `campaign`, `retention`, `blacklist`, `queue`, `agent`, `agent_script`,
-/// `log`, `dnc`.
+/// `log`, `dnc`, `plugins`.
 fn install_host_tables(
     lua: &Lua,
     ctx: &Arc<Ctx>,
@@ -406,6 +459,7 @@ fn install_host_tables(
     g.raw_set("warn", logger(lua, ctx, Level::Warn)?)?;
     g.raw_set("log", log)?;
 
+    g.raw_set("plugins", plugins_table(lua, services)?)?;
     let dnc = lua.create_table()?;
     let services = Arc::clone(services);
     dnc.raw_set(

@@ -66,7 +66,7 @@ pub struct Dialout {
     /// The campaign's language (`zh`, `en`), as the call variable `lang`.
     pub lang: Option<String>,
     /// Answering-machine detection on answer, and what a machine gets.
-    pub amd: Option<(waihu_media::amd::Config, AmdAction)>,
+    pub amd: Option<(crate::plugin::AmdSpec, AmdAction)>,
     /// Where the call reports what happens to it.
     pub report: mpsc::UnboundedSender<DialerEvent>,
 }
@@ -256,6 +256,8 @@ pub struct CallContext {
     pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
     /// The do-not-call table in memory (Lua's `dnc.contains`).
     pub dnc: Arc<crate::dnc::DncSet>,
+    /// Native plugins: events, customer lookups, detectors.
+    pub plugins: Arc<crate::plugin::Plugins>,
 }
 
 /// What the API shows of a call in progress.

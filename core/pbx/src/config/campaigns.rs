@@ -91,14 +91,92 @@ pub struct CampaignEntry {
 
 /// `amd:`: listen to the first seconds after answer; a machine gets
 /// `action` (`hangup`, or `message`: a broadcast waits for the beep and
-/// runs its flow with `machine = yes`). `detector` tunes the thresholds.
+/// runs its flow with `machine = yes`). `detector` tunes the built-in
+/// detector's thresholds, or names a plugin that detects instead.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmdEntry {
     #[serde(default = "default_amd_action")]
     pub action: crate::call::AmdAction,
     #[serde(default)]
-    pub detector: waihu_media::amd::Config,
+    pub detector: DetectorChoice,
+}
+
+/// `amd.detector`: a map of thresholds for the built-in detector, or the
+/// name of a plugin (`plugins[].name`) with the answering-machine
+/// capability.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DetectorChoice {
+    Builtin(waihu_media::amd::Config),
+    Plugin(String),
+}
+
+impl Default for DetectorChoice {
+    fn default() -> DetectorChoice {
+        DetectorChoice::Builtin(waihu_media::amd::Config::default())
+    }
+}
+
+impl DetectorChoice {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            DetectorChoice::Builtin(config) => config.validate().map_err(|e| e.to_string()),
+            DetectorChoice::Plugin(_) => Ok(()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DetectorChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DetectorChoice, D::Error> {
+        struct ChoiceVisitor;
+        impl<'de> serde::de::Visitor<'de> for ChoiceVisitor {
+            type Value = DetectorChoice;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of detector thresholds, or a plugin name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DetectorChoice, E> {
+                Ok(DetectorChoice::Plugin(v.to_owned()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<DetectorChoice, E> {
+                Ok(DetectorChoice::default())
+            }
+            // Deserialised in place, so a misspelt threshold keeps its
+            // precise message (an untagged enum would lose it).
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DetectorChoice, A::Error> {
+                waihu_media::amd::Config::deserialize(serde::de::value::MapAccessDeserializer::new(
+                    map,
+                ))
+                .map(DetectorChoice::Builtin)
+            }
+        }
+        d.deserialize_any(ChoiceVisitor)
+    }
+}
+
+/// Every `amd.detector` that names a plugin names one in `plugins:`.
+pub(super) fn check_amd_plugins(
+    c: &mut Checker,
+    campaigns: &[CampaignEntry],
+    plugins: &[super::PluginSettings],
+) {
+    for (i, e) in campaigns.iter().enumerate() {
+        if let Some(AmdEntry {
+            detector: DetectorChoice::Plugin(name),
+            ..
+        }) = &e.amd
+            && !plugins.iter().any(|p| &p.name == name)
+        {
+            c.report(
+                format!("campaigns[{i}].amd.detector"),
+                ProblemKind::UnknownPlugin {
+                    value: name.clone(),
+                },
+            );
+        }
+    }
 }
 
 fn default_amd_action() -> crate::call::AmdAction {
@@ -307,12 +385,7 @@ fn check_entries(
         if let Some(amd) = &e.amd
             && let Err(err) = amd.detector.validate()
         {
-            c.report(
-                key("amd.detector"),
-                ProblemKind::BadImport {
-                    reason: err.to_string(),
-                },
-            );
+            c.report(key("amd.detector"), ProblemKind::BadImport { reason: err });
         }
         if let Some(id) = &e.caller_id
             && (id.is_empty()

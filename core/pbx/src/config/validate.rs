@@ -81,6 +81,15 @@ pub enum ProblemKind {
     #[error("{reason}")]
     BadImport { reason: String },
 
+    #[error(
+        "{value:?} is not a plugin name (letters, digits, '_', not starting with a digit, at most 64: scripts write plugins.NAME)"
+    )]
+    BadPluginName { value: String },
+    #[error("{reason}")]
+    BadPluginConfig { reason: String },
+    #[error("{value:?} is not a plugin (plugins[].name)")]
+    UnknownPlugin { value: String },
+
     #[error("must not be empty")]
     Empty,
     #[error("no listeners: give at least one of udp:ADDR:PORT or tcp:ADDR:PORT")]
@@ -298,6 +307,8 @@ impl ConfigFile {
             90,
             u64::from(st.expires_s.max(90)),
         );
+        let plugins = super::plugins::check_plugins(&mut c, source, &self.plugins);
+        super::campaigns::check_amd_plugins(&mut c, &self.campaigns, &plugins);
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
 
@@ -344,6 +355,7 @@ impl ConfigFile {
                 expires_s: self.sip.session_timer.expires_s,
                 min_se_s: self.sip.session_timer.min_se_s,
             },
+            plugins,
         })
     }
 }
@@ -653,7 +665,7 @@ fn resolve_scripts(source: &str, s: &super::ScriptsSection) -> super::ScriptsSec
 
 /// A relative path in a config file is relative to that file's directory
 /// (to the working directory for the embedded defaults).
-fn relative_to_config(source: &str, path: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn relative_to_config(source: &str, path: &std::path::Path) -> std::path::PathBuf {
     if path.is_relative()
         && source != super::DEFAULTS_NAME
         && let Some(parent) = std::path::Path::new(source).parent()

@@ -49,7 +49,7 @@ pub(super) struct Origin {
     pub ring_ms: i64,
     /// Answering-machine detection while it listens (and, after a machine
     /// with the `message` action, while it waits for the beep).
-    pub amd: Option<waihu_media::amd::EnergyCadence>,
+    pub amd: Option<crate::plugin::AmdRunner>,
     /// An answering machine answered.
     pub machine: bool,
     /// Message action: run the flow by then, beep or not.
@@ -195,7 +195,7 @@ impl Session {
         info!(call_id = %self.call_id, "customer answered");
         if let Some((config, _)) = o.dialout.amd.clone() {
             // Who answered decides what follows: listen first.
-            o.amd = Some(waihu_media::amd::EnergyCadence::new(config));
+            o.amd = Some(config.start());
             if let Some(leg) = self.leg.as_mut() {
                 leg.set_listening(true);
             }
