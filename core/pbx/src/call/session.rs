@@ -321,7 +321,7 @@ impl Session {
         while self.ended.is_none() {
             if self.parked.is_some() || self.park() {
                 framing = false;
-                self.parked_turn(&mut housekeeping).await;
+                self.parked_turn().await;
                 continue;
             }
             // A bridged or echoing call makes no frames of its own: it

@@ -4,7 +4,9 @@
 //! Anything else it does with the call starts by taking the legs back, so
 //! the rest of the session never sees a parked leg.
 
-use tokio::time::{Instant, Interval};
+use std::time::Duration;
+
+use tokio::time::Instant;
 use tracing::{debug, warn};
 use waihu_call::{HangupCause, Party};
 use waihu_sip::session_timer::SessionTimer;
@@ -12,6 +14,10 @@ use waihu_sip::session_timer::SessionTimer;
 use super::super::leg::{Heard, Leg};
 use super::{Session, Waiting};
 use crate::call::relay::{self, Back, Why};
+
+/// How long a parked call sleeps when no timer of its own is set; it
+/// just looks again then.
+const NO_TIMER: Duration = Duration::from_secs(3600);
 
 impl Session {
     /// Whether the bridge may go to the engine: packets only go from one
@@ -82,8 +88,11 @@ impl Session {
         }
     }
 
-    /// One turn of the call's loop while parked.
-    pub(super) async fn parked_turn(&mut self, housekeeping: &mut Interval) {
+    /// One turn of the call's loop while parked. The task sleeps until a
+    /// message, the engine, or its next non-media timer wakes it, not on
+    /// the housekeeping interval: a parked bridge should cost nothing.
+    pub(super) async fn parked_turn(&mut self) {
+        let wake_at = self.next_timer_while_parked();
         let Some(parked) = self.parked.as_mut() else {
             return;
         };
@@ -109,27 +118,30 @@ impl Session {
                     None => self.legs_lost().await,
                 }
             }
-            _ = housekeeping.tick() => {
-                let now = Instant::now();
-                if self.due_while_parked(now) {
-                    self.unpark().await;
-                    self.housekeeping(now).await;
-                }
+            _ = tokio::time::sleep_until(wake_at) => {
+                self.unpark().await;
+                self.housekeeping(Instant::now()).await;
             }
         }
     }
 
-    /// A timer that is not about media (the engine watches those) is due.
-    fn due_while_parked(&self, now: Instant) -> bool {
-        let at = now.into_std();
-        let due = |t: &SessionTimer| t.next_deadline().is_some_and(|d| at >= d);
-        self.timer_a.as_ref().is_some_and(due)
-            || self.b.as_ref().and_then(|b| b.timer.as_ref()).is_some_and(due)
-            || self
-                .origin
-                .as_ref()
-                .and_then(|o| o.connect_by)
-                .is_some_and(|by| now >= by)
+    /// When the first timer that is not about media (the engine watches
+    /// those) is due: a session timer's refresh or expiry, a campaign
+    /// call's connect limit. Far off when there is none.
+    fn next_timer_while_parked(&self) -> Instant {
+        let session = [
+            self.timer_a.as_ref(),
+            self.b.as_ref().and_then(|b| b.timer.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(SessionTimer::next_deadline)
+        .map(Instant::from_std);
+        let connect = self.origin.as_ref().and_then(|o| o.connect_by);
+        session
+            .chain(connect)
+            .min()
+            .unwrap_or_else(|| Instant::now() + NO_TIMER)
     }
 
     async fn restore(&mut self, back: Back) {
