@@ -46,11 +46,27 @@ pub struct PortPair {
 }
 
 impl PortPair {
-    pub fn rtp(&self) -> &UdpSocket {
-        // Taken only by Drop.
+    /// The RTP socket; `None` while the relay engine holds it (or if it
+    /// could not be handed back).
+    pub fn rtp(&self) -> Option<&UdpSocket> {
+        self.rtp.as_ref()
+    }
+
+    /// Takes the RTP socket out of tokio's reactor for the relay engine,
+    /// which polls it itself: registered in both, every packet would
+    /// also wake a runtime thread for nothing.
+    pub fn take_rtp(&mut self) -> io::Result<StdUdpSocket> {
         self.rtp
-            .as_ref()
-            .expect("a pair's sockets live as long as the pair")
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "rtp socket already taken"))?
+            .into_std()
+    }
+
+    /// Puts back what [`PortPair::take_rtp`] took. Must run inside the
+    /// runtime. On error the socket is closed and the leg stays mute.
+    pub fn restore_rtp(&mut self, socket: StdUdpSocket) -> io::Result<()> {
+        self.rtp = Some(UdpSocket::from_std(socket)?);
+        Ok(())
     }
 
     pub fn rtcp(&self) -> &UdpSocket {
@@ -260,7 +276,7 @@ mod tests {
         let pool = PortPool::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 31120, 31139);
         let first = pool.allocate().expect("pair");
         let port = first.port;
-        let addr = first.rtp().local_addr().expect("addr");
+        let addr = first.rtp().expect("rtp").local_addr().expect("addr");
         drop(first);
         // A late packet of the old call arrives while the pair rests.
         let late = StdUdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -276,7 +292,7 @@ mod tests {
         assert_eq!(reused.port, port);
         let mut buf = [0u8; 16];
         assert!(
-            reused.rtp().try_recv_from(&mut buf).is_err(),
+            reused.rtp().expect("rtp").try_recv_from(&mut buf).is_err(),
             "the late packet was drained"
         );
     }

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -174,8 +174,54 @@ impl Leg {
         if let Some(digit) = self.digits.pop_front() {
             return Some(Heard::Digit(digit));
         }
-        let (len, src) = self.pair.rtp().recv_from(&mut self.recv_buf).await.ok()?;
-        Some(self.on_rtp(len, src, now()))
+        let Some(socket) = self.pair.rtp() else {
+            // The socket could not be handed back from the relay engine:
+            // a mute leg (its media timeout ends the call).
+            return std::future::pending().await;
+        };
+        let (len, src) = socket.recv_from(&mut self.recv_buf).await.ok()?;
+        Some(self.on_rtp(len, src, now(), true))
+    }
+
+    /// Hands the RTP socket to the relay engine (see `call::relay`).
+    pub fn take_socket(&mut self) -> std::io::Result<StdUdpSocket> {
+        self.pair.take_rtp()
+    }
+
+    /// Takes back the socket [`Leg::take_socket`] gave away.
+    pub fn restore_socket(&mut self, socket: StdUdpSocket) -> std::io::Result<()> {
+        self.pair.restore_rtp(socket)
+    }
+
+    /// Whether the relay engine can carry this leg's packets: nothing
+    /// needs its audio decoded (a recording, AMD, in-band digits of the
+    /// caller) and no RFC 4733 digits are going out of it.
+    pub fn relays_plainly(&self, digits_matter: bool) -> bool {
+        let inband = digits_matter && self.inband.is_some();
+        !self.listening && !inband && !self.dtmf_busy() && self.digits.is_empty()
+    }
+
+    /// The relay engine's read: one datagram from `socket` (the one taken
+    /// by [`Leg::take_socket`]), checked and counted as [`Leg::recv`]
+    /// does. Audio is not decoded: a leg is only handed over when nothing
+    /// needs it, and the dialled leg's in-band digits are not acted on.
+    pub fn read_from(&mut self, socket: &StdUdpSocket, now: Instant) -> std::io::Result<Heard> {
+        let (len, src) = socket.recv_from(&mut self.recv_buf)?;
+        Ok(self.on_rtp(len, src, now, false))
+    }
+
+    /// A digit [`Leg::read_from`] queued behind the one it returned.
+    pub fn pop_digit(&mut self) -> Option<char> {
+        self.digits.pop_front()
+    }
+
+    /// Whether the media timeout is due, without firing it: the call task
+    /// fires it once it has the leg back.
+    pub fn timeout_due(&self, now: Instant) -> bool {
+        self.timeout
+            .as_ref()
+            .and_then(MediaTimeout::poll_timeout)
+            .is_some_and(|deadline| now.into_std() >= deadline)
     }
 
     /// Drops what queued on the socket before the leg was ready (media
@@ -184,7 +230,10 @@ impl Leg {
     pub fn discard_queued(&mut self) -> usize {
         let mut dropped = 0;
         // Bounded: the kernel buffer holds a few hundred packets at most.
-        while dropped < 4096 && self.pair.rtp().try_recv_from(&mut self.recv_buf).is_ok() {
+        let Some(socket) = self.pair.rtp() else {
+            return 0;
+        };
+        while dropped < 4096 && socket.try_recv_from(&mut self.recv_buf).is_ok() {
             dropped += 1;
         }
         dropped
@@ -204,7 +253,7 @@ impl Leg {
         }
     }
 
-    fn on_rtp(&mut self, len: usize, src: SocketAddr, now: Instant) -> Heard {
+    fn on_rtp(&mut self, len: usize, src: SocketAddr, now: Instant, decode: bool) -> Heard {
         if !matches!(self.filter.check(src, now.into_std()), Verdict::Accept) {
             return Heard::Nothing;
         }
@@ -237,7 +286,7 @@ impl Leg {
         self.last.extend_from_slice(packet.payload);
         // Decoding costs; a relayed or echoed packet needs none unless the
         // call is recorded or digits can only be heard in the audio.
-        if self.listening || self.inband.is_some() {
+        if decode && (self.listening || self.inband.is_some()) {
             let law = self.law;
             let mut pcm = [0i16; 320];
             for chunk in packet.payload.chunks(pcm.len()) {
@@ -294,23 +343,51 @@ impl Leg {
     /// came (the two legs negotiated the same codec); only the
     /// telephone-event payload type is mapped. No copy when nothing changes.
     pub fn relay(&mut self, packet: &[u8], their_event_type: Option<u8>) {
-        let Some(to) = self.filter.send_to() else {
+        let Some((to, rewritten)) = self.outgoing(packet, their_event_type) else {
             return;
         };
-        if !self.direction.sends() || packet.len() < rtp::HEADER_LEN {
+        let out = if rewritten {
+            &self.send_buf[..packet.len()]
+        } else {
+            packet
+        };
+        let sent = self
+            .pair
+            .rtp()
+            .is_some_and(|s| s.try_send_to(out, to).is_ok());
+        self.relayed += u64::from(sent);
+    }
+
+    /// [`Leg::relay`] for the relay engine, through the socket it holds.
+    pub fn forward(&mut self, socket: &StdUdpSocket, packet: &[u8], their_event_type: Option<u8>) {
+        let Some((to, rewritten)) = self.outgoing(packet, their_event_type) else {
             return;
+        };
+        let out = if rewritten {
+            &self.send_buf[..packet.len()]
+        } else {
+            packet
+        };
+        // A full socket buffer drops the packet, as the network would.
+        let sent = socket.send_to(out, to).is_ok();
+        self.relayed += u64::from(sent);
+    }
+
+    /// Where a relayed packet goes, and whether it was copied into
+    /// `send_buf` to map the telephone-event payload type between the legs.
+    fn outgoing(&mut self, packet: &[u8], their_event_type: Option<u8>) -> Option<(SocketAddr, bool)> {
+        let to = self.filter.send_to()?;
+        if !self.direction.sends() || packet.len() < rtp::HEADER_LEN {
+            return None;
         }
         let pt = packet[1] & 0x7f;
-        let out: &[u8] = match (their_event_type, self.event_type) {
+        match (their_event_type, self.event_type) {
             (Some(theirs), Some(ours)) if pt == theirs && theirs != ours => {
                 self.send_buf[..packet.len()].copy_from_slice(packet);
                 self.send_buf[1] = (packet[1] & 0x80) | ours;
-                &self.send_buf[..packet.len()]
+                Some((to, true))
             }
-            _ => packet,
-        };
-        if self.pair.rtp().try_send_to(out, to).is_ok() {
-            self.relayed += 1;
+            _ => Some((to, false)),
         }
     }
 
@@ -450,7 +527,9 @@ impl Leg {
         match rtp::write(&mut self.send_buf, &header, payload) {
             Ok(len) => {
                 // A full socket buffer drops the packet, as the network would.
-                let _ = self.pair.rtp().try_send_to(&self.send_buf[..len], to);
+                if let Some(socket) = self.pair.rtp() {
+                    let _ = socket.try_send_to(&self.send_buf[..len], to);
+                }
             }
             Err(e) => debug!(error = %e, "rtp not built"),
         }

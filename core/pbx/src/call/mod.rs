@@ -16,6 +16,7 @@
 //! driver to forget it.
 
 mod leg;
+mod relay;
 mod session;
 
 use std::net::IpAddr;

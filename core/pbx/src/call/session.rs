@@ -24,6 +24,7 @@ use super::leg::{Heard, Leg};
 pub use originate::spawn_originate;
 
 mod dial;
+mod lean;
 mod originate;
 mod queue;
 mod timer;
@@ -195,6 +196,8 @@ impl Session {
             next_b_call_id: None,
             origin: None,
             a_call_id: None,
+            parked: None,
+            park_refused: false,
         };
         (session, tx)
     }
@@ -285,6 +288,10 @@ struct Session {
     /// A campaign call whose answered leg has another Call-ID than the
     /// call's (it answered on a failover INVITE).
     a_call_id: Option<String>,
+    /// The bridge, while the relay engine carries it (`lean.rs`).
+    parked: Option<super::relay::Parked>,
+    /// The engine could not take (or carry) this call's legs: relay here.
+    park_refused: bool,
 }
 
 #[derive(Debug)]
@@ -312,6 +319,11 @@ impl Session {
         let ring_deadline = Instant::now() + self.ctx.max_ring;
         let mut framing = true;
         while self.ended.is_none() {
+            if self.parked.is_some() || self.park() {
+                framing = false;
+                self.parked_turn().await;
+                continue;
+            }
             // A bridged or echoing call makes no frames of its own: it
             // wakes for packets and, a few times a second, for its timers.
             let wants_frames = self.wants_frames();
@@ -355,6 +367,7 @@ impl Session {
                 }
             }
         }
+        self.unpark().await;
         self.finish().await;
         self.ctx.active.fetch_sub(1, Ordering::Relaxed);
     }
