@@ -710,3 +710,50 @@ fn campaign_and_retention_rules_read_the_customer_from_the_crm_plugin() {
     assert_eq!(offers[0]["price"], 199.5 * 0.8, "{offers}");
     server.stop();
 }
+
+#[test]
+fn an_agent_previewing_a_contact_sees_the_customer_from_the_crm_plugin() {
+    let crm = built("crm-csv");
+    let server = Server::start(&Config {
+        outbound_agents: vec![ALICE.id],
+        extra_yaml: format!(
+            "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: {}\n    \
+             acl: [\"192.0.2.1\"]\n    keepalive_s: 0\n\
+             acd:\n  probe_interval_s: 0\n\
+             queues:\n  - name: outbound\n    members: [\"{}\"]\n\
+             campaigns:\n  - name: winback\n    mode: preview\n    select_mode: false\n    \
+             trunk_group: carrier\n    queue: outbound\n    max_lines: 2\n    \
+             window: {{ days: {{ mon-sun: [\"00:00-24:00\"] }}, rest: [] }}\n    \
+             import:\n      default_timezone: Asia/Shanghai\n\
+             plugins:\n{}",
+            common::free_port(),
+            ALICE.id,
+            crm_entry("crm", &crm)
+        ),
+        ..Config::default()
+    });
+    let (status, body) = http_post(server.http, "/api/v1/agents/1001/login", "").expect("login");
+    assert_eq!(status, 200, "{body}");
+    let list = server.dir.join("winback.csv");
+    std::fs::write(&list, "phone\n+8613800000001\n").expect("list");
+    let (ok, _, err) = server.cli(&[
+        "campaign",
+        "import",
+        "winback",
+        list.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    let (status, body) =
+        http_post(server.http, "/api/v1/campaigns/winback/start", "").expect("start");
+    assert_eq!(status, 200, "{body}");
+    let mut preview = Value::Null;
+    server.wait_for("a contact to preview", Duration::from_secs(20), |s| {
+        let (status, body) = http_post(s.http, "/api/v1/agents/1001/preview", "").expect("preview");
+        preview = serde_json::from_str(&body).unwrap_or(Value::Null);
+        status == 200
+    });
+    assert_eq!(preview["contact"]["phone"], "+8613800000001", "{preview}");
+    assert_eq!(preview["customer"]["name"], "Li Lei", "{preview}");
+    assert_eq!(preview["customer"]["churn_score"], 0.82, "{preview}");
+    server.stop();
+}

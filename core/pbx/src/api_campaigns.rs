@@ -550,8 +550,9 @@ pub struct PreviewQuery {
 }
 
 /// `POST /api/v1/agents/{agent}/preview[?campaign=NAME]`: the next
-/// contact for the agent to preview (record and history), held for them
-/// until they accept or skip it, or it times out.
+/// contact for the agent to preview (record, history, and the customer
+/// from the lookup plugins), held for them until they accept or skip it,
+/// or it times out.
 pub async fn preview(
     State(state): State<AppState>,
     Path(agent): Path<String>,
@@ -568,7 +569,21 @@ pub async fn preview(
         })
         .await
     {
-        Ok(p) => Json(json!(p)).into_response(),
+        Ok(p) => {
+            // What the agent's screen shows beside the record: the
+            // customer as the CRM plugins know them (null when none does,
+            // or none answers within its budget).
+            let customer = match &state.plugins {
+                Some(plugins) => plugins
+                    .lookup(&p.contact.phone)
+                    .await
+                    .map(|(_, customer)| customer),
+                None => None,
+            };
+            let mut body = json!(p);
+            body["customer"] = json!(customer);
+            Json(body).into_response()
+        }
         Err(e) => request_error(e),
     }
 }
