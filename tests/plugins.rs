@@ -475,6 +475,13 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
     )
     .expect("disposition");
     assert_eq!(status, 200, "{body}");
+    // And an inbound call: Alice dials the playback extension.
+    Sipp::new("call_playback.xml", Transport::Udp, "601")
+        .credentials(ALICE.id, ALICE.password, &format!("sip:601@{DOMAIN}"))
+        .media_port(sipp_media_port())
+        .timeout_secs(30)
+        .run(&server)
+        .assert_success("a call to 601");
     let queued = plugin_status(&server, "warehouse")["events_queued"]
         .as_u64()
         .expect("events_queued");
@@ -523,13 +530,24 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
         },
         "contact disposition",
     );
+    // Two campaign calls (told by the dialer) and the inbound one (told
+    // by its call task).
     for event in ["started", "answered", "ended"] {
         let n = lines
             .iter()
             .filter(|e| e["kind"] == "call" && e["event"] == event)
             .count();
-        assert_eq!(n, 2, "call {event} events in\n{text}");
+        assert_eq!(n, 3, "call {event} events in\n{text}");
     }
+    has(
+        &|e| {
+            e["kind"] == "call"
+                && e["event"] == "started"
+                && e["to"].as_str().is_some_and(|t| t.contains("601"))
+                && e["campaign"].is_null()
+        },
+        "inbound call started",
+    );
     // Every line is one event with its time.
     assert!(
         lines

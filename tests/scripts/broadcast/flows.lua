@@ -31,3 +31,10 @@ function campaign.select_mode(contact)
   end
   return { mode = "predictive", priority = 10 }
 end
+
+-- Inbound calls (any number): the welcome prompt, then goodbye.
+function route(call)
+  call:answer()
+  call:play({ "en/welcome", "en/goodbye" })
+  call:hangup()
+end

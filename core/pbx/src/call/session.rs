@@ -31,6 +31,7 @@ mod timer;
 mod transfer;
 use super::{CallContext, FromCall, ToCall};
 use crate::shutdown::Shutdown;
+use crate::plugin::CallEvent;
 
 /// Messages a call task may have waiting before the driver drops more.
 pub const INBOX: usize = 64;
@@ -307,10 +308,18 @@ impl Session {
         // ToCall::Shutdown, which costs the loop nothing meanwhile.
         let _shutdown = shutdown;
         self.ctx.active.fetch_add(1, Ordering::Relaxed);
-        if self.origin.is_some() {
+        if self.is_originated() {
+            // The dialer tells plugins of its own calls.
             self.originate().await;
-        } else if self.prepare().await {
-            self.advance(None).await;
+        } else {
+            self.ctx.plugins.emit_call(&self.call_id, || CallEvent::Started {
+                from: self.invite.from.uri.to_string(),
+                to: self.invite.uri.to_string(),
+                campaign: None,
+            });
+            if self.prepare().await {
+                self.advance(None).await;
+            }
         }
         let mut tick = interval(FRAME);
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -355,7 +364,7 @@ impl Session {
                 },
                 _ = tick.tick(), if framing => {
                     let now = Instant::now();
-                    if self.answered.is_none() && self.origin.is_none() && now >= ring_deadline {
+                    if self.answered.is_none() && !self.is_originated() && now >= ring_deadline {
                         info!(call_id = %self.call_id, "route did not answer in time");
                         self.end(Party::Switch, HangupCause::Unavailable).await;
                         continue;
@@ -1212,6 +1221,11 @@ impl Session {
         self.respond(response).await;
         self.answered = Some(SystemTime::now());
         self.ctx.registry.answered(&self.call_id);
+        if !self.is_originated() {
+            self.ctx
+                .plugins
+                .emit_call(&self.call_id, || CallEvent::Answered);
+        }
         info!(call_id = %self.call_id, to = %self.invite.uri, "call answered");
     }
 
@@ -1383,6 +1397,13 @@ impl Session {
             digits = %cdr.digits, "call ended"
         );
         self.origin_report(cdr.end_ms);
+        if !self.is_originated() {
+            self.ctx.plugins.emit_call(&cdr.call_id, || CallEvent::Ended {
+                outcome: cdr.hangup_cause.clone(),
+                sip_status: cdr.sip_status,
+                talk_ms: cdr.answer_ms.map(|a| cdr.end_ms - a),
+            });
+        }
         self.ctx.store.write_cdr(cdr);
         self.ctx.registry.remove(&self.call_id);
         let mut call_ids = vec![self.call_id.clone()];

@@ -263,6 +263,13 @@ impl Session {
         self.queue_cdr.agent = Some(agent.to_owned());
         self.queue_cdr.wait_ms = self.queue_cdr.entered.map(|e| ms_between(e, now));
         info!(call_id = %self.call_id, %agent, "agent took the call");
+        if !self.is_originated() {
+            self.ctx
+                .plugins
+                .emit_call(&self.call_id, || crate::plugin::CallEvent::Connected {
+                    agent: agent.to_owned(),
+                });
+        }
         self.origin_connected(agent);
         true
     }
