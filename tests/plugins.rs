@@ -475,6 +475,15 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
     )
     .expect("disposition");
     assert_eq!(status, 200, "{body}");
+    // A list posted to the API whose only row is bad: nothing to dial,
+    // one import event.
+    let (status, body) = http_post(
+        server.http,
+        "/api/v1/campaigns/notices/contacts",
+        "phone\nnot-a-number\n",
+    )
+    .expect("import");
+    assert_eq!(status, 200, "{body}");
     // And an inbound call: Alice dials the playback extension.
     Sipp::new("call_playback.xml", Transport::Udp, "601")
         .credentials(ALICE.id, ALICE.password, &format!("sip:601@{DOMAIN}"))
@@ -529,6 +538,10 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
                 && e["outcome"] == "interested"
         },
         "contact disposition",
+    );
+    has(
+        &|e| e["kind"] == "import" && e["campaign"] == "notices" && e["bad"] == 1,
+        "list import",
     );
     // Two campaign calls (told by the dialer) and the inbound one (told
     // by its call task).

@@ -192,7 +192,18 @@ pub async fn import(
         Ok(Ok(report)) if report.refused => {
             (StatusCode::UNPROCESSABLE_ENTITY, Json(json!(report))).into_response()
         }
-        Ok(Ok(report)) => Json(json!(report)).into_response(),
+        Ok(Ok(report)) => {
+            if let Some(plugins) = &state.plugins {
+                plugins.emit(crate::plugin::Event::Import {
+                    at_ms: campaigns::now_ms(),
+                    campaign: report.campaign.clone(),
+                    inserted: report.inserted,
+                    merged: report.merged,
+                    bad: report.bad,
+                });
+            }
+            Json(json!(report)).into_response()
+        }
         Ok(Err((status, e))) => error(status, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

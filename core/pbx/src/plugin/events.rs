@@ -54,6 +54,18 @@ pub enum Event {
         campaign: String,
         state: String,
     },
+    /// A contact list was imported into a campaign through the API (one
+    /// event per list, not per row: a list may have a million).
+    Import {
+        at_ms: i64,
+        campaign: String,
+        /// New contacts.
+        inserted: u64,
+        /// Rows that updated a contact already in the campaign.
+        merged: u64,
+        /// Rows refused (bad number, bad time zone...).
+        bad: u64,
+    },
     /// A contact of a campaign: dialled, and the attempt's outcome.
     Contact {
         at_ms: i64,
@@ -287,6 +299,18 @@ mod tests {
             serde_json::to_value(&call).unwrap(),
             serde_json::json!({"kind": "call", "at_ms": 5, "call_id": "c1", "event": "ended",
                 "outcome": "answered", "sip_status": 200, "talk_ms": 1200})
+        );
+        let import = Event::Import {
+            at_ms: 9,
+            campaign: "renewals".into(),
+            inserted: 3,
+            merged: 1,
+            bad: 2,
+        };
+        assert_eq!(
+            serde_json::to_value(&import).unwrap(),
+            serde_json::json!({"kind": "import", "at_ms": 9, "campaign": "renewals",
+                "inserted": 3, "merged": 1, "bad": 2})
         );
         assert_eq!(
             serde_json::to_value(agent(7)).unwrap(),
