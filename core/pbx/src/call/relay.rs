@@ -36,7 +36,7 @@ use super::leg::{Heard, Leg};
 
 /// How long an engine thread naps after a round that carried packets,
 /// so that the next round finds many ready sockets instead of one.
-const COALESCE: Duration = Duration::from_millis(1);
+const COALESCE: Duration = Duration::from_millis(2);
 /// How often a parked bridge's RTCP and media timeouts are looked at
 /// (the call task's own housekeeping interval).
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
