@@ -11,10 +11,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::baresip::Baresip;
 use common::campaign::*;
 use common::sip::Transport;
 use common::sipp::{Running, Sipp};
-use common::baresip::Baresip;
 use common::{ALICE, BOB, Server, http_post, sipp_media_port};
 use serde_json::Value;
 
@@ -151,14 +151,11 @@ fn the_shipped_billing_reminder_says_the_bill_and_a_0_reaches_an_agent() {
         .timeout_secs(120)
         .spawn(&server);
     let alice = agent_phone(&server, &ALICE, 1000);
-    let csv = server.dir.join("bills.csv");
-    std::fs::write(
-        &csv,
-        format!("phone,amount,due\n{},128.50,2026-12-15\n", number(6)),
-    )
-    .expect("csv");
-    let (ok, _, err) = server.cli(&["campaign", "import", CAMPAIGN, csv.to_str().expect("path")]);
-    assert!(ok, "{err}");
+    import_csv(
+        &server,
+        CAMPAIGN,
+        &format!("phone,amount,due\n{},128.50,2026-12-15\n", number(6)),
+    );
     start(&server, CAMPAIGN);
     let attempts = wait_outcomes(&server, CAMPAIGN, 1, 60);
     callees.kill();
@@ -260,7 +257,6 @@ fn a_broadcast_leaves_its_message_on_a_machine_after_the_beep() {
     server.stop();
 }
 
-
 /// What a customer of `sipp/callee_mixed.xml` does, by the dialled
 /// number's last digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -296,7 +292,10 @@ fn mixed_callees(server: &Server, port: u16) -> Running {
         .media_port(sipp_media_port())
         .calls(1_000_000)
         .key("hello", &clip_pcap(server, "h01_zh_wei.wav"))
-        .key("machine", &clip_pcap(server, "m01_zh_wufa_jietong_beep.wav"))
+        .key(
+            "machine",
+            &clip_pcap(server, "m01_zh_wufa_jietong_beep.wav"),
+        )
         .key("press0", &dtmf("0"))
         .key("press1", &dtmf("1"))
         .key("press9", &dtmf("9"))
@@ -324,11 +323,7 @@ fn detail(attempt: &Value) -> Value {
 #[test]
 fn a_broadcast_to_three_hundred_customers_stores_what_each_one_did() {
     let port = common::free_port();
-    let mut c = billing_config(
-        port,
-        &[ALICE.id, BOB.id],
-        "    amd: { action: hangup }\n",
-    );
+    let mut c = billing_config(port, &[ALICE.id, BOB.id], "    amd: { action: hangup }\n");
     c.extra_yaml = c.extra_yaml.replace("max_lines: 12", "max_lines: 80");
     let server = Server::start(&c);
     let callees = mixed_callees(&server, port);
@@ -340,10 +335,7 @@ fn a_broadcast_to_three_hundred_customers_stores_what_each_one_did() {
         .filter(|i| i % 10 != 0 || i % 50 == 0)
         .map(number)
         .collect();
-    let file = server.dir.join("bills.csv");
-    std::fs::write(&file, bills(&phones)).expect("csv");
-    let (ok, _, err) = server.cli(&["campaign", "import", CAMPAIGN, file.to_str().expect("path")]);
-    assert!(ok, "{err}");
+    import_csv(&server, CAMPAIGN, &bills(&phones));
     start(&server, CAMPAIGN);
     // (The machines' contacts are tried again in four hours, so the
     // campaign itself does not finish.)
@@ -446,8 +438,12 @@ fn a_broadcast_to_three_hundred_customers_stores_what_each_one_did() {
         .cloned()
         .collect();
     let list: Vec<String> = nines.iter().chain(&again).cloned().collect();
-    let (status, body) =
-        http_post(server.http, "/api/v1/campaigns/followup/contacts", &bills(&list)).expect("post");
+    let (status, body) = http_post(
+        server.http,
+        "/api/v1/campaigns/followup/contacts",
+        &bills(&list),
+    )
+    .expect("post");
     assert_eq!(status, 200, "{body}");
     start(&server, "followup");
     server.wait_for("the follow-up to finish", Duration::from_secs(120), |s| {
@@ -472,7 +468,10 @@ fn a_broadcast_to_three_hundred_customers_stores_what_each_one_did() {
     let invites = carrier_invites(&log);
     // Every call shows the campaign's caller ID.
     for invite in log.split("INVITE sip:").skip(1) {
-        let from = invite.lines().find(|l| l.starts_with("From:")).unwrap_or("");
+        let from = invite
+            .lines()
+            .find(|l| l.starts_with("From:"))
+            .unwrap_or("");
         assert!(from.contains("+862150001234"), "{from}");
     }
     for p in &phones {
@@ -549,11 +548,11 @@ fn a_baresip_customer_hears_the_bill_prompt_by_prompt_with_their_own_amount_and_
     server.wait_for("baresip to listen", Duration::from_secs(20), |_| {
         std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
     });
-    let csv = server.dir.join("bill.csv");
-    std::fs::write(&csv, format!("phone,amount,due\n{},128.50,2026-12-15\n", number(6)))
-        .expect("csv");
-    let (ok, _, err) = server.cli(&["campaign", "import", CAMPAIGN, csv.to_str().expect("path")]);
-    assert!(ok, "{err}");
+    import_csv(
+        &server,
+        CAMPAIGN,
+        &format!("phone,amount,due\n{},128.50,2026-12-15\n", number(6)),
+    );
     start(&server, CAMPAIGN);
     let attempts = wait_outcomes(&server, CAMPAIGN, 1, 90);
     let outcome = customer.join().expect("baresip thread");
@@ -608,9 +607,10 @@ fn a_segment_of_a_predictive_campaign_gets_the_broadcast_beside_the_agents_calls
     let port = common::free_port();
     let mut c = config(port, ALWAYS, None);
     c.scripts_dir = common::tests_dir("scripts/broadcast");
-    c.extra_yaml = c
-        .extra_yaml
-        .replace("mode: predictive\n", "mode: predictive\n    broadcast: notice\n");
+    c.extra_yaml = c.extra_yaml.replace(
+        "mode: predictive\n",
+        "mode: predictive\n    broadcast: notice\n",
+    );
     let server = Server::start(&c);
     let carrier = carrier(&server, port);
     let alice = agent_phone(&server, &ALICE, 500);

@@ -434,7 +434,6 @@ fn preview_config(carrier: u16) -> Config {
     c
 }
 
-
 #[test]
 fn an_agent_previews_skips_and_accepts_contacts_and_dials_by_hand_through_the_dial_point() {
     let port = common::free_port();

@@ -91,6 +91,15 @@ pub fn import(server: &Server, name: &str, rows: &[(String, Option<String>)]) ->
     out
 }
 
+/// Writes `csv` (a whole list, header first) and imports it into
+/// `campaign` with the CLI.
+pub fn import_csv(server: &Server, campaign: &str, csv: &str) {
+    let file = server.dir.join(format!("{}.csv", super::unique(campaign)));
+    std::fs::write(&file, csv).expect("writing the list");
+    let (ok, _, err) = server.cli(&["campaign", "import", campaign, file.to_str().expect("path")]);
+    assert!(ok, "import failed: {err}");
+}
+
 pub fn get(server: &Server, path: &str) -> Value {
     let (status, body) = http_get(server.http, path).expect("GET");
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -147,7 +156,6 @@ pub fn carrier_invites(messages: &str) -> BTreeMap<String, BTreeSet<String>> {
     }
     out
 }
-
 
 /// A broadcast campaign running `broadcast.FLOW` of tests/scripts/broadcast,
 /// with `extra` (a line of campaign YAML, or nothing).

@@ -375,7 +375,11 @@ impl Leg {
 
     /// Where a relayed packet goes, and whether it was copied into
     /// `send_buf` to map the telephone-event payload type between the legs.
-    fn outgoing(&mut self, packet: &[u8], their_event_type: Option<u8>) -> Option<(SocketAddr, bool)> {
+    fn outgoing(
+        &mut self,
+        packet: &[u8],
+        their_event_type: Option<u8>,
+    ) -> Option<(SocketAddr, bool)> {
         let to = self.filter.send_to()?;
         if !self.direction.sends() || packet.len() < rtp::HEADER_LEN {
             return None;

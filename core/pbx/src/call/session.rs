@@ -30,8 +30,8 @@ mod queue;
 mod timer;
 mod transfer;
 use super::{CallContext, FromCall, ToCall};
-use crate::shutdown::Shutdown;
 use crate::plugin::CallEvent;
+use crate::shutdown::Shutdown;
 
 /// Messages a call task may have waiting before the driver drops more.
 pub const INBOX: usize = 64;
@@ -312,11 +312,13 @@ impl Session {
             // The dialer tells plugins of its own calls.
             self.originate().await;
         } else {
-            self.ctx.plugins.emit_call(&self.call_id, || CallEvent::Started {
-                from: self.invite.from.uri.to_string(),
-                to: self.invite.uri.to_string(),
-                campaign: None,
-            });
+            self.ctx
+                .plugins
+                .emit_call(&self.call_id, || CallEvent::Started {
+                    from: self.invite.from.uri.to_string(),
+                    to: self.invite.uri.to_string(),
+                    campaign: None,
+                });
             if self.prepare().await {
                 self.advance(None).await;
             }
@@ -1398,11 +1400,13 @@ impl Session {
         );
         self.origin_report(cdr.end_ms);
         if !self.is_originated() {
-            self.ctx.plugins.emit_call(&cdr.call_id, || CallEvent::Ended {
-                outcome: cdr.hangup_cause.clone(),
-                sip_status: cdr.sip_status,
-                talk_ms: cdr.answer_ms.map(|a| cdr.end_ms - a),
-            });
+            self.ctx
+                .plugins
+                .emit_call(&cdr.call_id, || CallEvent::Ended {
+                    outcome: cdr.hangup_cause.clone(),
+                    sip_status: cdr.sip_status,
+                    talk_ms: cdr.answer_ms.map(|a| cdr.end_ms - a),
+                });
         }
         self.ctx.store.write_cdr(cdr);
         self.ctx.registry.remove(&self.call_id);

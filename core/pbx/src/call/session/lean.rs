@@ -43,10 +43,9 @@ impl Session {
         if !self.relays_plainly() {
             return false;
         }
-        let (Some(mut a), Some(mut b)) = (
-            self.leg.take(),
-            self.b.as_mut().and_then(|b| b.leg.take()),
-        ) else {
+        let (Some(mut a), Some(mut b)) =
+            (self.leg.take(), self.b.as_mut().and_then(|b| b.leg.take()))
+        else {
             return false;
         };
         let sockets = match (a.take_socket(), b.take_socket()) {
