@@ -12,6 +12,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -126,8 +127,34 @@ impl AppState {
     }
 }
 
+/// The whole HTTP service: the API (with its OpenAPI document, built from
+/// the handlers' annotations) and the web pages.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (api, doc) = api_routes().split_for_parts();
+    let doc = Arc::new(doc);
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+    .fallback(not_found)
+    .with_state(state)
+}
+
+/// The OpenAPI document's header; the paths come from the routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "waihu",
+    description = "The waihu PBX: calls, agents, queues, campaigns, scripts, plugins, reports."
+))]
+struct ApiDoc;
+
+/// Every API route. A route added with `.routes(routes!(handler))` is in
+/// the OpenAPI document through the handler's `#[utoipa::path]`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/cdrs", get(cdrs))
@@ -198,8 +225,6 @@ pub fn router(state: AppState) -> Router {
             post(crate::api_plugins::reload),
         )
         .route("/api/v1/customers/{key}", get(crate::api_plugins::customer))
-        .fallback(not_found)
-        .with_state(state)
 }
 
 /// Serves until shutdown, then lets requests in flight finish.
