@@ -32,7 +32,7 @@ mod campaign;
 pub use acd::{AcdEvent, AgentRow, CallbackRow};
 pub use campaign::{
     AttemptEnd, AttemptRecord, CampaignCounts, CampaignRow, ContactRecord, ImportCounts,
-    NewAttempt, NewContact, Recovery, Refusal,
+    NewAttempt, NewContact, Recovery, Refusal, ScriptStep, StepAppended,
 };
 
 use std::collections::BTreeMap;
@@ -183,6 +183,9 @@ const MIGRATIONS: &[&str] = &[
         saved         TEXT NOT NULL,
         saved_ms      INTEGER NOT NULL
      );",
+    // 7: the path an agent took through the campaign's agent script, per
+    // attempt (a JSON array of steps).
+    "ALTER TABLE attempt ADD COLUMN script_path TEXT NOT NULL DEFAULT '[]';",
 ];
 
 const INSERT_CDR: &str = "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
