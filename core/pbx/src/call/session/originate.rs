@@ -421,7 +421,7 @@ impl Session {
     /// says.
     pub(super) async fn agent_hung_up(&self, agent: &str) {
         match self.origin.as_ref() {
-            Some(o) if o.dialout.broadcast.is_none() => {
+            Some(o) if o.dialout.disposition_required && o.dialout.broadcast.is_none() => {
                 self.ctx
                     .acd
                     .hung_up_awaiting_disposition(agent, o.dialout.queue.clone())
