@@ -745,37 +745,42 @@ impl Acd {
         }
     }
 
-    /// The disposition of `call` is recorded: its agent's held wrap-up
-    /// ends when the wrap-up time since the hang-up has passed (at once if
-    /// it has), or a call still up will not hold one. Returns the agent.
-    pub fn disposed(&mut self, call: &str, now: Ms) -> Option<String> {
-        let name = self
+    /// The disposition of `call` is recorded: the held wrap-up of each
+    /// agent who had the call (more than one after a transfer) ends when
+    /// the wrap-up time since the hang-up has passed (at once if it has),
+    /// and an agent still on it will not be held. Returns those agents.
+    pub fn disposed(&mut self, call: &str, now: Ms) -> Vec<String> {
+        let names: Vec<String> = self
             .agents
             .values()
-            .find(|a| {
+            .filter(|a| {
                 (a.state == AgentState::WrapUp
                     && a.needs_disposition
                     && a.wrap_call.as_deref() == Some(call))
                     || (matches!(a.state, AgentState::OnCall | AgentState::Reserved)
                         && a.call.as_deref() == Some(call))
-            })?
-            .name
-            .clone();
-        let a = self.agents.get_mut(&name)?;
-        if a.state != AgentState::WrapUp {
-            a.disposed_call = Some(call.to_owned());
-            return Some(name);
+            })
+            .map(|a| a.name.clone())
+            .collect();
+        for name in &names {
+            let Some(a) = self.agents.get_mut(name) else {
+                continue;
+            };
+            if a.state != AgentState::WrapUp {
+                a.disposed_call = Some(call.to_owned());
+                continue;
+            }
+            a.needs_disposition = false;
+            let until = a.since_ms + a.held_wrapup_ms;
+            if let Some(after) = a.after.take() {
+                self.apply(name, after, now);
+            } else if until > now {
+                a.wrapup_until = Some(until);
+            } else {
+                self.set(name, AgentState::Ready, None, now);
+            }
         }
-        a.needs_disposition = false;
-        let until = a.since_ms + a.held_wrapup_ms;
-        if let Some(after) = a.after.take() {
-            self.apply(&name, after, now);
-        } else if until > now {
-            a.wrapup_until = Some(until);
-        } else {
-            self.set(&name, AgentState::Ready, None, now);
-        }
-        Some(name)
+        names
     }
 
     /// Reserves a Ready blended agent for an outbound call (the dialer).

@@ -481,7 +481,7 @@ impl Task {
                 .acd
                 .hung_up_awaiting_disposition(&agent, queue.as_deref(), now),
             Msg::Disposed { call } => {
-                if let Some(agent) = self.acd.disposed(&call, now) {
+                for agent in self.acd.disposed(&call, now) {
                     debug!(%agent, call_id = %call, "disposition in: the wrap-up may end");
                 }
             }

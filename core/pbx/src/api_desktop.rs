@@ -35,6 +35,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(desktop))
         .routes(routes!(script_step))
+        .routes(routes!(hangup))
+        .routes(routes!(transfer))
 }
 
 fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response {
@@ -496,6 +498,146 @@ pub async fn script_step(
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// The call the agent is on, or the answer to give when there is none.
+async fn call_in_progress(state: &AppState, agent: &str) -> Result<String, Response> {
+    let Some(calls) = state.calls.clone() else {
+        return Err(unavailable("acd"));
+    };
+    let Some(snapshot) = calls.acd.snapshot().await else {
+        return Err(unavailable("acd"));
+    };
+    let Some(a) = snapshot.agents.into_iter().find(|a| a.name == agent) else {
+        return Err(error(StatusCode::NOT_FOUND, format!("no agent {agent}")));
+    };
+    match (a.state, a.call) {
+        (AgentState::OnCall, Some(call)) => Ok(call),
+        (state, _) => Err(error(
+            StatusCode::CONFLICT,
+            format!("agent {agent} is {state}, not on a call"),
+        )),
+    }
+}
+
+/// Gives the agent's call a command; the reply event, or why not.
+async fn command(state: &AppState, call_id: &str, command: waihu_call::Command) -> Response {
+    let Some(calls) = state.calls.clone() else {
+        return unavailable("acd");
+    };
+    match calls.registry.command(call_id, command).await {
+        Some(waihu_call::Event::Failed { reason }) => error(StatusCode::CONFLICT, reason),
+        Some(event) => Json(json!({"call_id": call_id, "event": event})).into_response(),
+        None => error(
+            StatusCode::CONFLICT,
+            format!("call {call_id} is no longer in progress"),
+        ),
+    }
+}
+
+/// `POST /api/v1/agents/{agent}/hangup`: ends the agent's call, both
+/// legs (the agent then wraps up as after any call).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent}/hangup",
+    tag = "desktop",
+    params(("agent" = String, Path, description = "The agent's SIP id")),
+    responses(
+        (status = 200, description = "The call is ended: {\"call_id\", \"event\"}"),
+        (status = 404, description = "No such agent"),
+        (status = 409, description = "The agent is not on a call"),
+    )
+)]
+pub async fn hangup(State(state): State<AppState>, Path(agent): Path<String>) -> Response {
+    let call_id = match call_in_progress(&state, &agent).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    tracing::info!(%agent, %call_id, "agent hangs up through the API");
+    let cause = waihu_call::HangupCause::Normal;
+    command(&state, &call_id, waihu_call::Command::Hangup { cause }).await
+}
+
+/// Where a call is transferred.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// `queue:NAME` or `agent:ID`.
+    to: String,
+}
+
+/// `POST /api/v1/agents/{agent}/transfer` `{"to": "queue:NAME" |
+/// "agent:ID"}`: blind transfer of the agent's call. The agent's leg ends
+/// (wrap-up); the customer waits in the queue for its agents, or the
+/// other agent's phone rings. An agent target must be logged in and
+/// Ready; its phone is rung directly, outside the ACD's offers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{agent}/transfer",
+    tag = "desktop",
+    params(("agent" = String, Path, description = "The agent's SIP id")),
+    request_body = TransferBody,
+    responses(
+        (status = 200, description = "Transferred: {\"call_id\", \"event\"}"),
+        (status = 400, description = "A target that is not queue:NAME or agent:ID"),
+        (status = 404, description = "No such agent, or no such target queue or agent"),
+        (status = 409, description = "The agent is not on a bridged call, or the target agent is not ready"),
+    )
+)]
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: TransferBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not {{\"to\": \"queue:NAME\" | \"agent:ID\"}}: {e}"),
+            );
+        }
+    };
+    let Some(calls) = state.calls.clone() else {
+        return unavailable("acd");
+    };
+    let target = if let Some(queue) = body.to.strip_prefix("queue:") {
+        if calls.acd.queue(queue).is_none() {
+            return error(StatusCode::NOT_FOUND, format!("no queue {queue}"));
+        }
+        body.to.clone()
+    } else if let Some(other) = body.to.strip_prefix("agent:") {
+        let Some(snapshot) = calls.acd.snapshot().await else {
+            return unavailable("acd");
+        };
+        let Some(a) = snapshot.agents.iter().find(|a| a.name == other) else {
+            return error(StatusCode::NOT_FOUND, format!("no agent {other}"));
+        };
+        if other == agent {
+            return error(
+                StatusCode::CONFLICT,
+                "an agent cannot transfer a call to themselves",
+            );
+        }
+        if a.state != AgentState::Ready {
+            return error(
+                StatusCode::CONFLICT,
+                format!("agent {other} is {}, not ready", a.state),
+            );
+        }
+        other.to_owned()
+    } else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{:?} is not queue:NAME or agent:ID", body.to),
+        );
+    };
+    let call_id = match call_in_progress(&state, &agent).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    tracing::info!(%agent, %call_id, to = %body.to, "agent transfers the call through the API");
+    command(&state, &call_id, waihu_call::Command::Transfer { target }).await
 }
 
 #[cfg(test)]

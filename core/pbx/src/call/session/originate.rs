@@ -436,6 +436,12 @@ impl Session {
         let Some(o) = self.origin.as_mut() else {
             return;
         };
+        if o.connected.is_some() {
+            // Transferred to a queue and taken there: the dialer heard of
+            // the connection already; the attempt's agent is the last one.
+            o.connected = Some(agent.to_owned());
+            return;
+        }
         o.connect_by = None;
         o.connected = Some(agent.to_owned());
         let wait_ms = o.answered_at.map_or(0, |t| {
