@@ -206,6 +206,18 @@ fn parse_field<T: std::str::FromStr>(contact: &ContactRecord, name: &str) -> Opt
     contact.fields.get(name)?.trim().parse().ok()
 }
 
+/// The user part of a caller's URI (`sip:+8613800138000@host` gives
+/// `+8613800138000`), when it is a number.
+fn caller_number(uri: &str) -> Option<String> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .or_else(|| uri.strip_prefix("tel:"))?;
+    let user = rest.split(['@', ';', '>']).next()?;
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| user.to_owned())
+}
+
 /// The node the agent is at: where the last step led, or the start.
 fn current_node(script: &AgentScript, path: &[ScriptStep]) -> String {
     path.last()
@@ -260,8 +272,19 @@ pub async fn desktop(State(state): State<AppState>, Path(agent): Path<String>) -
         Ok(None) => (None, None),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let customer = match (&contact, &state.plugins) {
-        (Some(c), Some(plugins)) => plugins.lookup(&c.phone).await.map(|(_, v)| v),
+    // The CRM is asked by the contact's number, or for an inbound call by
+    // the caller's.
+    let key = match &contact {
+        Some(c) => Some(c.phone.clone()),
+        None => calls
+            .registry
+            .list()
+            .into_iter()
+            .find(|c| c.call_id == call_id)
+            .and_then(|c| caller_number(&c.from)),
+    };
+    let customer = match (key, &state.plugins) {
+        (Some(key), Some(plugins)) => plugins.lookup(&key).await.map(|(_, v)| v),
         _ => None,
     };
     let script_name = match &attempt {
@@ -712,6 +735,20 @@ mod tests {
         let (status, e) = check_step(&s, &path, &body("done", 0)).unwrap_err();
         assert_eq!(status, StatusCode::CONFLICT);
         assert!(e.contains("ends the script"), "{e}");
+    }
+
+    #[test]
+    fn an_inbound_caller_is_looked_up_by_number_only() {
+        assert_eq!(
+            caller_number("sip:+8613800138000@pbx.test;user=phone").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            caller_number("tel:02155556666").as_deref(),
+            Some("02155556666")
+        );
+        assert_eq!(caller_number("sip:alice@pbx.test"), None);
+        assert_eq!(caller_number("sip:@pbx.test"), None);
     }
 
     #[test]
