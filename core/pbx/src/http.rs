@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use utoipa_axum::router::OpenApiRouter;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -20,6 +19,7 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
 
 use waihu_script::ScriptHost;
 
@@ -178,15 +178,17 @@ struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
         use utoipa::openapi::security::SecurityScheme;
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token, or the token POST /api/v1/login answers"))
+                    .description(Some(
+                        "An API token, or the token POST /api/v1/login answers",
+                    ))
                     .build(),
             ),
         );
@@ -211,8 +213,8 @@ pub(crate) struct ApiError {
 
 /// Every API route. Each is added with `.routes(routes!(handler))`, so it
 /// is in the OpenAPI document through the handler's `#[utoipa::path]`;
-/// never with `.route(..)`, which axum would serve undocumented (a test
-/// below fails on any `.route("/api/..` in this crate).
+/// never with axum's `.route(..)`, which would serve it undocumented
+/// (`api_routes_are_added_only_with_routes_macro` checks the crate).
 fn api_routes() -> OpenApiRouter<AppState> {
     use crate::{api_acd, api_campaigns, api_plugins};
     use utoipa_axum::routes;
@@ -622,6 +624,206 @@ mod tests {
         tx.send_modify(|s| s.sip.messages_in = 8);
         let (_, _, body) = get(&state, "/metrics").await;
         assert!(body.contains("waihu_sip_messages_in_total 8"));
+    }
+
+    /// The API as it stands, method and path. The document may hold more
+    /// (new endpoints add themselves); it may never hold less.
+    const DOCUMENTED: &[(&str, &str)] = &[
+        ("get", "/api/v1/health"),
+        ("get", "/api/v1/openapi.json"),
+        ("get", "/metrics"),
+        ("get", "/api/v1/cdrs"),
+        ("get", "/api/v1/calls"),
+        ("post", "/api/v1/calls/{call_id}/commands"),
+        ("get", "/api/v1/trunks"),
+        ("get", "/api/v1/agents"),
+        ("get", "/api/v1/agents/{agent}"),
+        ("post", "/api/v1/agents/{agent}/{op}"),
+        ("post", "/api/v1/agents/{agent}/preview"),
+        ("post", "/api/v1/agents/{agent}/preview/{contact}/{action}"),
+        ("post", "/api/v1/agents/{agent}/dial"),
+        ("get", "/api/v1/queues"),
+        ("get", "/api/v1/acd/events"),
+        ("get", "/api/v1/callbacks"),
+        ("get", "/api/v1/campaigns"),
+        ("post", "/api/v1/campaigns"),
+        ("get", "/api/v1/campaigns/{name}"),
+        ("put", "/api/v1/campaigns/{name}"),
+        ("post", "/api/v1/campaigns/{name}/{action}"),
+        ("get", "/api/v1/campaigns/{name}/contacts"),
+        ("post", "/api/v1/campaigns/{name}/contacts"),
+        ("get", "/api/v1/campaigns/{name}/attempts"),
+        ("post", "/api/v1/attempts/{id}/disposition"),
+        ("get", "/api/v1/refusals"),
+        ("get", "/api/v1/dnc"),
+        ("post", "/api/v1/dnc"),
+        ("delete", "/api/v1/dnc/{number}"),
+        ("get", "/api/v1/scripts"),
+        ("post", "/api/v1/scripts/reload"),
+        ("post", "/api/v1/scripts/rollback"),
+        ("post", "/api/v1/scripts/try/{hook}"),
+        ("get", "/api/v1/plugins"),
+        ("post", "/api/v1/plugins/{name}/reload"),
+        ("get", "/api/v1/customers/{key}"),
+    ];
+
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    /// `path` with each `{param}` replaced by a value of the parameter's
+    /// type as the operation documents it.
+    fn concrete(path: &str, operation: &serde_json::Value) -> String {
+        let params = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        path.split('/')
+            .map(|segment| {
+                let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                    return segment.to_owned();
+                };
+                let param = params
+                    .iter()
+                    .find(|p| p["name"] == name && p["in"] == "path")
+                    .unwrap_or_else(|| panic!("{path}: {{{name}}} is not documented"));
+                match param["schema"]["type"].as_str() {
+                    Some("integer") => "1".to_owned(),
+                    _ => "x".to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[tokio::test]
+    async fn openapi_document_covers_every_route() {
+        let (_tx, state) = state();
+        let (status, content_type, body) = get(&state, "/api/v1/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let version = doc["openapi"].as_str().unwrap_or_default();
+        assert!(version.starts_with("3."), "openapi {version:?}");
+        assert_eq!(doc["info"]["title"], "waihu");
+
+        // Either scheme, everywhere but where an operation says otherwise.
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["type"], "http");
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["cookie"]["type"], "apiKey");
+        assert_eq!(schemes["cookie"]["in"], "cookie");
+        assert_eq!(schemes["cookie"]["name"], "waihu_session");
+        assert_eq!(doc["security"], json!([{"bearer": []}, {"cookie": []}]));
+        for open in ["/api/v1/health", "/api/v1/openapi.json"] {
+            assert_eq!(doc["paths"][open]["get"]["security"], json!([{}]), "{open}");
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/agents"]["get"]["security"],
+            serde_json::Value::Null,
+            "an ordinary operation takes the document's security"
+        );
+
+        for (method, path) in DOCUMENTED {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{} {path} is not in the document",
+                method.to_uppercase()
+            );
+        }
+
+        // Every operation the document lists is one the router serves
+        // (neither the fallback's 404 nor a 405), and says what it answers.
+        let paths = doc["paths"].as_object().unwrap();
+        let mut operations = 0;
+        for (path, item) in paths {
+            for method in METHODS {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                operations += 1;
+                let what = format!("{} {path}", method.to_uppercase());
+                assert!(
+                    operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                    "{what} has no tag"
+                );
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{what} documents no answer");
+                for (code, response) in responses {
+                    assert!(
+                        response["description"]
+                            .as_str()
+                            .is_some_and(|d| !d.is_empty()),
+                        "{what} {code} has no description"
+                    );
+                }
+                let request = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(concrete(path, operation))
+                    .body(Body::empty())
+                    .unwrap();
+                let response = router(state.clone()).oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
+                assert!(
+                    !(status == StatusCode::NOT_FOUND
+                        && body["error"] == "not found"
+                        && body.get("path").is_some()),
+                    "{what} is documented but not routed"
+                );
+            }
+        }
+        assert!(operations >= DOCUMENTED.len(), "{operations} operations");
+    }
+
+    /// The rule that keeps the document whole: an API route is added with
+    /// `.routes(routes!(handler))` and an annotated handler, never with
+    /// axum's `.route(..)`, which would serve it undocumented. Checked on
+    /// the source, since a router cannot list its routes.
+    #[test]
+    fn api_routes_are_added_only_with_routes_macro() {
+        let source = include_str!("http.rs");
+        let start = source.find("fn api_routes()").unwrap();
+        let end = start + source[start..].find("\n}\n").unwrap();
+        assert!(
+            !source[start..end].contains(".route("),
+            "api_routes() adds a route with .route(..): use .routes(routes!(handler))"
+        );
+
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    // The code without comments or whitespace, so a call
+                    // split over lines is still seen.
+                    let text: String = std::fs::read_to_string(&path)
+                        .unwrap()
+                        .lines()
+                        .filter(|l| !l.trim_start().starts_with("//"))
+                        .flat_map(str::chars)
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    for pattern in [".route(\"/api/", ".route(\"/metrics"] {
+                        if text.contains(pattern) {
+                            found.push(format!("{}: {pattern}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "undocumented API routes: {found:#?}");
     }
 
     #[tokio::test]
