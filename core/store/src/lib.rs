@@ -27,9 +27,11 @@
 #![forbid(unsafe_code)]
 
 mod acd;
+mod audit;
 mod campaign;
 
 pub use acd::{AcdEvent, AgentRow, CallbackRow};
+pub use audit::AuditEntry;
 pub use campaign::{
     AttemptEnd, AttemptRecord, CampaignCounts, CampaignRow, ContactRecord, ImportCounts,
     NewAttempt, NewContact, Recovery, Refusal, ScriptStep, StepAppended,
@@ -183,7 +185,19 @@ const MIGRATIONS: &[&str] = &[
         saved         TEXT NOT NULL,
         saved_ms      INTEGER NOT NULL
      );",
-    // 7: the path an agent took through the campaign's agent script, per
+    // 7: the audit log of the HTTP API: who changed what, when.
+    "CREATE TABLE audit (
+        id            INTEGER PRIMARY KEY,
+        at_ms         INTEGER NOT NULL,
+        user          TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        method        TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        status        INTEGER NOT NULL,
+        source        TEXT
+     );
+     CREATE INDEX audit_at ON audit(at_ms);",
+    // 8: the path an agent took through the campaign's agent script, per
     // attempt (a JSON array of steps).
     "ALTER TABLE attempt ADD COLUMN script_path TEXT NOT NULL DEFAULT '[]';",
 ];
