@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::campaign::*;
-use common::{ALICE, BOB, Config, Server, http_get, http_post};
+use common::{ALICE, Agent, BOB, Config, Server, http_get, http_post, http_request};
 use serde_json::Value;
 
 /// Alice alone takes the campaign's calls (queue `outbound`); Bob is the
@@ -100,6 +100,30 @@ fn step(server: &Server, attempt: i64, node: &str, choice: i64) -> (u16, Value) 
     )
 }
 
+/// The agent's own session token (role `agent`), as the desktop has it.
+fn login(server: &Server, agent: &Agent) -> String {
+    let body = format!(
+        r#"{{"user":"{}","password":"{}"}}"#,
+        agent.id, agent.password
+    );
+    let reply =
+        http_request(server.http, "POST", "/api/v1/login", &[], Some(&body)).expect("login");
+    assert_eq!(reply.status, 200, "login: {}", reply.body);
+    reply.json()["token"].as_str().expect("token").to_owned()
+}
+
+/// A request with `token`: the status and the JSON body.
+fn as_agent(server: &Server, token: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let body = (method != "GET").then_some(body);
+    let reply = http_request(server.http, method, path, &[("Authorization", &auth)], body)
+        .expect("request");
+    (
+        reply.status,
+        serde_json::from_str(&reply.body).unwrap_or(Value::Null),
+    )
+}
+
 /// BYEs in a sipp message log (requests, not the CSeq lines of answers).
 fn byes(messages: &str) -> usize {
     messages
@@ -161,8 +185,22 @@ fn the_desktop_shows_the_call_records_the_script_and_holds_wrap_up_until_the_dis
     let listed = attempts(&server);
     assert_eq!(listed[0]["call_id"], call["call_id"], "{listed:?}");
 
+    // Alice's desktop, with her own login, shows the same; Bob may not
+    // read it, nor click in her call's script.
+    let alice_token = login(&server, &ALICE);
+    let bob_token = login(&server, &BOB);
+    let mine = format!("/api/v1/agents/{}/desktop", ALICE.id);
+    let (status, own) = as_agent(&server, &alice_token, "GET", &mine, "");
+    assert_eq!(status, 200, "{own}");
+    assert_eq!(own["call"]["attempt_id"], attempt, "{own}");
+    assert_eq!(as_agent(&server, &bob_token, "GET", &mine, "").0, 403);
+    let script = format!("/api/v1/attempts/{attempt}/script");
+    let click = |node: &str, choice: i64| format!(r#"{{"node":"{node}","choice":{choice}}}"#);
+    let (status, body) = as_agent(&server, &bob_token, "POST", &script, &click("greet", 0));
+    assert_eq!(status, 403, "{body}");
+
     // The agent clicks through the script: greet -> offer -> retain.
-    let (status, body) = step(&server, attempt, "greet", 0);
+    let (status, body) = as_agent(&server, &alice_token, "POST", &script, &click("greet", 0));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["node"], "offer", "{body}");
     // A click on a node the script is not at is refused, and so is an
@@ -181,7 +219,7 @@ fn the_desktop_shows_the_call_records_the_script_and_holds_wrap_up_until_the_dis
         r#"{"node":"offer"}"#,
     );
     assert_eq!(status, 400, "{body}");
-    let (status, body) = step(&server, attempt, "offer", 1);
+    let (status, body) = as_agent(&server, &alice_token, "POST", &script, &click("offer", 1));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["node"], "retain");
     let path = body["path"].as_array().expect("path");
@@ -237,9 +275,11 @@ fn the_desktop_shows_the_call_records_the_script_and_holds_wrap_up_until_the_dis
         .collect();
     assert_eq!(nodes, ["offer", "retain"], "{record}");
 
-    // The disposition ends the wrap-up (its time has passed: at once).
-    let (status, body) = post_json(
+    // Alice's disposition ends the wrap-up (its time has passed: at once).
+    let (status, body) = as_agent(
         &server,
+        &alice_token,
+        "POST",
         &format!("/api/v1/attempts/{attempt}/disposition"),
         r#"{"disposition":"declined"}"#,
     );

@@ -510,11 +510,26 @@ async fn own_attempt(state: &AppState, caller: &Caller, id: i64) -> Decision {
     let agent = caller.agent.clone();
     match store.run(move |s| s.attempt(id)).await {
         Ok(Some(a)) if a.agent.is_some() && a.agent == agent => Decision::Allow,
+        // The call is the agent's now, or the one they are wrapping up
+        // (a call transferred to them, or from them).
+        Ok(Some(a)) if has_call(state, caller, &a.call_id) => Decision::Allow,
         // Let the handler say the attempt does not exist.
         Ok(None) => Decision::Allow,
         Ok(Some(_)) => Decision::Deny("that call was another agent's"),
         Err(_) => Decision::Deny("cannot check whose attempt it is"),
     }
+}
+
+/// Whether the ACD has `call` as the caller's current call or the one
+/// they wrap up.
+fn has_call(state: &AppState, caller: &Caller, call: &str) -> bool {
+    let Some(calls) = &state.calls else {
+        return false;
+    };
+    calls.acd.latest().agents.iter().any(|a| {
+        Some(&a.name) == caller.agent.as_ref()
+            && (a.call.as_deref() == Some(call) || a.wrap_call.as_deref() == Some(call))
+    })
 }
 
 fn on_call(state: &AppState, caller: &Caller, call: &str) -> Decision {

@@ -902,8 +902,15 @@ impl Dialer {
             DialerEvent::Connected {
                 attempt_id,
                 wait_ms,
-                ..
+                agent,
             } => {
+                // Whose call it is, on the record during the call already
+                // (the agent's desktop acts on the attempt meanwhile).
+                self.ctx.store.spawn(move |s| {
+                    if let Err(e) = s.set_attempt_agent(attempt_id, &agent) {
+                        warn!(attempt_id, error = %e, "the attempt's agent not stored");
+                    }
+                });
                 if let Some(run) = self.run_of(attempt_id)
                     && let Some(line) = run.lines.get_mut(&attempt_id)
                 {

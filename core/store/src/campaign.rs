@@ -673,6 +673,15 @@ impl Store {
         Ok(true)
     }
 
+    /// The agent who took an attempt's call, as soon as they do (the end
+    /// of the call writes the last one again).
+    pub fn set_attempt_agent(&mut self, attempt_id: i64, agent: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE attempt SET agent = ?2 WHERE id = ?1")?
+            .execute(params![attempt_id, agent])?;
+        Ok(())
+    }
+
     /// Appends one step to an attempt's script path, durably, if the path
     /// still has `expected_len` steps (the length the step was validated
     /// against).

@@ -314,6 +314,11 @@ fn script_steps_append_in_order_and_a_stale_step_is_refused() {
             .script_path
             .is_empty()
     );
+    store.set_attempt_agent(a, "1001").expect("agent");
+    assert_eq!(
+        store.attempt(a).expect("get").expect("a").agent.as_deref(),
+        Some("1001")
+    );
     let step = |node: &str, choice: u32, next: &str, at_ms: i64| ScriptStep {
         node: node.into(),
         choice,
