@@ -374,6 +374,58 @@ fn a_call_transferred_to_a_queue_reaches_its_agent_and_both_agents_wait_for_the_
 }
 
 #[test]
+fn a_restart_frees_an_agent_held_in_wrap_up_and_the_disposition_can_still_be_set() {
+    let port = common::free_port();
+    let db = std::env::temp_dir()
+        .join(common::unique("desktop-restart"))
+        .join("waihu.db");
+    let mut config = desktop_config(port, 0);
+    config.db = Some(db.clone());
+    let first = Server::start(&config);
+    let carrier = carrier(&first, port);
+    let alice = agent_phone(&first, &ALICE, 60_000);
+    import_customer(&first);
+    start(&first, CAMPAIGN);
+    wait_state(&first, ALICE.id, "on_call", 30);
+    let attempt = desktop(&first, ALICE.id)["call"]["attempt_id"]
+        .as_i64()
+        .expect("attempt_id");
+    let (status, _) = post_json(&first, &format!("/api/v1/campaigns/{CAMPAIGN}/pause"), "");
+    assert_eq!(status, 200);
+    let (status, body) = post_json(&first, &format!("/api/v1/agents/{}/hangup", ALICE.id), "");
+    assert_eq!(status, 200, "{body}");
+    wait_state(&first, ALICE.id, "wrap_up", 10);
+    // The wrap-up is on disk (its event is written with the agent's row).
+    first.wait_for("the wrap-up stored", Duration::from_secs(10), |s| {
+        get(s, "/api/v1/acd/events")["events"]
+            .as_array()
+            .is_some_and(|e| {
+                e.iter()
+                    .any(|e| e["agent"] == ALICE.id && e["event"] == "wrap_up")
+            })
+    });
+    first.crash();
+    alice.kill();
+
+    let second = Server::start(&config);
+    let agent = get(&second, &format!("/api/v1/agents/{}", ALICE.id));
+    assert_eq!(agent["state"], "ready", "{agent}");
+    assert_eq!(agent["reason"], "restart", "{agent}");
+    assert_eq!(agent["needs_disposition"], false, "{agent}");
+    assert!(desktop(&second, ALICE.id)["call"].is_null());
+    // The call's record is still there to dispose of.
+    let (status, body) = post_json(
+        &second,
+        &format!("/api/v1/attempts/{attempt}/disposition"),
+        r#"{"disposition":"likely"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(agent_state(&second, ALICE.id), "ready");
+    carrier.kill();
+    second.stop();
+}
+
+#[test]
 fn unknown_agents_and_attempts_are_404_and_an_idle_agent_has_no_call_to_act_on() {
     let port = common::free_port();
     let server = Server::start(&desktop_config(port, 0));
