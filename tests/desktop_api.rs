@@ -374,6 +374,39 @@ fn a_call_transferred_to_a_queue_reaches_its_agent_and_both_agents_wait_for_the_
 }
 
 #[test]
+fn a_call_transferred_to_an_agent_rings_that_agents_phone() {
+    let port = common::free_port();
+    let server = Server::start(&desktop_config(port, 0));
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 60_000);
+    let bob = agent_phone(&server, &BOB, 1_500);
+    import_customer(&server);
+    start(&server, CAMPAIGN);
+    wait_state(&server, ALICE.id, "on_call", 30);
+    let path = format!("/api/v1/agents/{}/transfer", ALICE.id);
+    let (status, body) = post_json(&server, &path, &format!(r#"{{"to":"agent:{}"}}"#, ALICE.id));
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = post_json(&server, &path, &format!(r#"{{"to":"agent:{}"}}"#, BOB.id));
+    assert_eq!(status, 200, "{body}");
+    // Alice is out of the call at once; the customer stays up with Bob
+    // until his phone hangs up, which ends the call.
+    wait_state(&server, ALICE.id, "wrap_up", 5);
+    let done = wait_outcomes(&server, CAMPAIGN, 1, 20);
+    assert_eq!(done[0]["outcome"], "answered", "{done:?}");
+    let carrier_log = carrier.kill().messages;
+    alice.kill();
+    let bob_log = bob.kill().messages;
+    assert!(
+        bob_log.contains("INVITE sip:"),
+        "Bob's phone was not rung:\n{bob_log}"
+    );
+    // Bob hung up (his BYE), and the switch then hung up the customer.
+    assert!(byes(&bob_log) >= 1, "{bob_log}");
+    assert_eq!(byes(&carrier_log), 1, "{carrier_log}");
+    server.stop();
+}
+
+#[test]
 fn a_restart_frees_an_agent_held_in_wrap_up_and_the_disposition_can_still_be_set() {
     let port = common::free_port();
     let db = std::env::temp_dir()
