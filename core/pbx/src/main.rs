@@ -38,6 +38,7 @@ mod shutdown;
 mod sip;
 mod store;
 mod trunks;
+mod web;
 
 use std::process::ExitCode;
 

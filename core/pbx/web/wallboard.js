@@ -1,0 +1,228 @@
+// The supervisor wallboard: agents, queues, campaigns (with the rolling
+// abandon rate on a gauge) and trunks, re-read a moment after events
+// arrive on the WebSocket; pausing and resuming campaigns, and pausing an
+// agent.
+
+import { api, h, fill, since, session, events, debounced, failure, percent } from './common.js';
+
+/** The abandon rate is shown as a warning from this share of its target. */
+const WARN_AT = 0.8;
+/** Campaign calls by Call-ID (from the calls' `started` events). */
+const callCampaign = new Map();
+let latest = null;
+
+session(start, 'Supervisors and admins sign in with their user name.');
+
+function start() {
+  events(onEvent, load);
+}
+
+function onEvent(event) {
+  if (event.kind === 'call') {
+    if (event.event === 'started' && event.campaign) callCampaign.set(event.call_id, event.campaign);
+    if (event.event === 'ended') callCampaign.delete(event.call_id);
+  }
+  load();
+}
+
+// Events come in bursts (a dial is several); one read per quarter second.
+const load = debounced(async () => {
+  const [agents, queues, campaigns, trunks] = await Promise.all([
+    api('GET', '/agents'),
+    api('GET', '/queues'),
+    api('GET', '/campaigns'),
+    api('GET', '/trunks'),
+  ]);
+  const statuses = await Promise.all((campaigns.campaigns || []).map(
+    (c) => api('GET', `/campaigns/${encodeURIComponent(c.name)}`).catch(() => null),
+  ));
+  latest = {
+    at: Date.now(),
+    agents: agents.agents || [],
+    queues: queues.queues || [],
+    campaigns: (campaigns.campaigns || []).map((c, i) => ({ ...c, status: statuses[i] })),
+    trunks: trunks.trunks || [],
+  };
+  render();
+}, 250);
+
+async function act(button, work) {
+  button.disabled = true;
+  try {
+    await work();
+    notice('');
+  } catch (e) {
+    notice(failure(e), true);
+  } finally {
+    button.disabled = false;
+    load();
+  }
+}
+
+function notice(text, error = false) {
+  const node = document.getElementById('notice');
+  node.textContent = text;
+  node.classList.toggle('error', error);
+}
+
+function render() {
+  const { agents, queues, campaigns, trunks } = latest;
+  const count = (state) => agents.filter((a) => a.state === state).length;
+  const waiting = queues.reduce((n, q) => n + (q.waiting || 0), 0);
+  fill('totals', `${agents.length - count('logged_out')} logged in · ${count('ready')} ready · `
+    + `${count('on_call')} on call · ${count('wrap_up')} in wrap-up · ${count('paused')} paused · ${waiting} waiting`);
+  fill('agents', agents.map(agentCard));
+  fill('campaigns', campaigns.map(campaignCard));
+  fill('queues', queues.map(queueRow));
+  fill('trunks', trunks.map(trunkRow));
+}
+
+const STATE_NAMES = {
+  logged_out: 'Logged out', ready: 'Ready', reserved: 'Ringing', on_call: 'On call', wrap_up: 'Wrap-up', paused: 'Paused',
+};
+
+function agentCard(a) {
+  const campaign = a.call ? callCampaign.get(a.call) : null;
+  const where = campaign ? `campaign ${campaign}` : a.queue ? `queue ${a.queue}` : '';
+  const pausable = ['ready', 'reserved', 'on_call', 'wrap_up'].includes(a.state);
+  return h('div', { class: `card agent state-${a.state}`, 'data-testid': 'agent-card', 'data-agent': a.name },
+    h('div', { class: 'card-head' },
+      h('strong', {}, a.name),
+      h('span', { class: `state state-${a.state}`, 'data-testid': 'agent-card-state', 'data-state': a.state },
+        STATE_NAMES[a.state] || a.state)),
+    h('div', { class: 'big' }, since(a.since_ms)),
+    h('div', { class: 'muted', 'data-testid': 'agent-card-where' }, where || a.reason || '\u00a0'),
+    h('div', { class: 'muted small' }, `${a.calls} calls`),
+    pausable
+      ? h('button', {
+        class: 'quiet',
+        'data-testid': 'force-pause',
+        onclick: (e) => act(e.currentTarget, () => api('POST', `/agents/${encodeURIComponent(a.name)}/pause`, { reason: 'supervisor' })),
+      }, 'Pause')
+      : null);
+}
+
+/** The campaign's figures: from the store's counts, and the dialer's live state. */
+function figures(c) {
+  const counts = (c.status && c.status.counts) || c.counts || {};
+  const outcomes = counts.outcomes || {};
+  const results = counts.results || {};
+  const contacts = counts.contacts || {};
+  const connected = results.answered || 0;
+  const abandoned = outcomes.abandoned || 0;
+  const total = Object.values(contacts).reduce((n, x) => n + x, 0);
+  return {
+    dialled: counts.attempts || 0,
+    answered: connected + abandoned + (results.machine || 0),
+    connected,
+    abandoned,
+    remaining: total - (contacts.done || 0),
+  };
+}
+
+function campaignCard(c) {
+  const f = figures(c);
+  const dialer = c.status && c.status.dialer;
+  const toggle = c.state === 'running'
+    ? ['Pause', 'pause']
+    : c.state === 'paused' ? ['Resume', 'start'] : c.state === 'draft' ? ['Start', 'start'] : null;
+  return h('div', { class: `card campaign state-${c.state}`, 'data-testid': 'campaign', 'data-campaign': c.name },
+    h('div', { class: 'card-head' },
+      h('strong', {}, c.name),
+      h('span', { class: 'tag' }, c.mode),
+      h('span', { class: `tag campaign-${c.state}`, 'data-testid': 'campaign-state' }, c.state),
+      toggle
+        ? h('button', {
+          'data-testid': 'campaign-toggle',
+          onclick: (e) => act(e.currentTarget, () => api('POST', `/campaigns/${encodeURIComponent(c.name)}/${toggle[1]}`)),
+        }, toggle[0])
+        : null),
+    h('div', { class: 'campaign-body' },
+      h('dl', { class: 'figures' }, ...['dialled', 'answered', 'connected', 'abandoned', 'remaining'].flatMap((k) => [
+        h('dt', {}, k),
+        h('dd', { 'data-testid': `campaign-${k}` }, String(f[k])),
+      ])),
+      dialer ? gauge(dialer.abandon_rate, dialer.abandon_target) : h('p', { class: 'muted' }, 'Not dialling.')),
+    dialer
+      ? h('p', { class: 'muted small' },
+        `now: ${dialer.ringing} ringing · ${dialer.waiting} waiting for an agent · ${dialer.connected} with agents`)
+      : null);
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  node.append(...children);
+  return node;
+}
+
+/** The level of an abandon rate against its target: ok, warn or over. */
+export function level(rate, target) {
+  if (!(target > 0)) return rate > 0 ? 'over' : 'ok';
+  if (rate >= target) return 'over';
+  return rate >= WARN_AT * target ? 'warn' : 'ok';
+}
+
+/**
+ * A half-circle gauge of the rolling abandon rate; the scale ends at twice
+ * the target, whose mark stands at the top, with the warning mark before it.
+ */
+function gauge(rate, target) {
+  const r = 48;
+  const cx = 60;
+  const cy = 58;
+  const max = target > 0 ? 2 * target : 0.06;
+  const point = (fraction) => {
+    const angle = Math.PI * (1 - Math.min(Math.max(fraction, 0), 1));
+    return [cx + r * Math.cos(angle), cy - r * Math.sin(angle)];
+  };
+  const arc = (from, to) => {
+    const [x0, y0] = point(from);
+    const [x1, y1] = point(to);
+    return `M ${x0.toFixed(2)} ${y0.toFixed(2)} A ${r} ${r} 0 0 1 ${x1.toFixed(2)} ${y1.toFixed(2)}`;
+  };
+  const tick = (fraction, cls) => {
+    const [x0, y0] = point(fraction);
+    const angle = Math.PI * (1 - fraction);
+    return svg('line', {
+      x1: x0.toFixed(2), y1: y0.toFixed(2),
+      x2: (cx + (r - 12) * Math.cos(angle)).toFixed(2), y2: (cy - (r - 12) * Math.sin(angle)).toFixed(2),
+      class: cls,
+    });
+  };
+  const lvl = level(rate, target);
+  const fraction = rate / max;
+  return svg('svg', {
+    viewBox: '0 0 120 76', class: `gauge gauge-${lvl}`, role: 'img', 'data-testid': 'abandon-gauge',
+    'data-level': lvl, 'data-rate': rate, 'data-target': target,
+    'aria-label': `abandon rate ${percent(rate)} against a target of ${percent(target)}`,
+  },
+  svg('title', {}, `Rolling abandon rate ${percent(rate, 2)}; target ${percent(target, 2)}; warning from ${percent(WARN_AT * target, 2)}`),
+  svg('path', { d: arc(0, 1), class: 'gauge-track' }),
+  fraction > 0 ? svg('path', { d: arc(0, fraction), class: 'gauge-value' }) : '',
+  tick(WARN_AT * target / max, 'gauge-warn'),
+  tick(target / max, 'gauge-target'),
+  svg('text', { x: cx, y: cy - 6, class: 'gauge-rate' }, percent(rate)),
+  svg('text', { x: cx, y: cy + 14, class: 'gauge-label' }, `abandon · target ${percent(target)}`));
+}
+
+function queueRow(q) {
+  // The longest wait as of the read, moving on with the display clock.
+  const longest = q.waiting > 0 ? since(latest.at - q.longest_wait_ms) : '—';
+  return h('tr', { 'data-queue': q.name },
+    h('td', {}, q.name),
+    h('td', { 'data-testid': 'queue-waiting', class: q.waiting > 0 ? 'warn' : '' }, String(q.waiting)),
+    h('td', {}, longest),
+    h('td', {}, `${q.logged_in} / ${q.ready} of ${q.members}`));
+}
+
+function trunkRow(t) {
+  return h('tr', { 'data-trunk': t.name },
+    h('td', {}, t.name, h('span', { class: 'muted small' }, ` ${t.address}`)),
+    h('td', { class: t.up ? 'ok' : 'bad', 'data-testid': 'trunk-up' }, t.up ? 'up' : 'down'),
+    h('td', {}, t.registration, t.reason ? h('span', { class: 'muted small' }, ` ${t.reason}`) : null),
+    h('td', {}, `${t.channels} / ${t.max_channels || '∞'}`),
+    h('td', {}, String(t.refused)));
+}
