@@ -358,13 +358,20 @@ function renderOffers() {
     : h('li', { class: 'muted' }, 'None.'));
 }
 
+/** An offer of `retention.offers`: its code or title, its text, the rest. */
 function offerText(offer) {
   if (typeof offer !== 'object' || offer === null) return String(offer);
-  const title = offer.title || offer.name || offer.label || offer.id || '';
+  const named = ['code', 'title', 'name', 'label', 'id'];
+  const title = named.map((k) => offer[k]).find((v) => v !== undefined && v !== null) ?? '';
+  const body = offer.text ?? offer.description ?? '';
   const rest = Object.entries(offer)
-    .filter(([k]) => !['title', 'name', 'label', 'id'].includes(k))
+    .filter(([k]) => !named.includes(k) && k !== 'text' && k !== 'description')
     .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
-  return [h('strong', {}, String(title)), rest.length ? h('span', { class: 'muted' }, ` ${rest.join(', ')}`) : null];
+  return [
+    h('strong', {}, String(title)),
+    body ? h('div', {}, String(body)) : null,
+    rest.length ? h('div', { class: 'muted small' }, rest.join(' · ')) : null,
+  ];
 }
 
 function renderDisposition() {
