@@ -77,10 +77,12 @@ fn config(carrier: u16) -> Config {
     c.extra_yaml.push_str(&format!(
         "  - name: {PREVIEW}\n    mode: preview\n    select_mode: false\n    trunk_group: carrier\n    \
          caller_id: \"+862150001234\"\n    queue: outbound\n    ring_timeout_s: 5\n    \
-         agent_script: haoyun\n    {ALWAYS}\n    import:\n      default_timezone: Asia/Shanghai\n\
-         api:\n  users:\n    - name: {}\n      password: \"{}\"\n      role: supervisor\n",
-        SUPERVISOR.0, SUPERVISOR.1
+         agent_script: haoyun\n    {ALWAYS}\n    import:\n      default_timezone: Asia/Shanghai\n"
     ));
+    c.api_yaml = format!(
+        "  users:\n    - name: {}\n      password: \"{}\"\n      role: supervisor\n",
+        SUPERVISOR.0, SUPERVISOR.1
+    );
     c
 }
 

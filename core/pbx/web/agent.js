@@ -31,6 +31,7 @@ function start(me) {
   }
   document.title = `waihu · agent ${agentId}`;
   wire();
+  refresh();
   lists();
   events(onEvent, () => {
     refresh();

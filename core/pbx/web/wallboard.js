@@ -14,6 +14,7 @@ let latest = null;
 session(start, 'Supervisors and admins sign in with their user name.');
 
 function start() {
+  load();
   events(onEvent, load);
 }
 
