@@ -94,8 +94,9 @@ export function failure(e) {
  * `data-until`; the one-second clock keeps it current. Nothing is fetched.
  */
 export function since(ms, attrs = {}) {
-  const node = h('span', { ...attrs, 'data-since': ms }, duration(Date.now() - ms));
-  return node;
+  // 0 or nothing: the state has held since before anything was recorded.
+  if (!ms) return h('span', attrs, '—');
+  return h('span', { ...attrs, 'data-since': ms }, duration(Date.now() - ms));
 }
 
 export function until(ms, attrs = {}) {

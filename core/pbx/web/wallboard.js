@@ -184,19 +184,18 @@ function gauge(rate, target) {
     const [x1, y1] = point(to);
     return `M ${x0.toFixed(2)} ${y0.toFixed(2)} A ${r} ${r} 0 0 1 ${x1.toFixed(2)} ${y1.toFixed(2)}`;
   };
+  // A mark across the arc (its stroke is 12 wide) at a share of the scale.
   const tick = (fraction, cls) => {
-    const [x0, y0] = point(fraction);
-    const angle = Math.PI * (1 - fraction);
-    return svg('line', {
-      x1: x0.toFixed(2), y1: y0.toFixed(2),
-      x2: (cx + (r - 12) * Math.cos(angle)).toFixed(2), y2: (cy - (r - 12) * Math.sin(angle)).toFixed(2),
-      class: cls,
-    });
+    const angle = Math.PI * (1 - Math.min(Math.max(fraction, 0), 1));
+    const at = (radius) => [(cx + radius * Math.cos(angle)).toFixed(2), (cy - radius * Math.sin(angle)).toFixed(2)];
+    const [x1, y1] = at(r + 8);
+    const [x2, y2] = at(r - 8);
+    return svg('line', { x1, y1, x2, y2, class: cls });
   };
   const lvl = level(rate, target);
   const fraction = rate / max;
   return svg('svg', {
-    viewBox: '0 0 120 76', class: `gauge gauge-${lvl}`, role: 'img', 'data-testid': 'abandon-gauge',
+    viewBox: '0 -2 120 78', class: `gauge gauge-${lvl}`, role: 'img', 'data-testid': 'abandon-gauge',
     'data-level': lvl, 'data-rate': rate, 'data-target': target,
     'aria-label': `abandon rate ${percent(rate)} against a target of ${percent(target)}`,
   },
