@@ -16,7 +16,13 @@ fn config() -> Config {
     }
 }
 
-fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
     let bearer = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = bearer
         .as_deref()
@@ -55,7 +61,13 @@ fn nothing_but_health_login_metrics_and_the_api_document_is_open() {
         assert_eq!(r.status, 401, "{method} {path}: {}", r.body);
         assert!(r.body.contains("log in"), "{}", r.body);
     }
-    let r = call(&server, "GET", "/api/v1/agents", Some("not-a-token-at-all-xxxxxxxx"), None);
+    let r = call(
+        &server,
+        "GET",
+        "/api/v1/agents",
+        Some("not-a-token-at-all-xxxxxxxx"),
+        None,
+    );
     assert_eq!(r.status, 401);
 }
 
@@ -70,8 +82,14 @@ fn an_agent_logs_in_with_sip_credentials_and_acts_only_as_themselves() {
     assert_eq!(me["agent"], alice.id);
     assert!(me["expires_at_ms"].as_i64().expect("expiry") > 0);
     let cookie = reply.header("set-cookie").expect("a cookie");
-    assert!(cookie.starts_with(&format!("waihu_session={token}")), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("waihu_session={token}")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
 
     // The cookie alone works, as a browser sends it.
     let by_cookie = http_request(
@@ -85,9 +103,21 @@ fn an_agent_logs_in_with_sip_credentials_and_acts_only_as_themselves() {
     assert_eq!(by_cookie.status, 200, "{}", by_cookie.body);
     assert_eq!(by_cookie.json()["user"], alice.id);
 
-    let own = call(&server, "POST", &format!("/api/v1/agents/{}/login", alice.id), Some(&token), None);
+    let own = call(
+        &server,
+        "POST",
+        &format!("/api/v1/agents/{}/login", alice.id),
+        Some(&token),
+        None,
+    );
     assert_eq!(own.status, 200, "{}", own.body);
-    let own = call(&server, "GET", &format!("/api/v1/agents/{}", alice.id), Some(&token), None);
+    let own = call(
+        &server,
+        "GET",
+        &format!("/api/v1/agents/{}", alice.id),
+        Some(&token),
+        None,
+    );
     assert_eq!(own.status, 200, "{}", own.body);
     let bob = common::BOB.id;
     for (method, path) in [
@@ -113,19 +143,33 @@ fn an_agent_logs_in_with_sip_credentials_and_acts_only_as_themselves() {
     let out = call(&server, "POST", "/api/v1/logout", Some(&token), None);
     assert_eq!(out.status, 200, "{}", out.body);
     assert_eq!(out.json()["logged_out"], true);
-    assert_eq!(call(&server, "GET", "/api/v1/me", Some(&token), None).status, 401);
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", Some(&token), None).status,
+        401
+    );
 }
 
 #[test]
 fn a_supervisor_reads_and_steers_but_cannot_administer() {
     let server = Server::start(&config());
     let token = token_of(&login(&server, BOSS.0, BOSS.1));
-    for path in ["/api/v1/agents", "/api/v1/cdrs", "/api/v1/campaigns", "/api/v1/trunks"] {
+    for path in [
+        "/api/v1/agents",
+        "/api/v1/cdrs",
+        "/api/v1/campaigns",
+        "/api/v1/trunks",
+    ] {
         let r = call(&server, "GET", path, Some(&token), None);
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
     // Forcing an agent's state is a supervisor's.
-    let r = call(&server, "POST", "/api/v1/agents/1002/login", Some(&token), None);
+    let r = call(
+        &server,
+        "POST",
+        "/api/v1/agents/1002/login",
+        Some(&token),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     for (method, path) in [
         ("POST", "/api/v1/scripts/reload"),
@@ -144,11 +188,25 @@ fn every_change_is_in_the_audit_log_with_who_made_it() {
     let agent = token_of(&login(&server, alice.id, alice.password));
     let boss = token_of(&login(&server, BOSS.0, BOSS.1));
     assert_eq!(
-        call(&server, "POST", "/api/v1/agents/1001/login", Some(&agent), None).status,
+        call(
+            &server,
+            "POST",
+            "/api/v1/agents/1001/login",
+            Some(&agent),
+            None
+        )
+        .status,
         200
     );
     assert_eq!(
-        call(&server, "POST", "/api/v1/agents/1002/login", Some(&agent), None).status,
+        call(
+            &server,
+            "POST",
+            "/api/v1/agents/1002/login",
+            Some(&agent),
+            None
+        )
+        .status,
         403
     );
     assert_eq!(
@@ -156,15 +214,22 @@ fn every_change_is_in_the_audit_log_with_who_made_it() {
         403
     );
     // A read is not audited.
-    assert_eq!(call(&server, "GET", "/api/v1/agents", Some(&boss), None).status, 200);
+    assert_eq!(
+        call(&server, "GET", "/api/v1/agents", Some(&boss), None).status,
+        200
+    );
     let mut entries = Vec::new();
-    server.wait_for("the audit entries", std::time::Duration::from_secs(5), |_| {
-        let (status, body) = common::http_get(server.http, "/api/v1/audit").expect("audit");
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-        entries = v["audit"].as_array().cloned().unwrap_or_default();
-        entries.len() >= 3
-    });
+    server.wait_for(
+        "the audit entries",
+        std::time::Duration::from_secs(5),
+        |_| {
+            let (status, body) = common::http_get(server.http, "/api/v1/audit").expect("audit");
+            assert_eq!(status, 200, "{body}");
+            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+            entries = v["audit"].as_array().cloned().unwrap_or_default();
+            entries.len() >= 3
+        },
+    );
     let seen: Vec<(String, String, String, u64)> = entries
         .iter()
         .map(|e| {
@@ -179,13 +244,32 @@ fn every_change_is_in_the_audit_log_with_who_made_it() {
     assert_eq!(
         seen,
         [
-            ("1001".into(), "POST".into(), "/api/v1/agents/1001/login".into(), 200),
-            ("1001".into(), "POST".into(), "/api/v1/agents/1002/login".into(), 403),
-            ("boss".into(), "POST".into(), "/api/v1/scripts/reload".into(), 403),
+            (
+                "1001".into(),
+                "POST".into(),
+                "/api/v1/agents/1001/login".into(),
+                200
+            ),
+            (
+                "1001".into(),
+                "POST".into(),
+                "/api/v1/agents/1002/login".into(),
+                403
+            ),
+            (
+                "boss".into(),
+                "POST".into(),
+                "/api/v1/scripts/reload".into(),
+                403
+            ),
         ]
     );
-    assert!(entries.iter().all(|e| e["at_ms"].as_i64() > Some(0)
-        && e["source"].as_str().is_some_and(|s| s.starts_with("127.0.0.1:"))));
+    assert!(entries.iter().all(|e| {
+        e["at_ms"].as_i64() > Some(0)
+            && e["source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("127.0.0.1:"))
+    }));
 }
 
 #[test]

@@ -315,7 +315,9 @@ fn deny(status: StatusCode, why: &str) -> Response {
 
 /// The token a request carries: the bearer header, else the cookie.
 fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some(t) = v.strip_prefix("Bearer ")
     {
         return Some(t.trim().to_owned());
@@ -348,6 +350,11 @@ pub enum Decision {
     IfOwnAttempt(i64),
     /// Allowed when the caller is on this call.
     IfOnCall(String),
+}
+
+/// The token of a request: header, cookie, or `?token=`.
+pub fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    presented_token(headers).or_else(|| query_token(query))
 }
 
 /// The role rules, keyed on the matched route (`/api/v1/agents/{agent}`)
@@ -453,7 +460,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let params = RawPathParams::from_request_parts(&mut parts, &state)
         .await
         .ok();
-    let params: Vec<(&str, &str)> = params.as_ref().map_or_else(Vec::new, |p| p.iter().collect());
+    let params: Vec<(&str, &str)> = params
+        .as_ref()
+        .map_or_else(Vec::new, |p| p.iter().collect());
     let decision = match &route {
         Some(route) => decide(&caller, &method, route, &params),
         // No route: the fallback answers 404 to whoever may ask.
@@ -698,11 +707,21 @@ mod tests {
         let me = caller(Role::Agent, Some("1001"));
         let route = "/api/v1/agents/{agent}/{op}";
         assert_eq!(
-            decide(&me, &Method::POST, route, &[("agent", "1001"), ("op", "ready")]),
+            decide(
+                &me,
+                &Method::POST,
+                route,
+                &[("agent", "1001"), ("op", "ready")]
+            ),
             Decision::Allow
         );
         assert!(matches!(
-            decide(&me, &Method::POST, route, &[("agent", "1002"), ("op", "ready")]),
+            decide(
+                &me,
+                &Method::POST,
+                route,
+                &[("agent", "1002"), ("op", "ready")]
+            ),
             Decision::Deny(_)
         ));
         assert!(matches!(
@@ -710,11 +729,21 @@ mod tests {
             Decision::Deny(_)
         ));
         assert_eq!(
-            decide(&me, &Method::POST, "/api/v1/attempts/{id}/disposition", &[("id", "7")]),
+            decide(
+                &me,
+                &Method::POST,
+                "/api/v1/attempts/{id}/disposition",
+                &[("id", "7")]
+            ),
             Decision::IfOwnAttempt(7)
         );
         assert_eq!(
-            decide(&me, &Method::POST, "/api/v1/calls/{call_id}/commands", &[("call_id", "c1")]),
+            decide(
+                &me,
+                &Method::POST,
+                "/api/v1/calls/{call_id}/commands",
+                &[("call_id", "c1")]
+            ),
             Decision::IfOnCall("c1".into())
         );
         assert_eq!(
@@ -745,7 +774,11 @@ mod tests {
             (Method::POST, "/api/v1/agents/{agent}/{op}"),
             (Method::POST, "/api/v1/dnc"),
         ] {
-            assert_eq!(decide(&boss, &method, route, &[]), Decision::Allow, "{method} {route}");
+            assert_eq!(
+                decide(&boss, &method, route, &[]),
+                Decision::Allow,
+                "{method} {route}"
+            );
         }
         for (method, route) in [
             (Method::POST, "/api/v1/scripts/reload"),
@@ -771,7 +804,10 @@ mod tests {
     #[test]
     fn the_token_comes_from_the_header_or_the_cookie() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=b; waihu_session=abc; c=d".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=b; waihu_session=abc; c=d".parse().unwrap(),
+        );
         assert_eq!(presented_token(&h).as_deref(), Some("abc"));
         h.insert(header::AUTHORIZATION, "Bearer xyz".parse().unwrap());
         assert_eq!(presented_token(&h).as_deref(), Some("xyz"));

@@ -12,7 +12,6 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use utoipa_axum::router::OpenApiRouter;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -21,6 +20,7 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
 
 use waihu_script::ScriptHost;
 
@@ -50,6 +50,8 @@ pub struct AppState {
     /// Logins and roles; `None` (everything open) only in tests of the
     /// other endpoints.
     pub(crate) auth: Option<Arc<crate::auth::Auth>>,
+    /// The events WebSocket's hub; `None` only in tests of the other endpoints.
+    pub(crate) events: Option<Arc<crate::events_ws::EventHub>>,
 }
 
 impl fmt::Debug for AppState {
@@ -111,6 +113,11 @@ impl AppState {
         self
     }
 
+    pub fn with_events(mut self, events: Arc<crate::events_ws::EventHub>) -> AppState {
+        self.events = Some(events);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -132,6 +139,7 @@ impl AppState {
             dialer: None,
             plugins: None,
             auth: None,
+            events: None,
         }
     }
 }
@@ -169,6 +177,7 @@ struct ApiDoc;
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(crate::auth::routes())
+        .merge(crate::events_ws::routes())
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/cdrs", get(cdrs))

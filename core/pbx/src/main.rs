@@ -30,6 +30,7 @@ mod config;
 mod dialer;
 mod dialpoint;
 mod dnc;
+mod events_ws;
 mod http;
 mod plugin;
 mod rtp_ports;
