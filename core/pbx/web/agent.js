@@ -46,7 +46,7 @@ const refresh = debounced(async () => {
   try {
     desk = await api('GET', `/agents/${encodeURIComponent(agentId)}/desktop`);
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    if (!(e instanceof ApiError) || ![403, 404, 405].includes(e.status)) throw e;
     // A server without the desktop endpoint: the agent's state alone.
     desk = { agent: await api('GET', `/agents/${encodeURIComponent(agentId)}`), call: null, wrap_up: null };
   }
@@ -249,6 +249,8 @@ const STATE_NAMES = {
 
 function renderState() {
   const a = desk.agent;
+  // When the desktop first shows the agent's state: the load time.
+  if (!performance.getEntriesByName('waihu:desktop').length) performance.mark('waihu:desktop');
   const state = $('state');
   state.textContent = STATE_NAMES[a.state] || a.state;
   state.dataset.state = a.state;

@@ -267,7 +267,13 @@ export function debounced(load, wait = 0) {
     }
   };
   const schedule = () => {
-    if (timer === null) timer = setTimeout(run, wait);
+    if (timer !== null) return;
+    // No wait: at the end of this task, not a timer's (clamped) turn later.
+    if (wait > 0) timer = setTimeout(run, wait);
+    else {
+      timer = true;
+      queueMicrotask(run);
+    }
   };
   return schedule;
 }
