@@ -220,7 +220,10 @@ async function step(node, choice) {
   const call = desk && desk.call;
   if (!call || call.attempt_id == null) throw new Error('This call has no attempt to record the script on.');
   const answer = await api('POST', `/attempts/${call.attempt_id}/script`, { node, choice });
-  if (desk.call === call) call.path = answer.path;
+  if (desk.call === call) {
+    call.path = answer.path;
+    call.node = answer.node;
+  }
 }
 
 function expirePreview(now) {
@@ -330,7 +333,7 @@ function renderScript() {
     return;
   }
   const path = call.path || [];
-  const current = path.length ? path[path.length - 1].next : script.start;
+  const current = call.node || (path.length ? path[path.length - 1].next : script.start);
   const node = script.nodes[current];
   $('script-title').textContent = script.title || script.name;
   const say = $('script-say');
@@ -381,7 +384,7 @@ function renderDisposition() {
   const attempt = attemptId();
   const wrap = desk.wrap_up;
   const need = $('dispo-need');
-  const done = recorded.get(attempt);
+  const done = recorded.get(attempt) || (desk.call && desk.call.attempt_id === attempt ? desk.call.disposition : null);
   for (const button of document.querySelectorAll('[data-dispo]')) button.disabled = attempt == null;
   $('callback').disabled = attempt == null;
   need.classList.toggle('warn', Boolean(wrap && wrap.needs_disposition));
