@@ -14,6 +14,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# A Chinese font: the customers' records and the agent scripts are in
+# Chinese (without one, the screenshots show boxes).
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "browser tests: installing ${missing[*]}"
   as_root apt-get update -qq
