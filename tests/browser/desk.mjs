@@ -112,9 +112,11 @@ async function scenario() {
   // The script's greeting names the customer from the record.
   await textHas(desk, 'script-say', predictiveName);
   await cardState(board, 'on_call');
-  await until(board, 'the campaign to count the dial', ([c]) => {
-    const card = document.querySelector(`[data-testid="campaign"][data-campaign="${c}"] [data-testid="campaign-dialled"]`);
-    return card && Number(card.textContent) >= 1;
+  await until(board, 'the campaign to count the call, dialled and connected', ([c]) => {
+    const figure = (k) => Number(document.querySelector(
+      `[data-testid="campaign"][data-campaign="${c}"] [data-testid="campaign-${k}"]`,
+    )?.textContent);
+    return figure('dialled') === 1 && figure('answered') === 1 && figure('connected') === 1 && figure('remaining') === 1;
   }, [predictiveCampaign]);
   await until(board, 'the abandon gauge', (sel) => document.querySelector(sel)?.dataset.level, tid('abandon-gauge'));
   const timer1 = await text(desk, 'call-timer');

@@ -86,14 +86,14 @@ function agentCard(a) {
   const campaign = a.call ? callCampaign.get(a.call) : null;
   const where = campaign ? `campaign ${campaign}` : a.queue ? `queue ${a.queue}` : '';
   const pausable = ['ready', 'reserved', 'on_call', 'wrap_up'].includes(a.state);
-  return h('div', { class: `card agent state-${a.state}`, 'data-testid': 'agent-card', 'data-agent': a.name },
+  return h('div', { class: `card agent agent-${a.state}`, 'data-testid': 'agent-card', 'data-agent': a.name },
     h('div', { class: 'card-head' },
       h('strong', {}, a.name),
       h('span', { class: `state state-${a.state}`, 'data-testid': 'agent-card-state', 'data-state': a.state },
         STATE_NAMES[a.state] || a.state)),
     h('div', { class: 'big' }, since(a.since_ms)),
     h('div', { class: 'muted', 'data-testid': 'agent-card-where' }, where || a.reason || '\u00a0'),
-    h('div', { class: 'muted small' }, `${a.calls} calls`),
+    h('div', { class: 'muted small' }, a.calls === 1 ? '1 call' : `${a.calls} calls`),
     pausable
       ? h('button', {
         class: 'quiet',
@@ -103,18 +103,23 @@ function agentCard(a) {
       : null);
 }
 
-/** The campaign's figures: from the store's counts, and the dialer's live state. */
-function figures(c) {
+/**
+ * The campaign's figures: the attempts that ended, from the store's counts,
+ * plus the calls up now, from the dialer (an attempt has its outcome only
+ * once it ends).
+ */
+function figures(c, dialer) {
   const counts = (c.status && c.status.counts) || c.counts || {};
   const outcomes = counts.outcomes || {};
   const results = counts.results || {};
   const contacts = counts.contacts || {};
-  const connected = results.answered || 0;
+  const now = dialer || { waiting: 0, connected: 0 };
+  const connected = (results.answered || 0) + now.connected;
   const abandoned = outcomes.abandoned || 0;
   const total = Object.values(contacts).reduce((n, x) => n + x, 0);
   return {
     dialled: counts.attempts || 0,
-    answered: connected + abandoned + (results.machine || 0),
+    answered: connected + now.waiting + abandoned + (results.machine || 0),
     connected,
     abandoned,
     remaining: total - (contacts.done || 0),
@@ -122,12 +127,12 @@ function figures(c) {
 }
 
 function campaignCard(c) {
-  const f = figures(c);
   const dialer = c.status && c.status.dialer;
+  const f = figures(c, dialer);
   const toggle = c.state === 'running'
     ? ['Pause', 'pause']
     : c.state === 'paused' ? ['Resume', 'start'] : c.state === 'draft' ? ['Start', 'start'] : null;
-  return h('div', { class: `card campaign state-${c.state}`, 'data-testid': 'campaign', 'data-campaign': c.name },
+  return h('div', { class: `card campaign campaign-${c.state}`, 'data-testid': 'campaign', 'data-campaign': c.name },
     h('div', { class: 'card-head' },
       h('strong', {}, c.name),
       h('span', { class: 'tag' }, c.mode),
