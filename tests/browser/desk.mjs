@@ -55,9 +55,15 @@ async function open(name) {
       problems.push(`${name}: request to another host: ${url}`);
     }
   });
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/api/')) apiRequests.push({ page: name, at: Date.now(), url: r.url() });
+  });
   pages[name] = page;
   return page;
 }
+
+/** Every API request of the pages, to show that a quiet page asks nothing. */
+const apiRequests = [];
 
 const cardState = (board, state, timeout) => until(
   board,
@@ -158,6 +164,12 @@ async function scenario() {
   await stateIs(desk, 'paused');
   await textHas(desk, 'state-reason', 'lunch');
   await cardState(board, 'paused');
+  // Nothing happens now: the desktop must not ask the API anything (it
+  // polls nothing; the WebSocket would tell it of a change).
+  const quietFrom = Date.now();
+  await desk.waitForTimeout(3000);
+  const asked = apiRequests.filter((r) => r.page === 'agent' && r.at >= quietFrom);
+  if (asked.length) throw new Error(`the idle desktop asked the API: ${asked.map((r) => r.url).join(', ')}`);
   await desk.click(tid('btn-ready'));
   await stateIs(desk, 'ready');
 
