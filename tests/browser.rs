@@ -168,7 +168,14 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     // The predictive list has one customer; the preview list two; a third
     // number is on the do-not-call table.
     let predictive = number(6);
-    import(&server, CAMPAIGN, &[(predictive.clone(), None)]);
+    import_csv(
+        &server,
+        CAMPAIGN,
+        &format!(
+            "phone,name,city,plan,tenure_months,monthly_spend,churn_score\n\
+             {predictive},王芳,上海,畅享套餐,48,168,0.7\n"
+        ),
+    );
     let (first, second) = (number(16), number(26));
     import_csv(
         &server,
@@ -191,7 +198,7 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
             ("WAIHU_SUPERVISOR", SUPERVISOR.0.to_owned()),
             ("WAIHU_SUPERVISOR_PASSWORD", SUPERVISOR.1.to_owned()),
             ("WAIHU_PREDICTIVE_PHONE", predictive.clone()),
-            ("WAIHU_PREDICTIVE_NAME", "客户0".to_owned()),
+            ("WAIHU_PREDICTIVE_NAME", "王芳".to_owned()),
             ("WAIHU_PREDICTIVE_CAMPAIGN", CAMPAIGN.to_owned()),
             ("WAIHU_PREVIEW_CAMPAIGN", PREVIEW.to_owned()),
             ("WAIHU_DNC_NUMBER", dnc.clone()),

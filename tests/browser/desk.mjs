@@ -117,6 +117,9 @@ async function scenario() {
   await textHas(desk, 'call-campaign', predictiveCampaign);
   // The script's greeting names the customer from the record.
   await textHas(desk, 'script-say', predictiveName);
+  // retention.offers for this customer (48 months, 168 yuan, churn 0.7).
+  await textHas(desk, 'offers', 'LOYALTY_15OFF');
+  await textHas(desk, 'offers', 'DATA_20G');
   await cardState(board, 'on_call');
   await until(board, 'the campaign to count the call, dialled and connected', ([c]) => {
     const figure = (k) => Number(document.querySelector(
@@ -129,12 +132,13 @@ async function scenario() {
   await desk.waitForTimeout(1100);
   const timer2 = await text(desk, 'call-timer');
   if (timer1 === timer2) throw new Error(`the call timer does not move: ${timer1}`);
-  await screenshot(desk, shots, 'agent');
   await screenshot(board, shots, 'wallboard');
 
   log('the agent follows the haoyun script');
-  for (const [node, next] of HAOYUN) {
+  for (const [i, [node, next]] of HAOYUN.entries()) {
     await attrIs(desk, 'script-say', 'data-node', node);
+    // Half-way, with the path so far on screen.
+    if (i === 3) await screenshot(desk, shots, 'agent');
     await desk.click(`${tid('script-option')}[data-next="${next}"]`);
   }
   await attrIs(desk, 'script-say', 'data-node', 'done');

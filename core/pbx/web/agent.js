@@ -302,11 +302,12 @@ function renderCall() {
   );
   $('call-timer').replaceChildren(call.answered_at_ms ? since(call.answered_at_ms) : 'ringing');
   if (contact) {
-    const fields = Object.entries(contact.fields || {});
+    // The name first, then the list's other columns as imported.
+    const fields = Object.entries(contact.fields || {}).filter(([k]) => k !== 'name');
     const name = contact.name || (contact.fields && contact.fields.name);
     fill('contact', pairs([
+      ...(name ? [['name', name]] : []),
       ['phone', contact.phone],
-      ...(name && !(contact.fields && contact.fields.name) ? [['name', name]] : []),
       ...fields,
       ['attempts', contact.attempts ?? 0],
       ...(contact.last_outcome ? [['last outcome', contact.last_outcome]] : []),
