@@ -265,6 +265,28 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     let status = get(&server, &format!("/api/v1/campaigns/{PREVIEW}"));
     assert_eq!(status["state"], "running", "paused and resumed: {status}");
 
+    // The agents' report, downloaded as CSV from /reports, has this
+    // agent's totals as the attempts have them: two calls placed and
+    // connected, one success, one interested.
+    let csv = &result["agents_csv"];
+    let mine: Vec<Value> = [CAMPAIGN, PREVIEW]
+        .iter()
+        .flat_map(|c| attempts_of(&server, c))
+        .filter(|a| a["agent"] == ALICE.id)
+        .collect();
+    let count = |f: &dyn Fn(&Value) -> bool| mine.iter().filter(|a| f(a)).count().to_string();
+    assert_eq!(csv["placed"], count(&|_| true).as_str(), "{csv}");
+    assert_eq!(csv["placed"], "2", "{csv}");
+    assert_eq!(csv["connected"], count(&|a| a["outcome"] == "answered").as_str(), "{csv}");
+    assert_eq!(csv["connected"], "2", "{csv}");
+    for d in ["success", "interested"] {
+        assert_eq!(csv[d], count(&|a| a["disposition"] == d).as_str(), "{d}: {csv}");
+        assert_eq!(csv[d], "1", "{d}: {csv}");
+    }
+    for d in ["unreachable", "likely", "declined"] {
+        assert_eq!(csv[d], "0", "{d}: {csv}");
+    }
+
     let log = carrier.kill().messages;
     phone.kill();
     let invites = carrier_invites(&log);

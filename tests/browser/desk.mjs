@@ -9,10 +9,12 @@
 // manual dial of a do-not-call number shows the dial point's refusal. The
 // wallboard, signed in as a supervisor in another browser context, shows
 // the agent On call during the call; the supervisor pauses the agent (the
-// desktop follows by WebSocket) and pauses and resumes a campaign.
+// desktop follows by WebSocket) and pauses and resumes a campaign, and
+// downloads the agents' report as CSV from /reports.
 //
 // Prints one JSON line on stdout with what the Rust side checks in the store.
 
+import { readFileSync } from 'node:fs';
 import { launch, env, tid, log, until, text, attrIs, textHas, signIn, screenshot } from './lib.mjs';
 
 const base = env('WAIHU_URL');
@@ -43,10 +45,13 @@ const pages = {};
 const problems = [];
 const result = {};
 
-/** A page that records uncaught errors and any request to another host. */
-async function open(name) {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-GB' });
-  const page = await context.newPage();
+/**
+ * A page that records uncaught errors and any request to another host; in
+ * a new browser context (its own cookies) unless `context` is given.
+ */
+async function open(name, context) {
+  const ctx = context || await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-GB' });
+  const page = await ctx.newPage();
   page.on('pageerror', (e) => problems.push(`${name}: uncaught ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && log(`${name} console: ${m.text()}`));
   page.on('request', (r) => {
@@ -235,6 +240,22 @@ async function scenario() {
   await campaignState('paused');
   await board.click(`${campaign} ${tid('campaign-toggle')}`);
   await campaignState('running');
+
+  log('the supervisor downloads the agents report as CSV');
+  const reports = await open('reports', board.context());
+  await reports.goto(`${base}/reports`);
+  await reports.locator('table[data-table="agents"]').waitFor({ timeout: 10000 });
+  await screenshot(reports, shots, 'reports');
+  const [download] = await Promise.all([
+    reports.waitForEvent('download', { timeout: 10000 }),
+    reports.click('.table:has(table[data-table="agents"]) a.csv'),
+  ]);
+  if (!download.suggestedFilename().endsWith('.csv')) throw new Error(`the download is ${download.suggestedFilename()}`);
+  const lines = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+  const header = lines[0].split(',');
+  const row = lines.slice(1).map((l) => l.split(',')).find((cells) => cells[header.indexOf('agent')] === agent);
+  if (!row) throw new Error(`no row for agent ${agent} in the CSV:\n${lines.join('\n')}`);
+  result.agents_csv = Object.fromEntries(header.map((h, i) => [h, row[i]]));
 
   log('sign out');
   await desk.click(tid('btn-signout'));
