@@ -278,7 +278,7 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     assert_eq!(csv["placed"], count(&|_| true).as_str(), "{csv}");
     assert_eq!(csv["placed"], "2", "{csv}");
     assert_eq!(csv["connected"], count(&|a| a["outcome"] == "answered").as_str(), "{csv}");
-    assert_eq!(csv["connected"], "2", "{csv}");
+    assert_eq!(csv["connected"], "2", "{csv}\n{mine:#?}");
     for d in ["success", "interested"] {
         assert_eq!(csv[d], count(&|a| a["disposition"] == d).as_str(), "{d}: {csv}");
         assert_eq!(csv[d], "1", "{d}: {csv}");

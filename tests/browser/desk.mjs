@@ -210,6 +210,12 @@ async function scenario() {
   await desk.click(tid('btn-accept'));
   await textHas(desk, 'call-number', accepted, 30000);
   await stateIs(desk, 'on_call');
+  // The agent's phone answers first, then the customer's rings: talk a
+  // little before hanging up (the carrier answers in about 300 ms).
+  await until(desk, 'two seconds on the call timer', (sel) => {
+    const [m, s] = (document.querySelector(sel)?.textContent || '').split(':').map(Number);
+    return m * 60 + s >= 2;
+  }, tid('call-timer'));
   await desk.click(tid('dispo-interested'));
   await textHas(desk, 'dispo-done', 'interested');
   await desk.click(tid('btn-hangup'));
