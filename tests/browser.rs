@@ -49,9 +49,8 @@ fn require_tools() -> PathBuf {
         node.as_ref().is_ok_and(|o| o.status.success()),
         "the browser tests need node (and npm): run tests/browser/setup.sh ({node:?})"
     );
-    let chromium = PathBuf::from(
-        std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()),
-    );
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
     assert!(
         chromium.is_file(),
         "the browser tests need Debian's chromium at {}: run tests/browser/setup.sh",
@@ -104,7 +103,12 @@ fn phone(server: &Server) -> Running {
 }
 
 /// Runs `tests/browser/<scenario>` with `vars`; its stdout's last line, parsed.
-fn run_scenario(server: &Server, chromium: &Path, scenario: &str, vars: &[(&str, String)]) -> Value {
+fn run_scenario(
+    server: &Server,
+    chromium: &Path,
+    scenario: &str,
+    vars: &[(&str, String)],
+) -> Value {
     let out = server.dir.join(format!("{scenario}.stdout"));
     let err = server.dir.join(format!("{scenario}.stderr"));
     let mut cmd = Command::new("node");
@@ -147,11 +151,15 @@ fn run_scenario(server: &Server, chromium: &Path, scenario: &str, vars: &[(&str,
         server.dir.display()
     );
     let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{scenario} printed no result ({e}): {stdout}"))
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{scenario} printed no result ({e}): {stdout}"))
 }
 
 fn attempts_of(server: &Server, campaign: &str) -> Vec<Value> {
-    get(server, &format!("/api/v1/campaigns/{campaign}/attempts?limit=1000"))["attempts"]
+    get(
+        server,
+        &format!("/api/v1/campaigns/{campaign}/attempts?limit=1000"),
+    )["attempts"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -239,7 +247,11 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     listed.sort_unstable();
     assert_eq!(shown, listed, "the two preview contacts, one each");
     let attempts = attempts_of(&server, PREVIEW);
-    assert_eq!(attempts.len(), 1, "only the accepted contact is dialled: {attempts:?}");
+    assert_eq!(
+        attempts.len(),
+        1,
+        "only the accepted contact is dialled: {attempts:?}"
+    );
     let a = &attempts[0];
     assert_eq!(a["phone"], accepted, "{a}");
     assert_eq!(a["mode"], "preview", "{a}");
@@ -253,9 +265,9 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
         .cloned()
         .unwrap_or_default();
     assert!(
-        refusals
-            .iter()
-            .any(|r| r["phone"] == dnc.as_str() && r["reason"] == "do_not_call" && r["path"] == "manual"),
+        refusals.iter().any(|r| r["phone"] == dnc.as_str()
+            && r["reason"] == "do_not_call"
+            && r["path"] == "manual"),
         "{refusals:?}"
     );
     // The supervisor's pause from the wallboard holds.
@@ -277,10 +289,18 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     let count = |f: &dyn Fn(&Value) -> bool| mine.iter().filter(|a| f(a)).count().to_string();
     assert_eq!(csv["placed"], count(&|_| true).as_str(), "{csv}");
     assert_eq!(csv["placed"], "2", "{csv}");
-    assert_eq!(csv["connected"], count(&|a| a["outcome"] == "answered").as_str(), "{csv}");
+    assert_eq!(
+        csv["connected"],
+        count(&|a| a["outcome"] == "answered").as_str(),
+        "{csv}"
+    );
     assert_eq!(csv["connected"], "2", "{csv}\n{mine:#?}");
     for d in ["success", "interested"] {
-        assert_eq!(csv[d], count(&|a| a["disposition"] == d).as_str(), "{d}: {csv}");
+        assert_eq!(
+            csv[d],
+            count(&|a| a["disposition"] == d).as_str(),
+            "{d}: {csv}"
+        );
         assert_eq!(csv[d], "1", "{d}: {csv}");
     }
     for d in ["unreachable", "likely", "declined"] {
@@ -290,10 +310,40 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     let log = carrier.kill().messages;
     phone.kill();
     let invites = carrier_invites(&log);
-    assert!(!invites.contains_key(skipped), "the skipped contact was dialled");
-    assert!(!invites.contains_key(&dnc), "the do-not-call number was dialled");
+    assert!(
+        !invites.contains_key(skipped),
+        "the skipped contact was dialled"
+    );
+    assert!(
+        !invites.contains_key(&dnc),
+        "the do-not-call number was dialled"
+    );
     for n in [&predictive, &accepted.to_owned()] {
-        assert_eq!(invites.get(n.as_str()).map(|c| c.len()), Some(1), "{n}: {invites:?}");
+        assert_eq!(
+            invites.get(n.as_str()).map(|c| c.len()),
+            Some(1),
+            "{n}: {invites:?}"
+        );
     }
     server.stop();
+}
+
+#[test]
+fn the_abandon_gauge_warns_from_80_percent_of_the_target() {
+    require_tools();
+    let out = Command::new("node")
+        .args(["--test", "gauge.test.mjs"])
+        .current_dir(browser_dir())
+        .output()
+        .expect("running node --test");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "gauge.test.mjs failed:\n{text}");
+    assert!(
+        text.contains("# pass 5"),
+        "not every gauge test ran:\n{text}"
+    );
 }

@@ -53,6 +53,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../web/wallboard.js"),
     },
     Asset {
+        name: "gauge.js",
+        content_type: JS,
+        body: include_bytes!("../web/gauge.js"),
+    },
+    Asset {
         name: "icon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../web/icon.svg"),
@@ -213,7 +218,7 @@ mod tests {
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }
 
-    fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+    fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
         headers
             .get(&name)
             .map(|v| v.to_str().unwrap())
@@ -244,7 +249,9 @@ mod tests {
             assert_eq!(header(&headers, header::CACHE_CONTROL), "no-cache");
             let etag = header(&headers, header::ETAG).to_owned();
             assert_eq!(etag, format!("\"{}\"", version()));
-            assert!(header(&headers, header::CONTENT_SECURITY_POLICY).contains("default-src 'self'"));
+            assert!(
+                header(&headers, header::CONTENT_SECURITY_POLICY).contains("default-src 'self'")
+            );
             assert!(!body.contains("@VERSION@"), "{path}: placeholder left");
             let refs = asset_refs(&body);
             assert!(refs.len() >= 2, "{path} loads {refs:?}");

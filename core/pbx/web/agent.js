@@ -43,13 +43,7 @@ function start(me) {
 // ---- Reading ---------------------------------------------------------------
 
 const refresh = debounced(async () => {
-  try {
-    desk = await api('GET', `/agents/${encodeURIComponent(agentId)}/desktop`);
-  } catch (e) {
-    if (!(e instanceof ApiError) || ![403, 404, 405].includes(e.status)) throw e;
-    // A server without the desktop endpoint: the agent's state alone.
-    desk = { agent: await api('GET', `/agents/${encodeURIComponent(agentId)}`), call: null, wrap_up: null };
-  }
+  desk = await api('GET', `/agents/${encodeURIComponent(agentId)}/desktop`);
   render();
 });
 

@@ -3,10 +3,9 @@
 // arrive on the WebSocket; pausing and resuming campaigns, and pausing an
 // agent.
 
-import { api, h, fill, since, session, events, debounced, failure, percent } from './common.js';
+import { api, h, fill, since, session, events, debounced, failure } from './common.js';
+import { gauge } from './gauge.js';
 
-/** The abandon rate is shown as a warning from this share of its target. */
-const WARN_AT = 0.8;
 /** Campaign calls by Call-ID (from the calls' `started` events). */
 const callCampaign = new Map();
 let latest = null;
@@ -153,64 +152,6 @@ function campaignCard(c) {
       ? h('p', { class: 'muted small' },
         `now: ${dialer.ringing} ringing · ${dialer.waiting} waiting for an agent · ${dialer.connected} with agents`)
       : null);
-}
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  node.append(...children);
-  return node;
-}
-
-/** The level of an abandon rate against its target: ok, warn or over. */
-export function level(rate, target) {
-  if (!(target > 0)) return rate > 0 ? 'over' : 'ok';
-  if (rate >= target) return 'over';
-  return rate >= WARN_AT * target ? 'warn' : 'ok';
-}
-
-/**
- * A half-circle gauge of the rolling abandon rate; the scale ends at twice
- * the target, whose mark stands at the top, with the warning mark before it.
- */
-function gauge(rate, target) {
-  const r = 48;
-  const cx = 60;
-  const cy = 58;
-  const max = target > 0 ? 2 * target : 0.06;
-  const point = (fraction) => {
-    const angle = Math.PI * (1 - Math.min(Math.max(fraction, 0), 1));
-    return [cx + r * Math.cos(angle), cy - r * Math.sin(angle)];
-  };
-  const arc = (from, to) => {
-    const [x0, y0] = point(from);
-    const [x1, y1] = point(to);
-    return `M ${x0.toFixed(2)} ${y0.toFixed(2)} A ${r} ${r} 0 0 1 ${x1.toFixed(2)} ${y1.toFixed(2)}`;
-  };
-  // A mark across the arc (its stroke is 12 wide) at a share of the scale.
-  const tick = (fraction, cls) => {
-    const angle = Math.PI * (1 - Math.min(Math.max(fraction, 0), 1));
-    const at = (radius) => [(cx + radius * Math.cos(angle)).toFixed(2), (cy - radius * Math.sin(angle)).toFixed(2)];
-    const [x1, y1] = at(r + 8);
-    const [x2, y2] = at(r - 8);
-    return svg('line', { x1, y1, x2, y2, class: cls });
-  };
-  const lvl = level(rate, target);
-  const fraction = rate / max;
-  return svg('svg', {
-    viewBox: '0 -2 120 78', class: `gauge gauge-${lvl}`, role: 'img', 'data-testid': 'abandon-gauge',
-    'data-level': lvl, 'data-rate': rate, 'data-target': target,
-    'aria-label': `abandon rate ${percent(rate)} against a target of ${percent(target)}`,
-  },
-  svg('title', {}, `Rolling abandon rate ${percent(rate, 2)}; target ${percent(target, 2)}; warning from ${percent(WARN_AT * target, 2)}`),
-  svg('path', { d: arc(0, 1), class: 'gauge-track' }),
-  fraction > 0 ? svg('path', { d: arc(0, fraction), class: 'gauge-value' }) : '',
-  tick(WARN_AT * target / max, 'gauge-warn'),
-  tick(target / max, 'gauge-target'),
-  svg('text', { x: cx, y: cy - 6, class: 'gauge-rate' }, percent(rate)),
-  svg('text', { x: cx, y: cy + 14, class: 'gauge-label' }, `abandon · target ${percent(target)}`));
 }
 
 function queueRow(q) {
