@@ -44,7 +44,8 @@ export function launch() {
 /** Waits until `fn(arg)` is truthy in the page; fails with `what`. */
 export async function until(page, what, fn, arg, timeout = 20000) {
   try {
-    return await (await page.waitForFunction(fn, arg, { timeout })).jsonValue();
+    // Polled, not on animation frames (a page in the background may get none).
+    return await (await page.waitForFunction(fn, arg, { timeout, polling: 50 })).jsonValue();
   } catch (e) {
     throw new Error(`timed out after ${timeout} ms waiting for ${what}: ${e.message.split('\n')[0]}`);
   }
