@@ -232,8 +232,25 @@ async function scenario() {
   await textHas(desk, 'dial-result', 'Refused at the dial point');
 
   log('the supervisor pauses the agent; the desktop follows');
-  await desk.bringToFront();
-  await board.click(`[data-testid="agent-card"][data-agent="${agent}"] ${tid('force-pause')}`);
+  const forcePause = `[data-testid="agent-card"][data-agent="${agent}"] ${tid('force-pause')}`;
+  await board.click(forcePause);
+  await stateIs(desk, 'paused');
+  await textHas(desk, 'state-reason', 'supervisor');
+
+  log('the desktop loses its link, misses a pause, and catches up when back');
+  await desk.click(tid('btn-ready'));
+  await stateIs(desk, 'ready');
+  await cardState(board, 'ready');
+  await desk.context().setOffline(true);
+  await until(desk, 'the link to drop', (sel) => document.querySelector(sel)?.dataset.state !== 'live', tid('link'));
+  await board.click(forcePause);
+  await cardState(board, 'paused');
+  await desk.waitForTimeout(500);
+  if ((await desk.getAttribute(tid('agent-state'), 'data-state')) !== 'ready') {
+    throw new Error('the desktop changed while it had no link');
+  }
+  await desk.context().setOffline(false);
+  await until(desk, 'the link to come back', (sel) => document.querySelector(sel)?.dataset.state === 'live', tid('link'));
   await stateIs(desk, 'paused');
   await textHas(desk, 'state-reason', 'supervisor');
 
