@@ -69,6 +69,8 @@ async function open(name, context) {
 
 /** Every API request of the pages, to show that a quiet page asks nothing. */
 const apiRequests = [];
+/** The desktop's WebSocket link: up or cut, and the sockets open through it. */
+const link = { up: true, open: [] };
 
 const cardState = (board, state, timeout) => until(
   board,
@@ -86,6 +88,16 @@ const stateIs = (desk, state, timeout) => attrIs(desk, 'agent-state', 'data-stat
 async function scenario() {
   const board = await open('wallboard');
   const desk = await open('agent');
+  // The desktop's events WebSocket passes through the test, which can cut
+  // it (and refuse reconnections) as a network would.
+  await desk.context().routeWebSocket(/\/api\/v1\/events/, async (ws) => {
+    if (!link.up) {
+      await ws.close({ code: 1013, reason: 'test: no link' });
+      return;
+    }
+    ws.connectToServer();
+    link.open.push(ws);
+  });
 
   log('the supervisor signs in to the wallboard');
   await signIn(board, base, '/wallboard', supervisor, supervisorPassword);
@@ -241,7 +253,8 @@ async function scenario() {
   await desk.click(tid('btn-ready'));
   await stateIs(desk, 'ready');
   await cardState(board, 'ready');
-  await desk.context().setOffline(true);
+  link.up = false;
+  for (const ws of link.open.splice(0)) await ws.close({ code: 1012, reason: 'test: the link drops' });
   await until(desk, 'the link to drop', (sel) => document.querySelector(sel)?.dataset.state !== 'live', tid('link'));
   await board.click(forcePause);
   await cardState(board, 'paused');
@@ -249,7 +262,7 @@ async function scenario() {
   if ((await desk.getAttribute(tid('agent-state'), 'data-state')) !== 'ready') {
     throw new Error('the desktop changed while it had no link');
   }
-  await desk.context().setOffline(false);
+  link.up = true;
   await until(desk, 'the link to come back', (sel) => document.querySelector(sel)?.dataset.state === 'live', tid('link'));
   await stateIs(desk, 'paused');
   await textHas(desk, 'state-reason', 'supervisor');
