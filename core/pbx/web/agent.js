@@ -96,6 +96,7 @@ function notice(text, error = false) {
 
 /** Runs `work` with `button` disabled; a failure goes to the notice line. */
 async function act(button, work) {
+  if (!desk) return;
   button.disabled = true;
   try {
     await work();

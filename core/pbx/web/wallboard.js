@@ -12,7 +12,11 @@ let latest = null;
 
 session(start, 'Supervisors and admins sign in with their user name.');
 
-function start() {
+function start(me) {
+  if (me.role === 'agent') {
+    notice('The wallboard is for supervisors: agents work at /agent.', true);
+    return;
+  }
   load();
   events(onEvent, load);
 }
