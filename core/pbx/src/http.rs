@@ -225,6 +225,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             post(crate::api_plugins::reload),
         )
         .route("/api/v1/customers/{key}", get(crate::api_plugins::customer))
+        .merge(crate::api_reports::routes())
 }
 
 /// Serves until shutdown, then lets requests in flight finish.
