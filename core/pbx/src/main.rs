@@ -71,6 +71,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(campaign_cli::campaign(config.as_deref(), command))
         }
         Command::Dnc { config, command } => Ok(campaign_cli::dnc(config.as_deref(), command)),
+        Command::Report { config, command } => Ok(report_cli::report(config.as_deref(), command)),
         Command::Simulate {
             config,
             campaign,

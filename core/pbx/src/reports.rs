@@ -67,8 +67,9 @@ pub fn params_of(c: &Campaign) -> CampaignParams {
     }
 }
 
-/// The parameters of every campaign: the configuration's, then those made
-/// through the API (their JSON in the store); the defaults for any other.
+/// The parameters of every campaign: of those made or changed through the
+/// API (their JSON in the store), then the configuration's; the defaults
+/// for any other.
 #[derive(Clone, Debug, Default)]
 pub struct ParamsBook {
     known: Vec<(String, CampaignParams)>,
@@ -76,20 +77,19 @@ pub struct ParamsBook {
 
 impl ParamsBook {
     pub fn new(configured: &[Campaign], stored: &[CampaignRow]) -> ParamsBook {
-        let mut known: Vec<(String, CampaignParams)> = configured
+        // A campaign changed through the API runs with its stored
+        // configuration (a YAML campaign's row holds `{}`, which is none).
+        let mut known: Vec<(String, CampaignParams)> = stored
             .iter()
-            .map(|c| (c.name.clone(), params_of(c)))
+            .filter_map(|row| {
+                let entry = serde_json::from_str::<crate::config::CampaignEntry>(&row.config).ok()?;
+                let c = crate::config::check_campaign(&entry, &|_| true, &|_| true).ok()?;
+                Some((row.name.clone(), params_of(&c)))
+            })
             .collect();
-        for row in stored {
-            if known.iter().any(|(n, _)| n == &row.name) {
-                continue;
-            }
-            let Ok(entry) = serde_json::from_str::<crate::config::CampaignEntry>(&row.config)
-            else {
-                continue;
-            };
-            if let Ok(c) = crate::config::check_campaign(&entry, &|_| true, &|_| true) {
-                known.push((row.name.clone(), params_of(&c)));
+        for c in configured {
+            if !known.iter().any(|(n, _)| n == &c.name) {
+                known.push((c.name.clone(), params_of(c)));
             }
         }
         ParamsBook { known }
