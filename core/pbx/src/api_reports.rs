@@ -321,7 +321,10 @@ async fn queues(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> 
     let Some(store) = state.store.clone() else {
         return no_store();
     };
-    match store.run(move |s| s.queue_reports(span, threshold_ms)).await {
+    match store
+        .run(move |s| s.queue_reports(span, threshold_ms))
+        .await
+    {
         Ok(rows) if format == Format::Csv => {
             csv_download(&reports::queues_table(&rows), "queues", span)
         }
@@ -380,7 +383,10 @@ async fn page(
                 .unwrap_or_default();
             return (
                 StatusCode::BAD_REQUEST,
-                Html(shell(&q, &format!(r#"<p class="error">{}</p>"#, escape(&msg)))),
+                Html(shell(
+                    &q,
+                    &format!(r#"<p class="error">{}</p>"#, escape(&msg)),
+                )),
             )
                 .into_response();
         }
@@ -390,7 +396,10 @@ async fn page(
         Err(e) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Html(shell(&q, &format!(r#"<p class="error">{}</p>"#, escape(&e)))),
+                Html(shell(
+                    &q,
+                    &format!(r#"<p class="error">{}</p>"#, escape(&e)),
+                )),
             )
                 .into_response();
         }
@@ -486,7 +495,11 @@ fn html_table(table: &Table, caption: &str, csv: &str) -> String {
     for row in &table.rows {
         out.push_str("<tr>");
         for cell in row {
-            let class = if cell.numeric() { r#" class="num""# } else { "" };
+            let class = if cell.numeric() {
+                r#" class="num""#
+            } else {
+                ""
+            };
             out.push_str(&format!("<td{class}>{}</td>", escape(&cell.show())));
         }
         out.push_str("</tr>");
@@ -717,7 +730,10 @@ mod tests {
         }]);
         let html = html_table(&t, "Per agent", "/x?format=csv&since=1h");
         assert!(html.contains("&lt;img src=x&gt;") && !html.contains("<img"));
-        assert!(html.contains(r#"href="/x?format=csv&amp;since=1h""#), "{html}");
+        assert!(
+            html.contains(r#"href="/x?format=csv&amp;since=1h""#),
+            "{html}"
+        );
         assert!(html.contains(r#"<td class="num">2</td>"#));
         let empty = html_table(&reports::queues_table(&[]), "Per queue", "/q");
         assert!(empty.contains("nothing in this span"));

@@ -79,7 +79,11 @@ fn run(path: Option<&Path>, command: ReportCommand) -> Result<(), String> {
         ReportCommand::Agents(a) | ReportCommand::Campaigns(a) => a,
         ReportCommand::Campaign { args, .. } | ReportCommand::Queues { args, .. } => args,
     };
-    let span = reports::span(args.since.as_deref(), args.until.as_deref(), reports::now_ms())?;
+    let span = reports::span(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        reports::now_ms(),
+    )?;
     let csv = args.csv;
     let store = Store::open(&settings.store_url)
         .map_err(|e| format!("store.url {}: {e}", settings.store_url))?;
@@ -173,8 +177,16 @@ mod tests {
     #[test]
     fn report_commands_parse() {
         let cli = Cli::parse_from([
-            "waihu", "report", "-c", "w.yaml", "queues", "--since", "24h", "--csv",
-            "--threshold-s", "30",
+            "waihu",
+            "report",
+            "-c",
+            "w.yaml",
+            "queues",
+            "--since",
+            "24h",
+            "--csv",
+            "--threshold-s",
+            "30",
         ]);
         let Command::Report { config, command } = cli.command else {
             panic!("not a report");

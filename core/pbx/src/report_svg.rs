@@ -66,7 +66,11 @@ fn axis(max: f64, unit: Unit) -> (f64, f64) {
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * mag);
     // Counts step by whole numbers.
-    let step = if unit == Unit::Count { step.ceil() } else { step };
+    let step = if unit == Unit::Count {
+        step.ceil()
+    } else {
+        step
+    };
     (step * 4.0, step)
 }
 
@@ -348,7 +352,10 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(count(&svg, r#"class="bar""#), 6);
         // Max 8 -> axis to 8 in steps of 2; the tallest bar fills the plot.
-        assert!(svg.contains(">8</text>") && svg.contains(">6</text>"), "{svg}");
+        assert!(
+            svg.contains(">8</text>") && svg.contains(">6</text>"),
+            "{svg}"
+        );
         let plot_h = H - TOP - BOTTOM;
         assert!(svg.contains(&format!(r#"height="{plot_h:.1}""#)), "{svg}");
         assert!(svg.contains("<title>01: dialled 8</title>"));
@@ -399,7 +406,13 @@ mod tests {
         // Axis 0..5% (max 4%, the target's 125% is 3.75%): 3% is 60% up.
         let plot_h = H - TOP - BOTTOM;
         let y = TOP + plot_h - plot_h * 0.6;
-        assert!(svg.contains(&format!(r#"class="target" x1="{LEFT}" x2="{}" y1="{y:.1}""#, W - RIGHT)), "{svg}");
+        assert!(
+            svg.contains(&format!(
+                r#"class="target" x1="{LEFT}" x2="{}" y1="{y:.1}""#,
+                W - RIGHT
+            )),
+            "{svg}"
+        );
         assert!(svg.contains(">5%</text>"), "{svg}");
     }
 
@@ -411,7 +424,10 @@ mod tests {
             &[("answered".into(), 3), ("busy".into(), 1)],
         );
         assert_eq!(count(&svg, r#"class="bar""#), 2);
-        assert!(svg.contains("3 (75.0%)") && svg.contains("1 (25.0%)"), "{svg}");
+        assert!(
+            svg.contains("3 (75.0%)") && svg.contains("1 (25.0%)"),
+            "{svg}"
+        );
     }
 
     #[test]

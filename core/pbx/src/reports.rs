@@ -82,7 +82,8 @@ impl ParamsBook {
         let mut known: Vec<(String, CampaignParams)> = stored
             .iter()
             .filter_map(|row| {
-                let entry = serde_json::from_str::<crate::config::CampaignEntry>(&row.config).ok()?;
+                let entry =
+                    serde_json::from_str::<crate::config::CampaignEntry>(&row.config).ok()?;
                 let c = crate::config::check_campaign(&entry, &|_| true, &|_| true).ok()?;
                 Some((row.name.clone(), params_of(&c)))
             })
@@ -451,7 +452,11 @@ mod tests {
         );
         let e = span(Some("1h"), Some("2h"), NOW).expect_err("backwards");
         assert!(e.contains("until"), "{e}");
-        assert!(span(Some("x"), None, NOW).expect_err("bad").starts_with("since: "));
+        assert!(
+            span(Some("x"), None, NOW)
+                .expect_err("bad")
+                .starts_with("since: ")
+        );
     }
 
     #[test]
