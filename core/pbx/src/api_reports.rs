@@ -106,20 +106,21 @@ enum Format {
     Csv,
 }
 
-fn format_of(q: &ReportQuery) -> Result<Format, Response> {
+fn format_of(q: &ReportQuery) -> Result<Format, String> {
     match q.format.as_deref().map(str::trim) {
         None | Some("" | "json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
-        Some(other) => Err(error(
-            StatusCode::BAD_REQUEST,
-            format!("format {other:?}: json or csv"),
-        )),
+        Some(other) => Err(format!("format {other:?}: json or csv")),
     }
 }
 
-fn span_of(q: &ReportQuery) -> Result<Span, Response> {
+fn span_of(q: &ReportQuery) -> Result<Span, String> {
     reports::span(q.since.as_deref(), q.until.as_deref(), reports::now_ms())
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e))
+}
+
+/// The format and the span a query asks for, or why it is a bad request.
+fn asked(q: &ReportQuery) -> Result<(Format, Span), String> {
+    Ok((format_of(q)?, span_of(q)?))
 }
 
 /// A table as a CSV download named after it and its span.
@@ -166,9 +167,9 @@ fn no_store() -> Response {
     )
 )]
 async fn agents(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
-    let (format, span) = match (format_of(&q), span_of(&q)) {
-        (Ok(f), Ok(s)) => (f, s),
-        (Err(e), _) | (_, Err(e)) => return e,
+    let (format, span) = match asked(&q) {
+        Ok(asked) => asked,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let Some(store) = state.store.clone() else {
         return no_store();
@@ -202,9 +203,9 @@ async fn agents(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> 
     )
 )]
 async fn campaigns(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
-    let (format, span) = match (format_of(&q), span_of(&q)) {
-        (Ok(f), Ok(s)) => (f, s),
-        (Err(e), _) | (_, Err(e)) => return e,
+    let (format, span) = match asked(&q) {
+        Ok(asked) => asked,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let Some(store) = state.store.clone() else {
         return no_store();
@@ -251,9 +252,9 @@ async fn campaign(
     Path(name): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    let (format, span) = match (format_of(&q), span_of(&q)) {
-        (Ok(f), Ok(s)) => (f, s),
-        (Err(e), _) | (_, Err(e)) => return e,
+    let (format, span) = match asked(&q) {
+        Ok(asked) => asked,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let hours = match q.table.as_deref() {
         None | Some("days") => false,
@@ -310,9 +311,9 @@ async fn campaign(
     )
 )]
 async fn queues(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> Response {
-    let (format, span) = match (format_of(&q), span_of(&q)) {
-        (Ok(f), Ok(s)) => (f, s),
-        (Err(e), _) | (_, Err(e)) => return e,
+    let (format, span) = match asked(&q) {
+        Ok(asked) => asked,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let threshold_ms = match reports::threshold_ms(q.threshold_s) {
         Ok(t) => t,
@@ -377,10 +378,7 @@ async fn page(
     }
     let span = match span_of(&q) {
         Ok(s) => s,
-        Err(_) => {
-            let msg = reports::span(q.since.as_deref(), q.until.as_deref(), reports::now_ms())
-                .err()
-                .unwrap_or_default();
+        Err(msg) => {
             return (
                 StatusCode::BAD_REQUEST,
                 Html(shell(
@@ -718,7 +716,12 @@ mod tests {
         assert_eq!(format_of(&q("json")).ok(), Some(Format::Json));
         assert_eq!(format_of(&ReportQuery::default()).ok(), Some(Format::Json));
         let refused = format_of(&q("xlsx")).expect_err("xlsx");
-        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(refused.contains("xlsx"), "{refused}");
+        let bad = ReportQuery {
+            since: Some("tomorrow".into()),
+            ..q("csv")
+        };
+        assert!(asked(&bad).expect_err("since").starts_with("since: "));
     }
 
     #[test]
