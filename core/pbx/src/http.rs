@@ -47,6 +47,11 @@ pub struct AppState {
     pub(crate) dialer: Option<crate::dialer::DialerHandle>,
     /// Native plugins; `None` only in tests of the other endpoints.
     pub(crate) plugins: Option<Arc<crate::plugin::Plugins>>,
+    /// Logins and roles; `None` (everything open) only in tests of the
+    /// other endpoints.
+    pub(crate) auth: Option<Arc<crate::auth::Auth>>,
+    /// The events WebSocket's hub; `None` only in tests of the other endpoints.
+    pub(crate) events: Option<Arc<crate::events_ws::EventHub>>,
 }
 
 impl fmt::Debug for AppState {
@@ -103,6 +108,16 @@ impl AppState {
         self
     }
 
+    pub fn with_auth(mut self, auth: Arc<crate::auth::Auth>) -> AppState {
+        self.auth = Some(auth);
+        self
+    }
+
+    pub fn with_events(mut self, events: Arc<crate::events_ws::EventHub>) -> AppState {
+        self.events = Some(events);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -123,6 +138,8 @@ impl AppState {
             campaigns: Arc::new(Vec::new()),
             dialer: None,
             plugins: None,
+            auth: None,
+            events: None,
         }
     }
 }
@@ -140,6 +157,10 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .fallback(not_found)
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::guard,
+    ))
     .with_state(state)
 }
 
@@ -155,6 +176,8 @@ struct ApiDoc;
 /// the OpenAPI document through the handler's `#[utoipa::path]`.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(crate::auth::routes())
+        .merge(crate::events_ws::routes())
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/cdrs", get(cdrs))
@@ -232,7 +255,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdown) {
     let local = listener.local_addr().ok();
     let stop = async move { shutdown.recv().await };
-    if let Err(e) = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
     {
