@@ -276,6 +276,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_plugins::list))
         .routes(routes!(api_plugins::reload))
         .routes(routes!(api_plugins::customer))
+        .merge(crate::api_reports::routes())
         .merge(crate::web::routes())
 }
 
