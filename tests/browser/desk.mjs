@@ -5,7 +5,8 @@
 // an agent signs in and logs in (Ready); a predictive call comes and the
 // customer's record pops; the agent clicks through the haoyun script and
 // records "success", then hangs up; pauses for lunch and is Ready again;
-// previews a contact and skips it, previews the next and accepts it; a
+// previews a contact and skips it, previews the next and accepts it,
+// hangs up and must classify it before the wrap-up ends; a
 // manual dial of a do-not-call number shows the dial point's refusal. The
 // wallboard, signed in as a supervisor in another browser context, shows
 // the agent On call during the call; the supervisor pauses the agent (the
@@ -237,9 +238,13 @@ async function scenario() {
     const [m, s] = (document.querySelector(sel)?.textContent || '').split(':').map(Number);
     return m * 60 + s >= 2;
   }, tid('call-timer'));
-  await desk.click(tid('dispo-interested'));
-  await textHas(desk, 'dispo-done', 'interested');
+  // Hung up before classifying: the wrap-up waits for the disposition.
   await desk.click(tid('btn-hangup'));
+  await stateIs(desk, 'wrap_up');
+  await textHas(desk, 'dispo-need', 'wrap-up ends only after it');
+  if (!(await desk.isDisabled(tid('btn-ready')))) throw new Error('Ready is offered before the disposition');
+  await textHas(desk, 'call-number', accepted); // the record stays on screen
+  await desk.click(tid('dispo-interested'));
   await stateIs(desk, 'ready', 20000);
   result.preview = { skipped, accepted };
 
