@@ -256,7 +256,17 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
     assert_eq!(a["phone"], accepted, "{a}");
     assert_eq!(a["mode"], "preview", "{a}");
     assert_eq!(a["agent"], ALICE.id, "{a}");
-    assert_eq!(a["disposition"], "interested", "{a}");
+    assert_eq!(a["disposition"], "callback", "{a}");
+    // The contact is planned for the callback time the agent chose.
+    let contacts = get(
+        &server,
+        &format!("/api/v1/campaigns/{PREVIEW}/contacts?limit=100"),
+    );
+    let contact = contacts["contacts"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["phone"] == accepted))
+        .unwrap_or_else(|| panic!("no contact {accepted}: {contacts}"));
+    assert_eq!(contact["next_at_ms"], result["callback_at_ms"], "{contact}");
 
     // The manual dial of the do-not-call number was refused at the dial
     // point, and never reached the carrier.
@@ -279,7 +289,7 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
 
     // The agents' report, downloaded as CSV from /reports, has this
     // agent's totals as the attempts have them: two calls placed and
-    // connected, one success, one interested.
+    // connected, one success, one callback.
     let csv = &result["agents_csv"];
     let mine: Vec<Value> = [CAMPAIGN, PREVIEW]
         .iter()
@@ -295,7 +305,7 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
         "{csv}"
     );
     assert_eq!(csv["connected"], "2", "{csv}\n{mine:#?}");
-    for d in ["success", "interested"] {
+    for d in ["success", "callback"] {
         assert_eq!(
             csv[d],
             count(&|a| a["disposition"] == d).as_str(),
@@ -303,7 +313,7 @@ fn an_agent_works_a_predictive_and_a_preview_call_on_the_desktop_while_the_wallb
         );
         assert_eq!(csv[d], "1", "{d}: {csv}");
     }
-    for d in ["unreachable", "likely", "declined"] {
+    for d in ["unreachable", "likely", "interested", "declined"] {
         assert_eq!(csv[d], "0", "{d}: {csv}");
     }
 

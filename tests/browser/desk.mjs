@@ -6,7 +6,8 @@
 // customer's record pops; the agent clicks through the haoyun script and
 // records "success", then hangs up; pauses for lunch and is Ready again;
 // previews a contact and skips it, previews the next and accepts it,
-// hangs up and must classify it before the wrap-up ends; a
+// hangs up and must classify it (a callback tomorrow at ten) before the
+// wrap-up ends; a
 // manual dial of a do-not-call number shows the dial point's refusal. The
 // wallboard, signed in as a supervisor in another browser context, shows
 // the agent On call during the call; the supervisor pauses the agent (the
@@ -244,8 +245,16 @@ async function scenario() {
   await textHas(desk, 'dispo-need', 'wrap-up ends only after it');
   if (!(await desk.isDisabled(tid('btn-ready')))) throw new Error('Ready is offered before the disposition');
   await textHas(desk, 'call-number', accepted); // the record stays on screen
-  await desk.click(tid('dispo-interested'));
+  // The customer asks to be called back tomorrow at ten (local time).
+  const back = new Date();
+  back.setDate(back.getDate() + 1);
+  back.setHours(10, 0, 0, 0);
+  const local = (n) => String(n).padStart(2, '0');
+  await desk.fill(tid('callback-at'),
+    `${back.getFullYear()}-${local(back.getMonth() + 1)}-${local(back.getDate())}T10:00`);
+  await desk.click(tid('dispo-callback'));
   await stateIs(desk, 'ready', 20000);
+  result.callback_at_ms = back.getTime();
   result.preview = { skipped, accepted };
 
   log('a manual dial of a do-not-call number is refused, with the reason');
