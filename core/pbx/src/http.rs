@@ -277,6 +277,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_plugins::reload))
         .routes(routes!(api_plugins::customer))
         .merge(crate::api_reports::routes())
+        .merge(crate::api_desktop::routes())
         .merge(crate::web::routes())
 }
 
