@@ -10,8 +10,6 @@ import {
   api, ApiError, h, fill, since, until, session, events, debounced, failure, clock, onTick,
 } from './common.js';
 
-const DISPOSITIONS = ['unreachable', 'success', 'likely', 'interested', 'declined'];
-
 let agentId = null;
 /** The latest desktop: `{agent, call, wrap_up}`. */
 let desk = null;
@@ -49,7 +47,7 @@ const refresh = debounced(async () => {
 
 const lists = debounced(async () => {
   const [campaigns, queues] = await Promise.all([api('GET', '/campaigns'), api('GET', '/queues')]);
-  const names = (campaigns.campaigns || []).map((c) => c);
+  const names = campaigns.campaigns || [];
   keepSelect($('dial-campaign'), names.map((c) => [c.name, `${c.name} (${c.mode})`]));
   keepSelect(
     $('preview-campaign'),
