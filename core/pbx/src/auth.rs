@@ -510,8 +510,9 @@ async fn own_attempt(state: &AppState, caller: &Caller, id: i64) -> Decision {
     let agent = caller.agent.clone();
     match store.run(move |s| s.attempt(id)).await {
         Ok(Some(a)) if a.agent.is_some() && a.agent == agent => Decision::Allow,
-        // The call is the agent's now, or the one they are wrapping up
-        // (a call transferred to them, or from them).
+        // The call is the agent's now (a predictive call's attempt may not
+        // name its agent yet), or the one they are wrapping up (a call
+        // transferred to them, or from them).
         Ok(Some(a)) if has_call(state, caller, &a.call_id) => Decision::Allow,
         // Let the handler say the attempt does not exist.
         Ok(None) => Decision::Allow,
