@@ -374,25 +374,60 @@ fn a_call_transferred_to_a_queue_reaches_its_agent_and_both_agents_wait_for_the_
 }
 
 #[test]
-fn a_call_transferred_to_an_agent_rings_that_agents_phone() {
+fn a_call_transferred_to_an_agent_is_offered_to_that_agent_through_the_acd() {
     let port = common::free_port();
     let server = Server::start(&desktop_config(port, 0));
     let carrier = carrier(&server, port);
     let alice = agent_phone(&server, &ALICE, 60_000);
     let bob = agent_phone(&server, &BOB, 1_500);
+    // Bob is busy at first: the call waits for him, not for anyone else.
+    let (status, _) = post_json(&server, &format!("/api/v1/agents/{}/pause", BOB.id), "");
+    assert_eq!(status, 200);
     import_customer(&server);
     start(&server, CAMPAIGN);
     wait_state(&server, ALICE.id, "on_call", 30);
+    let call_id = desktop(&server, ALICE.id)["call"]["call_id"]
+        .as_str()
+        .expect("call_id")
+        .to_owned();
     let path = format!("/api/v1/agents/{}/transfer", ALICE.id);
     let (status, body) = post_json(&server, &path, &format!(r#"{{"to":"agent:{}"}}"#, ALICE.id));
     assert_eq!(status, 409, "{body}");
     let (status, body) = post_json(&server, &path, &format!(r#"{{"to":"agent:{}"}}"#, BOB.id));
     assert_eq!(status, 200, "{body}");
-    // Alice is out of the call at once; the customer stays up with Bob
-    // until his phone hangs up, which ends the call.
+    // Alice is out of the call at once; the customer waits for Bob.
     wait_state(&server, ALICE.id, "wrap_up", 5);
+    let queues = get(&server, "/api/v1/queues");
+    let waiting: u64 = queues["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .filter_map(|q| q["waiting"].as_u64())
+        .sum();
+    assert_eq!(waiting, 1, "{queues}");
+    assert_eq!(agent_state(&server, BOB.id), "paused");
+    let (status, _) = post_json(&server, &format!("/api/v1/agents/{}/ready", BOB.id), "");
+    assert_eq!(status, 200);
+    // The ACD offers it to Bob, follows him on the call, and the attempt
+    // ends with him as its agent, both agents waiting for the disposition.
+    wait_state(&server, BOB.id, "on_call", 15);
+    assert_eq!(
+        desktop(&server, BOB.id)["call"]["call_id"],
+        call_id.as_str()
+    );
     let done = wait_outcomes(&server, CAMPAIGN, 1, 20);
     assert_eq!(done[0]["outcome"], "answered", "{done:?}");
+    assert_eq!(done[0]["agent"], BOB.id, "{done:?}");
+    wait_state(&server, BOB.id, "wrap_up", 5);
+    let attempt = done[0]["id"].as_i64().expect("id");
+    let (status, body) = post_json(
+        &server,
+        &format!("/api/v1/attempts/{attempt}/disposition"),
+        r#"{"disposition":"success"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_state(&server, ALICE.id, "ready", 5);
+    wait_state(&server, BOB.id, "ready", 5);
     let carrier_log = carrier.kill().messages;
     alice.kill();
     let bob_log = bob.kill().messages;

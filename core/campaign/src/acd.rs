@@ -381,6 +381,9 @@ struct Waiting {
     tried: BTreeSet<String>,
     /// Overflow reported; no more offers.
     overflowing: bool,
+    /// Offered to this agent only (a transfer to a named agent), member of
+    /// the queue or not.
+    pinned: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -591,9 +594,31 @@ impl Acd {
             ringing: Vec::new(),
             tried: BTreeSet::new(),
             overflowing: false,
+            pinned: None,
         });
         self.queue_change(queue, call, QueueEvent::Enter, None, None, None, now);
         Ok(self.position(call).unwrap_or(1))
+    }
+
+    /// A call joins `queue` (its music, ring time, wrap-up and maximum
+    /// wait) to be offered to `agent` alone, as soon as they are Ready: a
+    /// transfer to a named agent. It overflows when the agent logs out.
+    pub fn enqueue_for(
+        &mut self,
+        call: &str,
+        queue: &str,
+        agent: &str,
+        priority: u8,
+        now: Ms,
+    ) -> Result<u32, AcdError> {
+        if !self.agents.contains_key(agent) {
+            return Err(AcdError::UnknownAgent(agent.to_owned()));
+        }
+        let position = self.enqueue(call, queue, priority, BTreeMap::new(), now)?;
+        if let Some(w) = self.waiting.iter_mut().find(|w| w.call == call) {
+            w.pinned = Some(agent.to_owned());
+        }
+        Ok(position)
     }
 
     /// The call left its queue without an agent: the caller hung up
@@ -807,7 +832,11 @@ impl Acd {
             .filter(|a| a.state == AgentState::Ready && a.outbound)
             .filter(|a| {
                 !self.waiting.iter().any(|w| {
-                    !w.overflowing && self.is_member(&w.queue, &a.name) && a.has_skills(&w.skills)
+                    let could = match &w.pinned {
+                        Some(p) => p == &a.name,
+                        None => self.is_member(&w.queue, &a.name) && a.has_skills(&w.skills),
+                    };
+                    !w.overflowing && could
                 })
             })
             .map(|a| a.name.as_str())
@@ -845,14 +874,14 @@ impl Acd {
                 continue;
             };
             let waited = now - w.entered_ms;
+            let logged_in = |m: &String| self.agents.get(m).is_some_and(|a| a.state.logged_in());
+            let someone = match &w.pinned {
+                Some(agent) => logged_in(agent),
+                None => q.config.members.iter().any(logged_in),
+            };
             let reason = if q.config.max_wait_ms.is_some_and(|max| waited >= max) {
                 OverflowReason::MaxWait
-            } else if !q
-                .config
-                .members
-                .iter()
-                .any(|m| self.agents.get(m).is_some_and(|a| a.state.logged_in()))
-            {
+            } else if !someone {
                 OverflowReason::NoAgents
             } else {
                 continue;
@@ -937,6 +966,17 @@ impl Acd {
     /// The agents the waiting call `i` goes to now, by its queue's strategy.
     fn pick(&mut self, i: usize) -> Vec<String> {
         let w = &self.waiting[i];
+        if let Some(agent) = &w.pinned {
+            let ready = self
+                .agents
+                .get(agent)
+                .is_some_and(|a| a.state == AgentState::Ready);
+            return if ready {
+                vec![agent.clone()]
+            } else {
+                Vec::new()
+            };
+        }
         let Some(q) = self.queues.get(&w.queue) else {
             return Vec::new();
         };

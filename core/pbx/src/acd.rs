@@ -72,6 +72,8 @@ enum Msg {
         queue: String,
         priority: u8,
         skills: BTreeMap<String, u8>,
+        /// For this agent alone (a transfer to a named agent).
+        pinned: Option<String>,
         inbox: mpsc::Sender<ToCall>,
         reply: oneshot::Sender<Result<u32, AcdError>>,
     },
@@ -233,13 +235,27 @@ impl AcdHandle {
         }
     }
 
-    /// Puts a call in a queue; its inbox gets the offers and the overflow.
+    /// The first queue (by name) `agent` is a member of.
+    pub fn queue_of(&self, agent: &str) -> Option<String> {
+        let mut names: Vec<&String> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| q.acd.members.iter().any(|m| m == agent))
+            .map(|(name, _)| name)
+            .collect();
+        names.sort();
+        names.first().map(|n| (*n).clone())
+    }
+
+    /// Puts a call in a queue (for `pinned` alone when given); its inbox
+    /// gets the offers and the overflow.
     pub async fn enqueue(
         &self,
         call: &str,
         queue: &str,
         priority: u8,
         skills: BTreeMap<String, u8>,
+        pinned: Option<String>,
         inbox: mpsc::Sender<ToCall>,
     ) -> Result<u32, String> {
         let (reply, rx) = oneshot::channel();
@@ -248,6 +264,7 @@ impl AcdHandle {
             queue: queue.to_owned(),
             priority,
             skills,
+            pinned,
             inbox,
             reply,
         })
@@ -451,10 +468,14 @@ impl Task {
                 queue,
                 priority,
                 skills,
+                pinned,
                 inbox,
                 reply,
             } => {
-                let result = self.acd.enqueue(&call, &queue, priority, skills, now);
+                let result = match pinned {
+                    Some(agent) => self.acd.enqueue_for(&call, &queue, &agent, priority, now),
+                    None => self.acd.enqueue(&call, &queue, priority, skills, now),
+                };
                 if result.is_ok() {
                     self.calls.insert(call, inbox);
                 }

@@ -591,9 +591,9 @@ pub struct TransferBody {
 
 /// `POST /api/v1/agents/{agent}/transfer` `{"to": "queue:NAME" |
 /// "agent:ID"}`: blind transfer of the agent's call. The agent's leg ends
-/// (wrap-up); the customer waits in the queue for its agents, or the
-/// other agent's phone rings. An agent target must be logged in and
-/// Ready; its phone is rung directly, outside the ACD's offers.
+/// (wrap-up); the customer waits, hearing music, for the queue's agents,
+/// or for the named agent alone (who must be logged in) to be Ready, and
+/// that agent's phone rings as for any queued call.
 #[utoipa::path(
     post,
     path = "/api/v1/agents/{agent}/transfer",
@@ -604,7 +604,7 @@ pub struct TransferBody {
         (status = 200, description = "Transferred: {\"call_id\", \"event\"}"),
         (status = 400, description = "A target that is not queue:NAME or agent:ID"),
         (status = 404, description = "No such agent, or no such target queue or agent"),
-        (status = 409, description = "The agent is not on a bridged call, or the target agent is not ready"),
+        (status = 409, description = "The agent is not on a bridged call, or the target agent is logged out"),
     )
 )]
 pub async fn transfer(
@@ -642,13 +642,13 @@ pub async fn transfer(
                 "an agent cannot transfer a call to themselves",
             );
         }
-        if a.state != AgentState::Ready {
+        if !a.state.logged_in() {
             return error(
                 StatusCode::CONFLICT,
-                format!("agent {other} is {}, not ready", a.state),
+                format!("agent {other} is not logged in"),
             );
         }
-        other.to_owned()
+        body.to.clone()
     } else {
         return error(
             StatusCode::BAD_REQUEST,

@@ -365,6 +365,40 @@ fn an_inbound_call_wraps_up_for_the_queue_time_alone() {
 }
 
 #[test]
+fn a_call_for_a_named_agent_waits_for_that_agent_alone() {
+    let mut acd = Acd::new(
+        vec![agent("a"), agent("b"), agent("c")],
+        vec![queue("q", Strategy::LongestIdle, &["a", "b"])],
+    );
+    for n in ["a", "b", "c"] {
+        acd.login(n, 0).unwrap();
+    }
+    acd.pause("c", "busy", 1).unwrap();
+    // For c, who is not even a member: a and b are Ready, and not offered.
+    acd.enqueue_for("t", "q", "c", 9, 10).unwrap();
+    assert!(acd.tick(20).is_empty());
+    acd.ready("c", 30).unwrap();
+    assert_eq!(offered(&acd.tick(40)), ["c"]);
+    acd.answered("t", "c", 50).unwrap();
+    assert_eq!(acd.agent("c").unwrap().state, AgentState::OnCall);
+    assert!(matches!(
+        acd.enqueue_for("u", "q", "nobody", 9, 60),
+        Err(AcdError::UnknownAgent(_))
+    ));
+    // A named agent who logs out: the call overflows.
+    acd.hung_up("c", 70);
+    acd.enqueue_for("v", "q", "c", 9, 80).unwrap();
+    acd.logout("c", "api", 90).unwrap();
+    assert!(matches!(
+        acd.tick(100).as_slice(),
+        [Action::Overflow {
+            reason: OverflowReason::NoAgents,
+            ..
+        }]
+    ));
+}
+
+#[test]
 fn calls_overflow_after_the_maximum_wait_or_with_nobody_logged_in() {
     let mut q = queue("q", Strategy::LongestIdle, &["a"]);
     q.max_wait_ms = Some(60_000);

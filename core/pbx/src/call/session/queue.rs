@@ -74,6 +74,18 @@ impl Session {
         priority: u8,
         skills: std::collections::BTreeMap<String, u8>,
     ) -> Option<Event> {
+        self.join_queue(queue, priority, skills, None).await
+    }
+
+    /// Joins the queue, for `pinned` alone when given (a transfer to a
+    /// named agent: the queue gives the music and the times).
+    pub(super) async fn join_queue(
+        &mut self,
+        queue: String,
+        priority: u8,
+        skills: std::collections::BTreeMap<String, u8>,
+        pinned: Option<String>,
+    ) -> Option<Event> {
         if self.b.is_some() {
             return Some(Event::Failed {
                 reason: "the call is already connected to another party".into(),
@@ -91,7 +103,14 @@ impl Session {
         let position = match self
             .ctx
             .acd
-            .enqueue(&self.call_id, &queue, priority, skills, self.me.clone())
+            .enqueue(
+                &self.call_id,
+                &queue,
+                priority,
+                skills,
+                pinned,
+                self.me.clone(),
+            )
             .await
         {
             Ok(p) => p,

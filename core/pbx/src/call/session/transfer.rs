@@ -7,7 +7,9 @@
 //! A command (not a REFER) may also name `queue:NAME`: the caller joins
 //! that queue, hearing its music, and its agents are offered the call as
 //! for any queued call; the route's pending `call:queue` gets the new
-//! queue's reply.
+//! queue's reply. `agent:ID` is the same, but the call is offered to that
+//! agent alone, when Ready (in the agent's first queue, for its music and
+//! times), so the ACD follows the agent through the call.
 //!
 //! RFC 3515: a REFER is answered 202, then the implicit subscription gets
 //! NOTIFYs with a `message/sipfrag` of the progress: 100 Trying at once,
@@ -112,22 +114,42 @@ impl Session {
                     reason: format!("no queue {queue}"),
                 };
             }
-            self.transfer_to_queue(queue).await;
+            self.transfer_to_queue(queue, None).await;
+            return Event::Transferred;
+        }
+        if let Some(agent) = target.strip_prefix("agent:") {
+            // The agent's own queue gives the music and the times, or
+            // the one the call is in.
+            let queue = self
+                .ctx
+                .acd
+                .queue_of(agent)
+                .or_else(|| self.queued.as_ref().map(|q| q.queue.clone()));
+            let Some(queue) = queue else {
+                return Event::Failed {
+                    reason: format!("agent {agent} is in no queue, nor is the call"),
+                };
+            };
+            self.transfer_to_queue(&queue, Some(agent.to_owned())).await;
             return Event::Transferred;
         }
         self.transfer(target).await;
         Event::Transferred
     }
 
-    /// Ends the current other leg and puts the caller in `queue`, ahead of
-    /// calls of lower priority: they have been served once already.
-    async fn transfer_to_queue(&mut self, queue: &str) {
+    /// Ends the current other leg and puts the caller in `queue` (for
+    /// `agent` alone when given), ahead of calls of lower priority: they
+    /// have been served once already.
+    async fn transfer_to_queue(&mut self, queue: &str, agent: Option<String>) {
         let Some(old) = self.b.take() else {
             return;
         };
         info!(call_id = %self.call_id, %queue, from = ?old.agent, "blind transfer to a queue");
-        self.vars
-            .insert("transferred_to".into(), format!("queue:{queue}"));
+        let to = match &agent {
+            Some(a) => format!("agent:{a}"),
+            None => format!("queue:{queue}"),
+        };
+        self.vars.insert("transferred_to".into(), to);
         if old.agent.is_some() {
             // The agent's part is over (wrap-up); the route's reply now
             // comes from the new queue.
@@ -141,7 +163,7 @@ impl Session {
         self.waiting = Waiting::Nothing;
         let skills = std::collections::BTreeMap::new();
         if let Some(Event::Failed { reason }) = self
-            .start_queue(queue.to_owned(), TRANSFER_PRIORITY, skills)
+            .join_queue(queue.to_owned(), TRANSFER_PRIORITY, skills, agent)
             .await
         {
             warn!(call_id = %self.call_id, %queue, %reason, "the transferred call could not join the queue");
