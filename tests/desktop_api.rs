@@ -9,7 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::campaign::*;
-use common::{ALICE, Agent, BOB, Config, Server, http_get, http_post, http_request};
+use common::sip::Transport;
+use common::sipp::Sipp;
+use common::{
+    ALICE, Agent, BOB, Config, Server, http_get, http_post, http_request, sipp_media_port,
+};
 use serde_json::Value;
 
 /// Alice alone takes the campaign's calls (queue `outbound`); Bob is the
@@ -438,6 +442,48 @@ fn a_call_transferred_to_an_agent_is_offered_to_that_agent_through_the_acd() {
     // Bob hung up (his BYE), and the switch then hung up the customer.
     assert!(byes(&bob_log) >= 1, "{bob_log}");
     assert_eq!(byes(&carrier_log), 1, "{carrier_log}");
+    server.stop();
+}
+
+#[test]
+fn an_inbound_queue_call_shows_without_a_campaign_and_wraps_up_for_the_queue_time_alone() {
+    let carrier = common::free_port();
+    let server = Server::start(&Config {
+        extra_yaml: format!(
+            "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: {carrier}\n    \
+             acl: [\"127.0.0.1\"]\n    keepalive_s: 0\n\
+             acd:\n  probe_interval_s: 0\n\
+             queues:\n  - name: support\n    members: [\"{}\"]\n    wrapup_s: 2\n    \
+             announce_every_s: 0\n",
+            ALICE.id
+        ),
+        ..Config::default()
+    });
+    let alice = agent_phone(&server, &ALICE, 60_000);
+    // A customer calls the queue's number (500) and stays until hung up.
+    let caller = Sipp::new("queue_caller_bye.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .spawn(&server);
+    wait_state(&server, ALICE.id, "on_call", 20);
+    let screen = desktop(&server, ALICE.id);
+    let call = &screen["call"];
+    assert_eq!(call["direction"], "inbound", "{screen}");
+    assert_eq!(call["queue"], "support");
+    assert!(call["campaign"].is_null() && call["attempt_id"].is_null());
+    assert!(call["contact"].is_null() && call["script"].is_null());
+    assert!(call["offers"].as_array().is_some_and(Vec::is_empty));
+    let (status, body) = post_json(&server, &format!("/api/v1/agents/{}/hangup", ALICE.id), "");
+    assert_eq!(status, 200, "{body}");
+    caller.wait().assert_success("the caller (it got the BYE)");
+    // The queue's 2 s wrap-up, no disposition asked for; then Ready.
+    wait_state(&server, ALICE.id, "wrap_up", 5);
+    let screen = desktop(&server, ALICE.id);
+    assert_eq!(screen["wrap_up"]["needs_disposition"], false, "{screen}");
+    assert!(screen["wrap_up"]["until_ms"].as_i64().is_some(), "{screen}");
+    assert_eq!(screen["call"]["direction"], "inbound", "{screen}");
+    wait_state(&server, ALICE.id, "ready", 10);
+    alice.kill();
     server.stop();
 }
 
