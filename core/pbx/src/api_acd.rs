@@ -188,7 +188,7 @@ fn default_limit() -> u32 {
 
 /// `GET /api/v1/acd/events?since_ms=&limit=`: agent and queue history,
 /// oldest first.
-#[utoipa::path(get, path = "/api/v1/acd/events", tag = "queues", params(EventsQuery),
+#[utoipa::path(get, path = "/api/v1/acd/events", operation_id = "acd_events", tag = "queues", params(EventsQuery),
     responses(
         (status = 200, description = "`events`: agent and queue history, oldest first", body = Object),
         (status = 500, description = "The store failed", body = crate::http::ApiError),

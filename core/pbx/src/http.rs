@@ -735,14 +735,18 @@ mod tests {
         // Every operation the document lists is one the router serves
         // (neither the fallback's 404 nor a 405), and says what it answers.
         let paths = doc["paths"].as_object().unwrap();
-        let mut operations = 0;
+        let mut operation_ids = std::collections::HashSet::new();
         for (path, item) in paths {
             for method in METHODS {
                 let Some(operation) = item.get(method) else {
                     continue;
                 };
-                operations += 1;
                 let what = format!("{} {path}", method.to_uppercase());
+                let id = operation["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    operation_ids.insert(id.to_owned()),
+                    "{what}: operationId {id:?} is taken (name it with operation_id = ..)"
+                );
                 assert!(
                     operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
                     "{what} has no tag"
@@ -778,7 +782,7 @@ mod tests {
                 );
             }
         }
-        assert!(operations >= DOCUMENTED.len(), "{operations} operations");
+        assert!(operation_ids.len() >= DOCUMENTED.len());
     }
 
     /// The rule that keeps the document whole: an API route is added with
