@@ -88,6 +88,8 @@ pub struct Config {
     /// The store file; a fresh one in the test's directory when `None`
     /// (give one to restart a server on the same state).
     pub db: Option<PathBuf>,
+    /// More of the `api:` section, indented two spaces (`  users: ...`).
+    pub api_yaml: String,
 }
 
 impl Default for Config {
@@ -107,6 +109,7 @@ impl Default for Config {
             extra_yaml: String::new(),
             source_learning: "learn",
             db: None,
+            api_yaml: String::new(),
         }
     }
 }
@@ -142,7 +145,8 @@ impl Config {
              media:\n  rtp_ports: \"{}-{}\"\n  rtp_timeout_s: {}\n  source_learning: {}\n\
              prompts:\n  dir: \"{}\"\n\
              store:\n  url: \"sqlite://{}\"\n\
-             recordings:\n  dir: \"{}\"\n",
+             recordings:\n  dir: \"{}\"\n\
+             api:\n  tokens:\n    - name: tests\n      token: \"{API_TOKEN}\"\n      role: admin\n{}",
             self.digest_algorithms.join(", "),
             self.scripts_dir.display(),
             self.scripts_watch,
@@ -156,6 +160,7 @@ impl Config {
                 .unwrap_or_else(|| dir.join("waihu.db"))
                 .display(),
             dir.join("recordings").display(),
+            self.api_yaml,
         );
         y.push_str(&self.extra_yaml);
         y
@@ -461,11 +466,17 @@ enum Exit {
     Other(String),
 }
 
+/// The admin API token every test server accepts (`api.tokens`); the
+/// `http_*` helpers send it.
+pub const API_TOKEN: &str = "waihu-tests-admin-token-0123456789";
+
 /// A plain HTTP/1.0 GET: the status and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     http(
         addr,
-        &format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        &format!(
+            "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {API_TOKEN}\r\nConnection: close\r\n\r\n"
+        ),
     )
 }
 
@@ -474,7 +485,7 @@ pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<(u
     http(
         addr,
         &format!(
-            "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+            "POST {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {API_TOKEN}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
             json.len()
         ),
@@ -486,21 +497,89 @@ pub fn http_put(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<(u1
     http(
         addr,
         &format!(
-            "PUT {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+            "PUT {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {API_TOKEN}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
             json.len()
         ),
     )
 }
 
-/// Sends one whole request and reads the response to the end.
-fn http(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String)> {
+/// A response: status, headers (names lower-cased) and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Any request, with only the headers given (no API token unless one of
+/// them carries it).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<Reply> {
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        let _ = write!(request, "{name}: {value}\r\n");
+    }
+    if let Some(body) = body {
+        let _ = write!(
+            request,
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or(""));
+    let raw = exchange(addr, &request)?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no end of headers in {raw:?}")))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+fn exchange(addr: SocketAddr, request: &str) -> std::io::Result<String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
+    Ok(String::from_utf8_lossy(&raw).into_owned())
+}
+
+/// Sends one whole request and reads the response to the end.
+fn http(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String)> {
+    let text = exchange(addr, request)?;
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| std::io::Error::other(format!("no end of headers in {text:?}")))?;

@@ -42,14 +42,16 @@ uas=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 27400")
 ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
 active() { curl -sf http://127.0.0.1:8091/metrics | awk '/^waihu_calls_active /{print $2}'; }
 hz=$(getconf CLK_TCK)
-curl -sf -X POST http://127.0.0.1:8091/api/v1/campaigns/bench/start >/dev/null
+# The admin token waihu made next to its config on first start.
+auth="Authorization: Bearer $(cat "$here/waihu-admin.token")"
+curl -sf -H "$auth" -X POST http://127.0.0.1:8091/api/v1/campaigns/bench/start >/dev/null
 s0=$(date +%s.%N)
 : >"$w/samples"
 for _ in $(seq "$secs"); do
     sleep 1
     echo "$(date +%s.%N) $(ticks) $(active)" >>"$w/samples"
 done
-curl -sf "http://127.0.0.1:8091/api/v1/campaigns/bench/attempts?limit=100000" >"$w/attempts.json"
+curl -sf -H "$auth" "http://127.0.0.1:8091/api/v1/campaigns/bench/attempts?limit=100000" >"$w/attempts.json"
 echo "work dir: $w"
 python3 - "$w/samples" "$w/attempts.json" "$hz" "$s0" <<'PY'
 import json, sys

@@ -9,6 +9,7 @@
 //!
 //! With no file, waihu runs on [`DEFAULTS_YAML`], embedded in the binary.
 
+mod api;
 mod campaigns;
 mod locate;
 mod plugins;
@@ -16,6 +17,7 @@ mod queues;
 mod trunks;
 mod validate;
 
+pub use api::{ApiSection, ApiSettings, Role};
 pub use campaigns::{AmdEntry, Campaign, CampaignEntry, DetectorChoice, check_campaign};
 pub use plugins::{PluginEntry, PluginSettings};
 pub use queues::{AcdSection, Queue, QueueEntry};
@@ -72,6 +74,8 @@ pub struct ConfigFile {
     pub acd: AcdSection,
     #[serde(default)]
     pub plugins: Vec<PluginEntry>,
+    #[serde(default)]
+    pub api: ApiSection,
 }
 
 /// RTP.
@@ -469,6 +473,8 @@ pub struct Settings {
     pub session_timer: waihu_sip::session_timer::SessionTimerConfig,
     /// Native plugins, in the order given.
     pub plugins: Vec<PluginSettings>,
+    /// Who may use the HTTP API and the pages.
+    pub api: ApiSettings,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

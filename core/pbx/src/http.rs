@@ -46,6 +46,11 @@ pub struct AppState {
     pub(crate) dialer: Option<crate::dialer::DialerHandle>,
     /// Native plugins; `None` only in tests of the other endpoints.
     pub(crate) plugins: Option<Arc<crate::plugin::Plugins>>,
+    /// Logins and roles; `None` (everything open) only in tests of the
+    /// other endpoints.
+    pub(crate) auth: Option<Arc<crate::auth::Auth>>,
+    /// The events WebSocket's hub; `None` only in tests of the other endpoints.
+    pub(crate) events: Option<Arc<crate::events_ws::EventHub>>,
 }
 
 impl fmt::Debug for AppState {
@@ -102,6 +107,16 @@ impl AppState {
         self
     }
 
+    pub fn with_auth(mut self, auth: Arc<crate::auth::Auth>) -> AppState {
+        self.auth = Some(auth);
+        self
+    }
+
+    pub fn with_events(mut self, events: Arc<crate::events_ws::EventHub>) -> AppState {
+        self.events = Some(events);
+        self
+    }
+
     pub fn with_scripts(mut self, scripts: Arc<ScriptHost>) -> AppState {
         self.scripts = Some(scripts);
         self
@@ -122,6 +137,8 @@ impl AppState {
             campaigns: Arc::new(Vec::new()),
             dialer: None,
             plugins: None,
+            auth: None,
+            events: None,
         }
     }
 }
@@ -133,6 +150,10 @@ pub fn router(state: AppState) -> Router {
     // `openapi_json` serves the document from here.
     api.layer(axum::Extension(Arc::new(doc)))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::guard,
+        ))
         .with_state(state)
 }
 
@@ -158,6 +179,8 @@ async fn openapi_json(
     security(("bearer" = []), ("cookie" = [])),
     tags(
         (name = "health", description = "Liveness and this document"),
+        (name = "auth", description = "Login, logout, who am I, and the audit log of changes"),
+        (name = "events", description = "The events WebSocket"),
         (name = "metrics", description = "Prometheus/OpenMetrics exposition"),
         (name = "calls", description = "Calls in progress, commands on them, CDRs"),
         (name = "trunks", description = "Carrier trunks"),
@@ -219,6 +242,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
     use crate::{api_acd, api_campaigns, api_plugins};
     use utoipa_axum::routes;
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(crate::auth::routes())
+        .merge(crate::events_ws::routes())
         .routes(routes!(health))
         .routes(routes!(openapi_json))
         .routes(routes!(metrics))
@@ -257,7 +282,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
 pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdown) {
     let local = listener.local_addr().ok();
     let stop = async move { shutdown.recv().await };
-    if let Err(e) = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
     {
@@ -632,6 +658,11 @@ mod tests {
         ("get", "/api/v1/health"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/metrics"),
+        ("post", "/api/v1/login"),
+        ("post", "/api/v1/logout"),
+        ("get", "/api/v1/me"),
+        ("get", "/api/v1/audit"),
+        ("get", "/api/v1/events"),
         ("get", "/api/v1/cdrs"),
         ("get", "/api/v1/calls"),
         ("post", "/api/v1/calls/{call_id}/commands"),
@@ -715,8 +746,19 @@ mod tests {
         assert_eq!(schemes["cookie"]["in"], "cookie");
         assert_eq!(schemes["cookie"]["name"], "waihu_session");
         assert_eq!(doc["security"], json!([{"bearer": []}, {"cookie": []}]));
-        for open in ["/api/v1/health", "/api/v1/openapi.json"] {
-            assert_eq!(doc["paths"][open]["get"]["security"], json!([{}]), "{open}");
+        // Open to anyone: exactly what the auth middleware lets through
+        // without a token.
+        let open = [
+            ("get", "/api/v1/health"),
+            ("get", "/api/v1/openapi.json"),
+            ("post", "/api/v1/login"),
+        ];
+        for (method, path) in open {
+            assert_eq!(
+                doc["paths"][path][method]["security"],
+                json!([{}]),
+                "{method} {path} is open"
+            );
         }
         assert_eq!(
             doc["paths"]["/api/v1/agents"]["get"]["security"],
@@ -742,6 +784,12 @@ mod tests {
                     continue;
                 };
                 let what = format!("{} {path}", method.to_uppercase());
+                if operation["security"] == json!([{}]) {
+                    assert!(
+                        open.contains(&(method, path.as_str())),
+                        "{what} says it is open"
+                    );
+                }
                 let id = operation["operationId"].as_str().unwrap_or_default();
                 assert!(
                     operation_ids.insert(id.to_owned()),

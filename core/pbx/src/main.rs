@@ -21,6 +21,7 @@ mod api_acd;
 mod api_campaigns;
 mod api_plugins;
 mod api_scripts;
+mod auth;
 mod call;
 mod campaign_cli;
 mod campaigns;
@@ -29,6 +30,7 @@ mod config;
 mod dialer;
 mod dialpoint;
 mod dnc;
+mod events_ws;
 mod http;
 mod plugin;
 mod rtp_ports;
@@ -263,7 +265,11 @@ fn admin(path: Option<&std::path::Path>, api: &str) -> ExitCode {
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .build()
         .into();
-    match agent.post(&url).send_empty() {
+    let mut request = agent.post(&url);
+    if let Some(token) = auth::cli_token(&settings) {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    match request.send_empty() {
         Ok(mut response) => {
             let status = response.status();
             let body = response.body_mut().read_to_string().unwrap_or_default();

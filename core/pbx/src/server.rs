@@ -148,7 +148,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if settings.scripts.watch {
         scripts::spawn_watcher(scripts.clone(), &settings.scripts.dir, coordinator.handle())?;
     }
+    let auth = Arc::new(crate::auth::Auth::new(&settings)?);
     let state = AppState::new(snapshots_rx, started)
+        .with_auth(auth)
+        .with_events(crate::events_ws::EventHub::start(&plugins)?)
         .with_scripts(scripts.clone())
         .with_store(store.clone())
         .with_calls(calls.clone())

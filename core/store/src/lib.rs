@@ -27,9 +27,11 @@
 #![forbid(unsafe_code)]
 
 mod acd;
+mod audit;
 mod campaign;
 
 pub use acd::{AcdEvent, AgentRow, CallbackRow};
+pub use audit::AuditEntry;
 pub use campaign::{
     AttemptEnd, AttemptRecord, CampaignCounts, CampaignRow, ContactRecord, ImportCounts,
     NewAttempt, NewContact, Recovery, Refusal,
@@ -183,6 +185,18 @@ const MIGRATIONS: &[&str] = &[
         saved         TEXT NOT NULL,
         saved_ms      INTEGER NOT NULL
      );",
+    // 7: the audit log of the HTTP API: who changed what, when.
+    "CREATE TABLE audit (
+        id            INTEGER PRIMARY KEY,
+        at_ms         INTEGER NOT NULL,
+        user          TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        method        TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        status        INTEGER NOT NULL,
+        source        TEXT
+     );
+     CREATE INDEX audit_at ON audit(at_ms);",
 ];
 
 const INSERT_CDR: &str = "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,

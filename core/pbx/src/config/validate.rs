@@ -92,6 +92,10 @@ pub enum ProblemKind {
 
     #[error("must not be empty")]
     Empty,
+    #[error("is too short for {what}: at least {min} characters")]
+    TooShort { min: usize, what: &'static str },
+    #[error("is only for {what}")]
+    OnlyFor { what: &'static str },
     #[error("no listeners: give at least one of udp:ADDR:PORT or tcp:ADDR:PORT")]
     NoListeners,
     #[error("{0}")]
@@ -311,6 +315,7 @@ impl ConfigFile {
         super::campaigns::check_amd_plugins(&mut c, &self.campaigns, &plugins);
         let http_listen = check_http(&mut c, self.http.listen.as_deref(), &listeners);
         check_security(&mut c, &self.security);
+        let api = super::api::check_api(&mut c, source, &self.api, &agents);
 
         if !c.problems.is_empty() {
             return Err(c.problems);
@@ -356,6 +361,7 @@ impl ConfigFile {
                 min_se_s: self.sip.session_timer.min_se_s,
             },
             plugins,
+            api,
         })
     }
 }

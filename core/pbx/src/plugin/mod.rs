@@ -345,6 +345,13 @@ impl Plugins {
         }
     }
 
+    /// Adds a listener inside the switch (the events WebSocket) beside the
+    /// plugins' sinks; its name starts with `@`, which no plugin's can.
+    pub fn add_listener(&self, name: &str, sink: events::Sink) {
+        debug_assert!(name.starts_with('@'));
+        self.fanout.set(name, Some(sink));
+    }
+
     /// Offers an event to every event sink, without waiting.
     pub fn emit(&self, event: Event) {
         self.fanout.emit(event);
