@@ -86,7 +86,7 @@ fn known(state: &AppState, rows: &[waihu_store::CampaignRow], name: &str) -> boo
 }
 
 /// `GET /api/v1/campaigns/{name}`.
-#[utoipa::path(get, path = "/api/v1/campaigns/{name}", operation_id = "campaign", tag = "campaigns",
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}", operation_id = "campaign_status", tag = "campaigns",
     params(("name" = String, Path, description = "The campaign's name")),
     responses(
         (status = 200, body = Object,

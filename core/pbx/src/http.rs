@@ -185,12 +185,14 @@ async fn openapi_json(
         (name = "calls", description = "Calls in progress, commands on them, CDRs"),
         (name = "trunks", description = "Carrier trunks"),
         (name = "agents", description = "Agents: state, login, ready, pause, logout, preview and manual dial"),
+        (name = "desktop", description = "What the agent desktop needs: the agent's screen, script steps, hang-up, transfer"),
         (name = "queues", description = "ACD queues, their event history and callback requests"),
         (name = "campaigns", description = "Campaigns: configuration, state, attempts, dial-point refusals"),
         (name = "contacts", description = "Contact lists and agents' dispositions"),
         (name = "dnc", description = "The do-not-call table"),
         (name = "scripts", description = "Rule scripts: versions, reload, rollback, trying a hook"),
         (name = "plugins", description = "Native plugins and the customer lookup they answer"),
+        (name = "reports", description = "Reports per agent, campaign and queue, as JSON or CSV"),
     )
 )]
 struct ApiDoc;
