@@ -466,11 +466,19 @@ pub async fn dispose(
                 }
             };
             s.set_disposition(attempt_id, outcome.as_str(), next)?;
-            Ok(Ok((contact.phone, contact.id, attempt.campaign, next)))
+            Ok(Ok((
+                contact.phone,
+                contact.id,
+                attempt.campaign,
+                next,
+                attempt.call_id,
+            )))
         })
         .await;
     match result {
-        Ok(Ok((phone, contact_id, campaign, next))) => {
+        Ok(Ok((phone, contact_id, campaign, next, call_id))) => {
+            // On disk: the agent's wrap-up may end now.
+            calls.acd.disposed(&call_id).await;
             if outcome == Outcome::DoNotCall {
                 calls.dnc.insert(&phone);
             }

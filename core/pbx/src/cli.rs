@@ -63,6 +63,14 @@ pub enum Command {
         #[command(subcommand)]
         command: DncCommand,
     },
+    /// Reports per agent, campaign and queue, from the store (a table, or CSV).
+    Report {
+        /// The configuration (for its `store.url` and `campaigns:`).
+        #[arg(long, short, global = true, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::report_cli::ReportCommand,
+    },
     /// Simulate a campaign's pacing on a virtual carrier and virtual agents.
     Simulate {
         /// The configuration (for the campaign's abandon target and ratio).

@@ -179,7 +179,7 @@ async fn openapi_json(
     security(("bearer" = []), ("cookie" = [])),
     tags(
         (name = "health", description = "Liveness and this document"),
-        (name = "auth", description = "Login, logout, who am I, and the audit log of changes"),
+        (name = "auth", description = "Logins, the caller, the audit log"),
         (name = "events", description = "The events WebSocket"),
         (name = "metrics", description = "Prometheus/OpenMetrics exposition"),
         (name = "calls", description = "Calls in progress, commands on them, CDRs"),
@@ -278,6 +278,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_plugins::list))
         .routes(routes!(api_plugins::reload))
         .routes(routes!(api_plugins::customer))
+        .merge(crate::api_reports::routes())
+        .merge(crate::api_desktop::routes())
 }
 
 /// Serves until shutdown, then lets requests in flight finish.
@@ -698,6 +700,14 @@ mod tests {
         ("get", "/api/v1/plugins"),
         ("post", "/api/v1/plugins/{name}/reload"),
         ("get", "/api/v1/customers/{key}"),
+        ("get", "/api/v1/agents/{agent}/desktop"),
+        ("post", "/api/v1/attempts/{id}/script"),
+        ("post", "/api/v1/agents/{agent}/hangup"),
+        ("post", "/api/v1/agents/{agent}/transfer"),
+        ("get", "/api/v1/reports/agents"),
+        ("get", "/api/v1/reports/campaigns"),
+        ("get", "/api/v1/reports/campaigns/{name}"),
+        ("get", "/api/v1/reports/queues"),
     ];
 
     const METHODS: [&str; 8] = [

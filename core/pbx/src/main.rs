@@ -19,7 +19,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod acd;
 mod api_acd;
 mod api_campaigns;
+mod api_desktop;
 mod api_plugins;
+mod api_reports;
 mod api_scripts;
 mod auth;
 mod call;
@@ -33,6 +35,9 @@ mod dnc;
 mod events_ws;
 mod http;
 mod plugin;
+mod report_cli;
+mod report_svg;
+mod reports;
 mod rtp_ports;
 mod scripts;
 mod server;
@@ -69,6 +74,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(campaign_cli::campaign(config.as_deref(), command))
         }
         Command::Dnc { config, command } => Ok(campaign_cli::dnc(config.as_deref(), command)),
+        Command::Report { config, command } => Ok(report_cli::report(config.as_deref(), command)),
         Command::Simulate {
             config,
             campaign,

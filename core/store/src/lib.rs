@@ -21,6 +21,11 @@
 //!   leaves), the do-not-call table and the dial-point refusals; see
 //!   [`campaign`](crate::ContactRecord) for how a contact moves.
 //!
+//! Reports over a span of time (per agent, per campaign with its days and
+//! hours, per queue) are read from these tables: [`Store::agent_reports`],
+//! [`Store::campaign_reports`], [`Store::campaign_detail`],
+//! [`Store::queue_reports`].
+//!
 //! The schema version lives in `PRAGMA user_version`; [`Store::open`]
 //! migrates forward and refuses a file from a newer waihu rather than
 //! guessing.
@@ -29,12 +34,17 @@
 mod acd;
 mod audit;
 mod campaign;
+mod report;
 
 pub use acd::{AcdEvent, AgentRow, CallbackRow};
 pub use audit::AuditEntry;
 pub use campaign::{
     AttemptEnd, AttemptRecord, CampaignCounts, CampaignRow, ContactRecord, ImportCounts,
-    NewAttempt, NewContact, Recovery, Refusal,
+    NewAttempt, NewContact, Recovery, Refusal, ScriptStep, StepAppended,
+};
+pub use report::{
+    AgentReport, CampaignDay, CampaignDetail, CampaignHour, CampaignParams, CampaignReport,
+    DISPOSITIONS, QueueReport, Span,
 };
 
 use std::collections::BTreeMap;
@@ -197,6 +207,9 @@ const MIGRATIONS: &[&str] = &[
         source        TEXT
      );
      CREATE INDEX audit_at ON audit(at_ms);",
+    // 8: the path an agent took through the campaign's agent script, per
+    // attempt (a JSON array of steps).
+    "ALTER TABLE attempt ADD COLUMN script_path TEXT NOT NULL DEFAULT '[]';",
 ];
 
 const INSERT_CDR: &str = "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,
@@ -252,6 +265,8 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error("the report's span is empty: until ({until_ms}) is not after since ({since_ms})")]
+    BadSpan { since_ms: i64, until_ms: i64 },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot start the store thread: {0}")]
