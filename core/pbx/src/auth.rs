@@ -510,6 +510,13 @@ async fn own_attempt(state: &AppState, caller: &Caller, id: i64) -> Decision {
     let agent = caller.agent.clone();
     match store.run(move |s| s.attempt(id)).await {
         Ok(Some(a)) if a.agent.is_some() && a.agent == agent => Decision::Allow,
+        // A predictive call's attempt names its agent only when it ends:
+        // until then, the agent is the one the ACD has on that call.
+        Ok(Some(a))
+            if a.agent.is_none() && on_call(state, caller, &a.call_id) == Decision::Allow =>
+        {
+            Decision::Allow
+        }
         // Let the handler say the attempt does not exist.
         Ok(None) => Decision::Allow,
         Ok(Some(_)) => Decision::Deny("that call was another agent's"),

@@ -280,6 +280,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_plugins::customer))
         .merge(crate::api_reports::routes())
         .merge(crate::api_desktop::routes())
+        .merge(crate::web::routes())
 }
 
 /// Serves until shutdown, then lets requests in flight finish.

@@ -45,6 +45,7 @@ mod shutdown;
 mod sip;
 mod store;
 mod trunks;
+mod web;
 
 use std::process::ExitCode;
 
