@@ -8,39 +8,40 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::campaign::*;
-use common::{ALICE, BOB, Server, http_get, http_post};
+use common::{ALICE, API_TOKEN, BOB, Reply, Server, http_get, http_post, http_request};
 use serde_json::Value;
 
-/// A GET whose headers matter: status, headers (lower-case names), body.
+const BOSS: (&str, &str) = ("boss", "supervisor-secret-1");
+
+/// A GET whose headers matter, with the tests' admin token: status,
+/// headers (lower-case names), body.
 fn get_with_headers(addr: SocketAddr, path: &str) -> (u16, BTreeMap<String, String>, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    let bearer = format!("Bearer {API_TOKEN}");
+    let reply = http_request(addr, "GET", path, &[("Authorization", &bearer)], None).expect("GET");
+    (
+        reply.status,
+        reply.headers.into_iter().collect(),
+        reply.body,
     )
-    .expect("request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("response");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head and a body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
+}
+
+/// `/reports` as a browser with only this cookie (or none) would get it.
+fn page_with_cookie(addr: SocketAddr, cookie: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+    http_request(addr, "GET", "/reports?since=1h", &headers, None).expect("GET /reports")
+}
+
+/// Logs in; the `name=value` of the session cookie set.
+fn login_cookie(addr: SocketAddr, user: &str, password: &str) -> String {
+    let body = serde_json::json!({"user": user, "password": password}).to_string();
+    let reply = http_request(addr, "POST", "/api/v1/login", &[], Some(&body)).expect("login");
+    assert_eq!(reply.status, 200, "login {user}: {}", reply.body);
+    let cookie = reply.header("set-cookie").expect("a session cookie");
+    cookie.split(';').next().expect("name=value").to_owned()
 }
 
 /// CSV rows as maps from the header's names.
@@ -74,7 +75,13 @@ fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
 #[test]
 fn reports_agree_with_what_the_campaign_did() {
     let port = common::free_port();
-    let server = Server::start(&config(port, ALWAYS, None));
+    let server = Server::start(&common::Config {
+        api_yaml: format!(
+            "  users:\n    - name: {}\n      password: {}\n      role: supervisor\n",
+            BOSS.0, BOSS.1
+        ),
+        ..config(port, ALWAYS, None)
+    });
     let carrier = carrier(&server, port);
     let alice = agent_phone(&server, &ALICE, 800);
     let bob = agent_phone(&server, &BOB, 800);
@@ -280,9 +287,41 @@ fn reports_agree_with_what_the_campaign_did() {
     assert!(ok, "{err}");
     assert!(queues_text.contains("outbound"), "{queues_text}");
 
+    // The page is served to anyone, but its figures only to a supervisor
+    // or an admin: others get the login form.
+    let anonymous = page_with_cookie(server.http, None);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    assert!(
+        anonymous.body.contains(r#"<form id="login">"#)
+            && anonymous.body.contains("/api/v1/login")
+            && !anonymous.body.contains("data-table"),
+        "{}",
+        anonymous.body
+    );
+    let agent = login_cookie(server.http, ALICE.id, ALICE.password);
+    let refused = page_with_cookie(server.http, Some(&agent));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("supervisors") && !refused.body.contains("data-table"));
+    let agent_token = agent.split_once('=').expect("cookie").1;
+    let bearer = format!("Bearer {agent_token}");
+    let api = http_request(
+        server.http,
+        "GET",
+        "/api/v1/reports/agents",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .expect("GET");
+    assert_eq!(api.status, 403, "{}", api.body);
+    let anonymous =
+        http_request(server.http, "GET", "/api/v1/reports/queues", &[], None).expect("GET");
+    assert_eq!(anonymous.status, 401, "the reports API needs a token");
+
     // The page: three tables with CSV links, and the charts drawn.
-    let (status, page) = http_get(server.http, "/reports?since=1h").expect("GET /reports");
-    assert_eq!(status, 200, "{page}");
+    let boss = login_cookie(server.http, BOSS.0, BOSS.1);
+    let reply = page_with_cookie(server.http, Some(&boss));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let page = reply.body;
     for needle in [
         r#"data-table="agents""#,
         r#"data-table="campaigns""#,
@@ -334,8 +373,16 @@ fn reports_agree_with_what_the_campaign_did() {
     let (status, body) =
         http_get(server.http, "/api/v1/reports/campaigns/nope?since=1h").expect("GET");
     assert_eq!(status, 404, "{body}");
-    let (status, _) = http_get(server.http, "/reports?since=later").expect("GET");
-    assert_eq!(status, 400);
+    let later = http_request(
+        server.http,
+        "GET",
+        "/reports?since=later",
+        &[("Cookie", &boss)],
+        None,
+    )
+    .expect("GET");
+    assert_eq!(later.status, 400, "{}", later.body);
+    assert!(later.body.contains("later"), "{}", later.body);
     let (ok, _, err) = server.cli(&["report", "agents", "--until", "nonsense"]);
     assert!(!ok && err.contains("until"), "{err}");
     let (ok, _, err) = server.cli(&["report", "campaign", "nope"]);

@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use waihu_store::{AgentReport, CampaignDetail, CampaignReport, QueueReport, Span};
 
+use crate::config::Role;
 use crate::http::AppState;
 use crate::report_svg::{self, Series, Unit, escape};
 use crate::reports::{self, ParamsBook, Table};
@@ -353,16 +354,30 @@ async fn css() -> Response {
         .into_response()
 }
 
-/// Whether this request may see the figures.
-///
-/// AUTH: THE ONE PLACE THE PAGE'S CHECK GOES. Until authentication lands
-/// on main this lets everyone in. With it: true only when the
-/// `waihu_session` cookie names a live token of a supervisor or an admin
-/// (the same check the API middleware makes for
-/// `GET /api/v1/reports/...`); otherwise the page answers with the login
-/// form ([`login_page`]).
-fn may_see_reports(_headers: &HeaderMap) -> bool {
-    true
+/// Who may see the page's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageAccess {
+    Allowed,
+    /// No session (or an expired one): the login form.
+    LogIn,
+    /// Logged in, but an agent: reports are for supervisors and admins.
+    Forbidden,
+}
+
+/// The page's check, the same the API's middleware makes for
+/// `GET /api/v1/reports/...` (the page itself is served without a token,
+/// so the middleware lets it through): a supervisor's or an admin's
+/// session cookie (or bearer token).
+fn page_access(state: &AppState, headers: &HeaderMap) -> PageAccess {
+    let Some(auth) = state.auth.as_ref() else {
+        // Only unit tests of other endpoints run without authentication.
+        return PageAccess::Allowed;
+    };
+    match crate::auth::token_of(headers, None).and_then(|t| auth.caller(&t)) {
+        None => PageAccess::LogIn,
+        Some(c) if matches!(c.role, Role::Admin | Role::Supervisor) => PageAccess::Allowed,
+        Some(_) => PageAccess::Forbidden,
+    }
 }
 
 /// `GET /reports`: the three tables with their CSV links and, per
@@ -373,8 +388,15 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if !may_see_reports(&headers) {
-        return (StatusCode::UNAUTHORIZED, Html(login_page())).into_response();
+    match page_access(&state, &headers) {
+        PageAccess::Allowed => {}
+        PageAccess::LogIn => {
+            return (StatusCode::UNAUTHORIZED, Html(login_page(None))).into_response();
+        }
+        PageAccess::Forbidden => {
+            let note = "Reports are for supervisors and admins: sign in as one.";
+            return (StatusCode::FORBIDDEN, Html(login_page(Some(note)))).into_response();
+        }
     }
     let span = match span_of(&q) {
         Ok(s) => s,
@@ -659,12 +681,15 @@ fn campaign_section(d: &CampaignDetail, csv: &dyn Fn(&str, &str) -> String) -> S
 }
 
 /// The login form: posts to `/api/v1/login`, then reloads (the session
-/// cookie it sets lets the page in).
-fn login_page() -> String {
-    r#"<!doctype html>
+/// cookie it sets lets the page in). `note` says why it is shown again.
+fn login_page(note: Option<&str>) -> String {
+    let note = note.map_or_else(String::new, |n| {
+        format!(r#"<p class="error">{}</p>"#, escape(n))
+    });
+    let page = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>waihu reports: sign in</title><link rel="stylesheet" href="/reports/reports.css"></head>
-<body><main class="login"><h1>waihu reports</h1>
+<body><main class="login"><h1>waihu reports</h1>{note}
 <form id="login"><label>User <input name="user" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button><p class="error" id="login-error" hidden></p></form></main>
@@ -683,8 +708,8 @@ document.getElementById('login').addEventListener('submit', async (e) => {
   out.hidden = false;
 });
 </script></body></html>
-"#
-    .to_owned()
+"#;
+    page.replace("{note}", &note)
 }
 
 #[cfg(test)]
