@@ -72,6 +72,16 @@ fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{key} is not a number in {row:?}"))
 }
 
+/// The campaign's queue with a wrap-up of a second after each call.
+fn wrapping_up(mut c: common::Config) -> common::Config {
+    assert!(c.extra_yaml.contains("    max_no_answer: 0\n"));
+    c.extra_yaml = c.extra_yaml.replace(
+        "    max_no_answer: 0\n",
+        "    max_no_answer: 0\n    wrapup_s: 1\n",
+    );
+    c
+}
+
 #[test]
 fn reports_agree_with_what_the_campaign_did() {
     let port = common::free_port();
@@ -80,7 +90,7 @@ fn reports_agree_with_what_the_campaign_did() {
             "  users:\n    - name: {}\n      password: {}\n      role: supervisor\n",
             BOSS.0, BOSS.1
         ),
-        ..config(port, ALWAYS, None)
+        ..wrapping_up(config(port, ALWAYS, None))
     });
     let carrier = carrier(&server, port);
     let alice = agent_phone(&server, &ALICE, 800);
@@ -155,6 +165,18 @@ fn reports_agree_with_what_the_campaign_did() {
                 .or_default() += 1;
         }
     }
+    // Every wrap-up over.
+    server.wait_for("both agents ready", Duration::from_secs(20), |s| {
+        get(s, "/api/v1/agents")["agents"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().all(|a| a["state"] == "ready"))
+    });
+    let mut connected_by_agent: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &connected {
+        *connected_by_agent
+            .entry(a["agent"].as_str().expect("agent").to_owned())
+            .or_default() += 1;
+    }
     let conversion = 1.0 / connected.len() as f64;
     let contact_rate = answered as f64 / dialled as f64;
     let abandon_rate = abandoned as f64 / answered as f64;
@@ -226,9 +248,16 @@ fn reports_agree_with_what_the_campaign_did() {
     for row in &agents {
         let successes = success_by_agent.get(&row["agent"]).copied().unwrap_or(0);
         assert_eq!(num(row, "success"), successes as f64, "{row:?}");
-        if num(row, "connected") > 0.0 {
+        let calls = connected_by_agent.get(&row["agent"]).copied().unwrap_or(0);
+        assert_eq!(num(row, "connected"), calls as f64, "{row:?}");
+        if calls > 0 {
             assert!(num(row, "talk_s") > 0.0, "{row:?}");
         }
+        // A wrap-up of (at least) a second after each call.
+        assert!(
+            num(row, "wrap_up_s") >= calls as f64 * 0.95,
+            "{calls} calls: {row:?}"
+        );
     }
     let (status, body) = http_get(server.http, "/api/v1/reports/agents?since=1h").expect("GET");
     assert_eq!(status, 200, "{body}");

@@ -509,7 +509,12 @@ fn html_table(table: &Table, caption: &str, csv: &str) -> String {
         table.name
     );
     for h in &table.header {
-        out.push_str(&format!("<th>{}</th>", escape(&h.replace('_', " "))));
+        // Times show as m:ss on the page, so `talk_s` is "talk".
+        let shown = match h.as_str() {
+            "threshold_s" => "threshold (s)",
+            h => h.strip_suffix("_s").unwrap_or(h),
+        };
+        out.push_str(&format!("<th>{}</th>", escape(&shown.replace('_', " "))));
     }
     out.push_str("</tr></thead><tbody>");
     for row in &table.rows {
@@ -644,6 +649,14 @@ fn campaign_section(d: &CampaignDetail, csv: &dyn Fn(&str, &str) -> String) -> S
         Some(d.summary.abandon_target),
         Unit::Percent,
     );
+    let mut called_hours = reports::hours_table(d);
+    called_hours.rows = called_hours
+        .rows
+        .into_iter()
+        .zip(&d.hours)
+        .filter(|(_, h)| h.dialled > 0)
+        .map(|(row, _)| row)
+        .collect();
     let best = if d.best_hours.is_empty() {
         "none yet".to_owned()
     } else {
@@ -673,8 +686,8 @@ fn campaign_section(d: &CampaignDetail, csv: &dyn Fn(&str, &str) -> String) -> S
             &csv(&path, "&table=days")
         ),
         hours = html_table(
-            &reports::hours_table(d),
-            "By hour of day",
+            &called_hours,
+            "By hour of day (hours with attempts; all 24 in the CSV)",
             &csv(&path, "&table=hours")
         ),
     )

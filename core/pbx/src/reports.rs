@@ -112,7 +112,8 @@ pub enum Cell {
     Count(u64),
     /// A fraction: 0.25 is `0.2500` in CSV, `25.0%` on screen.
     Rate(f64),
-    /// Milliseconds: seconds in CSV (`61.5`), `1:01` on screen.
+    /// Milliseconds: seconds in CSV (`61.5`); on screen `12.5s` under a
+    /// minute, `1:01` or `1:00:01` from there.
     Ms(i64),
 }
 
@@ -133,6 +134,7 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Count(n) => n.to_string(),
             Cell::Rate(r) => format!("{:.1}%", r * 100.0),
+            Cell::Ms(ms) if *ms < 60_000 => format!("{:.1}s", (*ms).max(0) as f64 / 1000.0),
             Cell::Ms(ms) => {
                 let s = (*ms).max(0) / 1000;
                 if s >= 3600 {
@@ -496,7 +498,7 @@ mod tests {
         let text = t.to_text();
         assert!(text.contains("66.7%"), "{text}");
         assert!(text.contains("1:02:05"), "{text}");
-        assert!(text.contains("0:12"), "{text}");
+        assert!(text.contains("12.5s"), "{text}");
         let empty = agents_table(&[]).to_text();
         assert!(empty.contains("nothing in this span"), "{empty}");
         assert!(empty.starts_with("agent  placed  connected"), "{empty}");
