@@ -462,6 +462,38 @@ mod tests {
     }
 
     #[test]
+    fn campaign_parameters_come_from_the_api_row_then_the_configuration() {
+        let row = |name: &str, config: &str| CampaignRow {
+            name: name.into(),
+            state: "draft".into(),
+            config: config.into(),
+            updated_ms: 0,
+        };
+        let api = r#"{"name":"api","queue":"sales","abandon_target_pct":5,"abandon_window":"24h",
+            "import":{"default_timezone":"Asia/Shanghai"}}"#;
+        let book = ParamsBook::new(
+            &[],
+            &[
+                row("api", api),
+                // A YAML campaign's row, and a row that is not a campaign.
+                row("yaml", "{}"),
+                row("broken", r#"{"name":"broken","mode":"telepathy"}"#),
+            ],
+        );
+        let p = book.get("api");
+        assert_eq!(p.timezone.iana_name(), Some("Asia/Shanghai"));
+        assert_eq!(p.abandon_window_ms, 86_400_000);
+        assert!((p.abandon_target - 0.05).abs() < 1e-12);
+        // Unknown, `{}` and invalid: the defaults (UTC, 30 days, 3 %).
+        for name in ["yaml", "broken", "nowhere"] {
+            let p = book.get(name);
+            assert_eq!(p.timezone.iana_name(), Some("UTC"), "{name}");
+            assert_eq!(p.abandon_window_ms, 30 * 86_400_000, "{name}");
+            assert!((p.abandon_target - 0.03).abs() < 1e-12, "{name}");
+        }
+    }
+
+    #[test]
     fn thresholds_are_checked() {
         assert_eq!(threshold_ms(None), Ok(20_000));
         assert_eq!(threshold_ms(Some(30)), Ok(30_000));
