@@ -300,3 +300,15 @@ fn the_generated_admin_token_file_is_private_and_works() {
     let (ok, out, err) = server.cli(&["reload"]);
     assert!(ok, "reload: {out} {err}");
 }
+
+#[test]
+fn metrics_can_be_closed_to_anyone_without_a_token() {
+    let server = Server::start(&Config {
+        api_yaml: "  metrics_open: false\n".into(),
+        ..Config::default()
+    });
+    assert_eq!(call(&server, "GET", "/metrics", None, None).status, 401);
+    let r = call(&server, "GET", "/metrics", Some(common::API_TOKEN), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("waihu_sip_messages_in"), "{}", r.body);
+}

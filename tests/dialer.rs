@@ -585,7 +585,7 @@ fn a_campaign_made_and_changed_through_the_api_runs_and_outlives_a_restart() {
         .join("waihu.db");
     let server = Server::start(&config(port, ALWAYS, Some(db.clone())));
     let winback = r#"{"name": "winback", "mode": "progressive", "trunk_group": "carrier",
-        "queue": "outbound", "caller_id": "+862150009999",
+        "queue": "outbound", "caller_id": "+862150009999", "disposition_required": false,
         "window": {"days": {"mon-sun": ["00:00-24:00"]}, "rest": []},
         "import": {"default_timezone": "Asia/Shanghai"}}"#;
     let (status, body) = post_json(&server, "/api/v1/campaigns", winback);

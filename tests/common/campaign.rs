@@ -24,7 +24,9 @@ pub fn number(i: u32) -> String {
 }
 
 /// A trunk to the carrier, the queue of the campaign's agents, and the
-/// campaign (open all day unless `window` says otherwise).
+/// campaign (open all day unless `window` says otherwise). Its agents'
+/// phones answer by themselves and nobody records dispositions, so the
+/// wrap-up is not held for them (`disposition_required: false`).
 pub fn config(carrier: u16, window: &str, db: Option<std::path::PathBuf>) -> Config {
     Config {
         agents: vec![ALICE, BOB],
@@ -38,7 +40,7 @@ pub fn config(carrier: u16, window: &str, db: Option<std::path::PathBuf>) -> Con
              max_no_answer: 0\n    announce_every_s: 0\n\
              campaigns:\n  - name: {CAMPAIGN}\n    mode: predictive\n    trunk_group: carrier\n    \
              caller_id: \"+862150001234\"\n    queue: outbound\n    ring_timeout_s: 5\n    \
-             max_lines: 12\n    {window}\n    import:\n      default_timezone: Asia/Shanghai\n",
+             max_lines: 12\n    disposition_required: false\n    {window}\n    import:\n      default_timezone: Asia/Shanghai\n",
             ALICE.id, BOB.id
         ),
         ..Config::default()

@@ -70,7 +70,8 @@ pub enum Command {
         skills: std::collections::BTreeMap<String, u8>,
     },
     /// Blind transfer: the other party is sent to `target` (a registered
-    /// user, `pstn:NUMBER` or `trunk:NAME:NUMBER`) and this leg ends.
+    /// user, `pstn:NUMBER`, `trunk:NAME:NUMBER` or `queue:NAME`) and this
+    /// leg ends.
     /// Replied with [`Event::Transferred`] or [`Event::Failed`].
     Transfer { target: String },
     /// The called party asks never to be called again: their number goes

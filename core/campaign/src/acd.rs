@@ -18,6 +18,15 @@
 //! A pause or logout asked for while an agent is Reserved or OnCall is
 //! kept and applied when the call ends, so no call is cut by it.
 //!
+//! # Wrap-up held for a disposition
+//! A campaign call ends in a wrap-up that lasts until the agent records
+//! the attempt's disposition ([`Acd::hung_up_awaiting_disposition`], then
+//! [`Acd::disposed`]): Ready is refused meanwhile, and a pause asked for
+//! waits for it. Once the disposition is in, the queue's wrap-up time
+//! (counted from the hang-up) runs out as usual, or the agent is Ready at
+//! once when it already has. A disposition recorded during the call holds
+//! nothing. Inbound calls wrap up for the queue's time alone.
+//!
 //! # Queues
 //! Waiting calls are served highest priority first, then longest waiting,
 //! across all queues (an agent in two queues takes the call that waited
@@ -189,13 +198,29 @@ pub struct Agent {
     pub call: Option<String>,
     /// The queue of that call (`None` for an outbound call).
     pub queue: Option<String>,
+    /// The call being wrapped up (in WrapUp).
+    pub wrap_call: Option<String>,
+    /// The wrap-up lasts until the disposition of `wrap_call` is recorded.
+    pub needs_disposition: bool,
     #[serde(skip)]
     wrapup_until: Option<Ms>,
+    /// The wrap-up time that runs once the disposition is in.
+    #[serde(skip)]
+    held_wrapup_ms: Ms,
+    /// A disposition recorded while this call was still up.
+    #[serde(skip)]
+    disposed_call: Option<String>,
     #[serde(skip)]
     after: Option<After>,
 }
 
 impl Agent {
+    /// When the wrap-up ends; `None` outside wrap-up and while a
+    /// disposition is awaited.
+    pub fn wrap_up_until(&self) -> Option<Ms> {
+        self.wrapup_until
+    }
+
     /// The state to store (what [`Acd::restore`] reads back).
     pub fn saved(&self) -> Saved {
         Saved {
@@ -336,6 +361,8 @@ pub enum AcdError {
     AlreadyQueued(String),
     #[error("agent {agent} is {state}, not free for a call")]
     NotReady { agent: String, state: AgentState },
+    #[error("agent {agent} is wrapping up call {call}: its disposition comes first")]
+    NeedsDisposition { agent: String, call: String },
 }
 
 /// A call in a queue.
@@ -403,7 +430,11 @@ impl Acd {
                     outbound: a.outbound,
                     call: None,
                     queue: None,
+                    wrap_call: None,
+                    needs_disposition: false,
                     wrapup_until: None,
+                    held_wrapup_ms: 0,
+                    disposed_call: None,
                     after: None,
                 };
                 (a.name, agent)
@@ -479,6 +510,10 @@ impl Acd {
                 a.after = None;
                 Ok(())
             }
+            AgentState::WrapUp if a.needs_disposition => Err(AcdError::NeedsDisposition {
+                agent: agent.to_owned(),
+                call: a.wrap_call.clone().unwrap_or_default(),
+            }),
             AgentState::Paused | AgentState::WrapUp => {
                 a.missed = 0;
                 a.wrapup_until = None;
@@ -497,6 +532,10 @@ impl Acd {
         match a.state {
             AgentState::LoggedOut => Err(AcdError::NotLoggedIn(agent.to_owned())),
             AgentState::Reserved | AgentState::OnCall => {
+                a.after = Some(After::Pause(reason.to_owned()));
+                Ok(())
+            }
+            AgentState::WrapUp if a.needs_disposition => {
                 a.after = Some(After::Pause(reason.to_owned()));
                 Ok(())
             }
@@ -659,26 +698,89 @@ impl Acd {
     /// The agent's call ended: wrap-up for the queue's time (then Ready),
     /// or whatever pause or logout was asked for during the call.
     pub fn hung_up(&mut self, agent: &str, now: Ms) {
+        self.end_call(agent, None, now);
+    }
+
+    /// The agent's campaign call ended: wrap-up until its disposition is
+    /// recorded ([`Acd::disposed`]), unless it already is. `queue` gives
+    /// the wrap-up time when the call came through none (agent first).
+    pub fn hung_up_awaiting_disposition(&mut self, agent: &str, queue: Option<&str>, now: Ms) {
+        self.end_call(agent, Some(queue), now);
+    }
+
+    /// `hold`: the call's disposition is awaited (with the fallback queue).
+    fn end_call(&mut self, agent: &str, hold: Option<Option<&str>>, now: Ms) {
         let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
         if a.state != AgentState::OnCall {
             return;
         }
+        let fallback = hold.flatten();
         let wrapup = a
             .queue
-            .as_ref()
+            .as_deref()
+            .or(fallback)
             .and_then(|q| self.queues.get(q))
             .map_or(0, |q| q.config.wrapup_ms);
         a.idle_since_ms = Some(now);
-        if let Some(after) = a.after.take() {
+        let call = a.call.clone();
+        let disposed = a.disposed_call.take();
+        let held = hold.is_some() && call.is_some() && disposed != call;
+        if held {
+            // Any pause or logout asked for waits for the disposition too.
+            a.wrap_call = call;
+            a.needs_disposition = true;
+            a.held_wrapup_ms = wrapup;
+            a.wrapup_until = None;
+            self.set(agent, AgentState::WrapUp, None, now);
+        } else if let Some(after) = a.after.take() {
             self.apply(agent, after, now);
         } else if wrapup > 0 {
             a.wrapup_until = Some(now + wrapup);
+            a.wrap_call = call;
             self.set(agent, AgentState::WrapUp, None, now);
         } else {
             self.set(agent, AgentState::Ready, None, now);
         }
+    }
+
+    /// The disposition of `call` is recorded: the held wrap-up of each
+    /// agent who had the call (more than one after a transfer) ends when
+    /// the wrap-up time since the hang-up has passed (at once if it has),
+    /// and an agent still on it will not be held. Returns those agents.
+    pub fn disposed(&mut self, call: &str, now: Ms) -> Vec<String> {
+        let names: Vec<String> = self
+            .agents
+            .values()
+            .filter(|a| {
+                (a.state == AgentState::WrapUp
+                    && a.needs_disposition
+                    && a.wrap_call.as_deref() == Some(call))
+                    || (matches!(a.state, AgentState::OnCall | AgentState::Reserved)
+                        && a.call.as_deref() == Some(call))
+            })
+            .map(|a| a.name.clone())
+            .collect();
+        for name in &names {
+            let Some(a) = self.agents.get_mut(name) else {
+                continue;
+            };
+            if a.state != AgentState::WrapUp {
+                a.disposed_call = Some(call.to_owned());
+                continue;
+            }
+            a.needs_disposition = false;
+            let until = a.since_ms + a.held_wrapup_ms;
+            if let Some(after) = a.after.take() {
+                self.apply(name, after, now);
+            } else if until > now {
+                a.wrapup_until = Some(until);
+            } else {
+                self.set(name, AgentState::Ready, None, now);
+            }
+        }
+        names
     }
 
     /// Reserves a Ready blended agent for an outbound call (the dialer).
@@ -1018,6 +1120,14 @@ impl Acd {
             if to != AgentState::WrapUp {
                 a.queue = None;
             }
+        }
+        if to != AgentState::WrapUp {
+            a.wrap_call = None;
+            a.needs_disposition = false;
+            a.held_wrapup_ms = 0;
+        }
+        if to != AgentState::OnCall {
+            a.disposed_call = None;
         }
         if to == AgentState::LoggedOut {
             a.after = None;

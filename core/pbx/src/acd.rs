@@ -94,6 +94,12 @@ enum Msg {
     },
     HungUp {
         agent: String,
+        /// A campaign call: wrap-up until its disposition (with the queue
+        /// whose wrap-up time applies when the call came through none).
+        hold: Option<Option<String>>,
+    },
+    Disposed {
+        call: String,
     },
     ReserveOutbound {
         agent: String,
@@ -294,6 +300,25 @@ impl AcdHandle {
     pub async fn hung_up(&self, agent: &str) {
         self.send(Msg::HungUp {
             agent: agent.to_owned(),
+            hold: None,
+        })
+        .await;
+    }
+
+    /// The agent's campaign call ended: wrap-up until the attempt's
+    /// disposition is recorded ([`AcdHandle::disposed`]).
+    pub async fn hung_up_awaiting_disposition(&self, agent: &str, queue: Option<String>) {
+        self.send(Msg::HungUp {
+            agent: agent.to_owned(),
+            hold: Some(queue),
+        })
+        .await;
+    }
+
+    /// The disposition of `call` is on disk: its agent's wrap-up may end.
+    pub async fn disposed(&self, call: &str) {
+        self.send(Msg::Disposed {
+            call: call.to_owned(),
         })
         .await;
     }
@@ -448,7 +473,18 @@ impl Task {
             }
             Msg::Missed { call, agent } => self.acd.missed(&call, &agent, now),
             Msg::Declined { call, agent } => self.acd.declined(&call, &agent, now),
-            Msg::HungUp { agent } => self.acd.hung_up(&agent, now),
+            Msg::HungUp { agent, hold: None } => self.acd.hung_up(&agent, now),
+            Msg::HungUp {
+                agent,
+                hold: Some(queue),
+            } => self
+                .acd
+                .hung_up_awaiting_disposition(&agent, queue.as_deref(), now),
+            Msg::Disposed { call } => {
+                for agent in self.acd.disposed(&call, now) {
+                    debug!(%agent, call_id = %call, "disposition in: the wrap-up may end");
+                }
+            }
             Msg::ReserveOutbound { agent, call, reply } => {
                 let _ = reply.send(self.acd.reserve_outbound(&agent, &call, now));
             }

@@ -30,6 +30,11 @@ fn acd(state: &AppState) -> Option<AcdHandle> {
 }
 
 /// `GET /api/v1/agents`: every agent with its state.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+    responses(
+        (status = 200, description = "`agents`: every agent with its state", body = Object),
+        (status = 503, description = "The ACD is not running", body = crate::http::ApiError),
+    ))]
 pub async fn agents(State(state): State<AppState>) -> Response {
     let Some(snapshot) = (match acd(&state) {
         Some(acd) => acd.snapshot().await,
@@ -41,6 +46,13 @@ pub async fn agents(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/v1/agents/{agent}`.
+#[utoipa::path(get, path = "/api/v1/agents/{agent}", tag = "agents",
+    params(("agent" = String, Path, description = "The agent's id (their SIP user)")),
+    responses(
+        (status = 200, description = "The agent with its state", body = Object),
+        (status = 404, description = "No such agent", body = crate::http::ApiError),
+        (status = 503, description = "The ACD is not running", body = crate::http::ApiError),
+    ))]
 pub async fn agent(State(state): State<AppState>, Path(agent): Path<String>) -> Response {
     let Some(snapshot) = (match acd(&state) {
         Some(acd) => acd.snapshot().await,
@@ -58,14 +70,30 @@ pub async fn agent(State(state): State<AppState>, Path(agent): Path<String>) -> 
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpBody {
+    /// Why (pause and logout only; 1 to 64 printable characters).
     reason: Option<String>,
 }
 
 /// `POST /api/v1/agents/{agent}/{login|ready|pause|logout}`, with an
 /// optional `{"reason": "..."}` for pause and logout.
+#[utoipa::path(post, path = "/api/v1/agents/{agent}/{op}", tag = "agents",
+    params(
+        ("agent" = String, Path, description = "The agent's id"),
+        ("op" = String, Path, description = "What to do: `login`, `ready`, `pause` or `logout`",
+            example = "pause"),
+    ),
+    request_body(content = Option<OpBody>,
+        description = "Optional (an empty body will do); the reason is for pause (default `break`) and logout (default `api`)"),
+    responses(
+        (status = 200, description = "The agent with its new state", body = Object),
+        (status = 400, description = "The body or the reason is malformed", body = crate::http::ApiError),
+        (status = 404, description = "No such agent, or no such operation", body = crate::http::ApiError),
+        (status = 409, description = "Not allowed in the agent's state", body = crate::http::ApiError),
+        (status = 503, description = "The ACD is not running", body = crate::http::ApiError),
+    ))]
 pub async fn agent_op(
     State(state): State<AppState>,
     Path((agent, op)): Path<(String, String)>,
@@ -126,6 +154,12 @@ pub async fn agent_op(
 }
 
 /// `GET /api/v1/queues`: waiting calls, longest wait, agents per queue.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues",
+    responses(
+        (status = 200, body = Object,
+            description = "`queues` (waiting calls, longest wait, agents per queue) and `outbound_ready`"),
+        (status = 503, description = "The ACD is not running", body = crate::http::ApiError),
+    ))]
 pub async fn queues(State(state): State<AppState>) -> Response {
     let Some(snapshot) = (match acd(&state) {
         Some(acd) => acd.snapshot().await,
@@ -137,10 +171,13 @@ pub async fn queues(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Only events at or after this time (Unix milliseconds).
     #[serde(default)]
     since_ms: i64,
+    /// At most this many (default 1000, 1 to 10000).
     #[serde(default = "default_limit")]
     limit: u32,
 }
@@ -151,6 +188,12 @@ fn default_limit() -> u32 {
 
 /// `GET /api/v1/acd/events?since_ms=&limit=`: agent and queue history,
 /// oldest first.
+#[utoipa::path(get, path = "/api/v1/acd/events", tag = "queues", params(EventsQuery),
+    responses(
+        (status = 200, description = "`events`: agent and queue history, oldest first", body = Object),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "No store", body = crate::http::ApiError),
+    ))]
 pub async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Response {
     let Some(store) = state.store.clone() else {
         return unavailable();
@@ -163,6 +206,12 @@ pub async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>)
 }
 
 /// `GET /api/v1/callbacks`: callback requests not yet done.
+#[utoipa::path(get, path = "/api/v1/callbacks", tag = "queues",
+    responses(
+        (status = 200, description = "`callbacks`: callback requests not yet done", body = Object),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "No store", body = crate::http::ApiError),
+    ))]
 pub async fn callbacks(State(state): State<AppState>) -> Response {
     let Some(store) = state.store.clone() else {
         return unavailable();

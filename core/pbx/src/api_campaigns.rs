@@ -23,6 +23,13 @@ fn no_store() -> Response {
 
 /// `GET /api/v1/campaigns`: every campaign (configured or in the store)
 /// with its mode, state and counts.
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
+    responses(
+        (status = 200, body = Object,
+            description = "`campaigns`: each with `name`, `mode`, `state`, `counts`, `agent_script`"),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn list(State(state): State<AppState>) -> Response {
     let Some(store) = state.store.clone() else {
         return no_store();
@@ -79,6 +86,15 @@ fn known(state: &AppState, rows: &[waihu_store::CampaignRow], name: &str) -> boo
 }
 
 /// `GET /api/v1/campaigns/{name}`.
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}", tag = "campaigns",
+    params(("name" = String, Path, description = "The campaign's name")),
+    responses(
+        (status = 200, body = Object,
+            description = "`name`, `state`, `counts` and what the `dialer` is doing for it"),
+        (status = 404, description = "No such campaign", body = crate::http::ApiError),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let Some(store) = state.store.clone() else {
         return no_store();
@@ -108,6 +124,18 @@ pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> 
 }
 
 /// `POST /api/v1/campaigns/{name}/{start|pause|stop}`.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/{action}", tag = "campaigns",
+    params(
+        ("name" = String, Path, description = "The campaign's name"),
+        ("action" = String, Path, description = "`start`, `pause` or `stop`", example = "start"),
+    ),
+    responses(
+        (status = 200, description = "`name` and the new `state`", body = Object),
+        (status = 404, description = "No such campaign or action", body = crate::http::ApiError),
+        (status = 409, description = "Not possible from the campaign's state", body = crate::http::ApiError),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn act(
     State(state): State<AppState>,
     Path((name, action)): Path<(String, String)>,
@@ -140,14 +168,28 @@ pub async fn act(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
+    /// Refuse the whole list when any row is bad (default false).
     #[serde(default)]
     strict: bool,
 }
 
 /// `POST /api/v1/campaigns/{name}/contacts`: a CSV list as the body;
 /// answers the import report (bad rows by line).
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/contacts", tag = "contacts",
+    params(("name" = String, Path, description = "The campaign's name"), ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "The contact list, with the columns of the campaign's import spec"),
+    responses(
+        (status = 200, description = "The import report: counts, and bad rows by line", body = Object),
+        (status = 400, description = "The list cannot be read", body = crate::http::ApiError),
+        (status = 404, description = "No such campaign", body = crate::http::ApiError),
+        (status = 422, description = "Refused (strict, with bad rows): the import report", body = Object),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn import(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -210,6 +252,13 @@ pub async fn import(
 }
 
 /// `GET /api/v1/dnc`.
+#[utoipa::path(get, path = "/api/v1/dnc", tag = "dnc",
+    responses(
+        (status = 200, body = Object,
+            description = "`dnc`: each with `phone`, `reason`, `source`, `added_ms`"),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn dnc_list(State(state): State<AppState>) -> Response {
     let Some(store) = state.store.clone() else {
         return no_store();
@@ -228,17 +277,28 @@ pub async fn dnc_list(State(state): State<AppState>) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DncEntry {
+    /// E.164, or national in `country`.
     number: String,
+    /// Why (default "added through the API").
     #[serde(default)]
     reason: Option<String>,
+    /// ISO country code for a national number (default CN).
     #[serde(default)]
     country: Option<String>,
 }
 
 /// `POST /api/v1/dnc` `{"number", "reason"?, "country"?}`: on disk before
 /// the answer.
+#[utoipa::path(post, path = "/api/v1/dnc", tag = "dnc",
+    request_body = DncEntry,
+    responses(
+        (status = 201, description = "On the table: `phone` (E.164)", body = Object),
+        (status = 400, description = "Not a phone number", body = crate::http::ApiError),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn dnc_add(State(state): State<AppState>, Json(entry): Json<DncEntry>) -> Response {
     let Some(store) = state.store.clone() else {
         return no_store();
@@ -267,6 +327,18 @@ pub async fn dnc_add(State(state): State<AppState>, Json(entry): Json<DncEntry>)
 }
 
 /// `DELETE /api/v1/dnc/{number}` (E.164, or national with `?country=`).
+#[utoipa::path(delete, path = "/api/v1/dnc/{number}", tag = "dnc",
+    params(
+        ("number" = String, Path, description = "E.164, or national with `country`"),
+        ("country" = Option<String>, Query, description = "ISO country code for a national number (default CN)"),
+    ),
+    responses(
+        (status = 200, description = "Removed: `phone`, `removed`", body = Object),
+        (status = 400, description = "Not a phone number", body = crate::http::ApiError),
+        (status = 404, description = "Not on the table", body = crate::http::ApiError),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn dnc_remove(
     State(state): State<AppState>,
     Path(number): Path<String>,
@@ -296,12 +368,13 @@ pub async fn dnc_remove(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Disposition {
     /// One of the five categories (unreachable, success, likely,
     /// interested, declined), `callback` (with `callback_at_ms`) or
     /// `do_not_call`.
     disposition: String,
+    /// When to call back (Unix milliseconds); needed by `callback`.
     #[serde(default)]
     callback_at_ms: Option<i64>,
 }
@@ -310,6 +383,17 @@ pub struct Disposition {
 /// call, which plans the contact's next attempt (`campaign.next_attempt`
 /// or the retry policy). `do_not_call` puts the number on the table, on
 /// disk before the answer.
+#[utoipa::path(post, path = "/api/v1/attempts/{id}/disposition", tag = "contacts",
+    params(("id" = i64, Path, description = "The attempt's id")),
+    request_body = Disposition,
+    responses(
+        (status = 200, body = Object,
+            description = "`attempt`, `disposition` and the contact's `next_attempt_ms` (null: none)"),
+        (status = 400, description = "Not an agent's disposition, or a callback without a time", body = crate::http::ApiError),
+        (status = 404, description = "No such attempt, or its contact is gone", body = crate::http::ApiError),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn dispose(
     State(state): State<AppState>,
     Path(attempt_id): Path<i64>,
@@ -382,11 +466,19 @@ pub async fn dispose(
                 }
             };
             s.set_disposition(attempt_id, outcome.as_str(), next)?;
-            Ok(Ok((contact.phone, contact.id, attempt.campaign, next)))
+            Ok(Ok((
+                contact.phone,
+                contact.id,
+                attempt.campaign,
+                next,
+                attempt.call_id,
+            )))
         })
         .await;
     match result {
-        Ok(Ok((phone, contact_id, campaign, next))) => {
+        Ok(Ok((phone, contact_id, campaign, next, call_id))) => {
+            // On disk: the agent's wrap-up may end now.
+            calls.acd.disposed(&call_id).await;
             if outcome == Outcome::DoNotCall {
                 calls.dnc.insert(&phone);
             }
@@ -407,10 +499,13 @@ pub async fn dispose(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Only rows with an id above this one.
     #[serde(default)]
     after: i64,
+    /// At most this many (default 1000, at most 10000).
     #[serde(default = "default_limit")]
     limit: u32,
 }
@@ -420,6 +515,13 @@ fn default_limit() -> u32 {
 }
 
 /// `GET /api/v1/campaigns/{name}/attempts?after=ID&limit=N`.
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/attempts", tag = "campaigns",
+    params(("name" = String, Path, description = "The campaign's name"), Page),
+    responses(
+        (status = 200, description = "`attempts`, by id", body = Object),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn attempts(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -439,6 +541,13 @@ pub async fn attempts(
 }
 
 /// `GET /api/v1/campaigns/{name}/contacts?after=ID&limit=N`.
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/contacts", tag = "contacts",
+    params(("name" = String, Path, description = "The campaign's name"), Page),
+    responses(
+        (status = 200, description = "`contacts`, by id", body = Object),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn contacts(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -455,6 +564,16 @@ pub async fn contacts(
 }
 
 /// `GET /api/v1/refusals?since_ms=&limit=`.
+#[utoipa::path(get, path = "/api/v1/refusals", tag = "campaigns",
+    params(
+        ("since_ms" = Option<i64>, Query, description = "Only refusals at or after this time (Unix milliseconds)"),
+        ("limit" = Option<u32>, Query, description = "At most this many (default 1000, at most 10000)"),
+    ),
+    responses(
+        (status = 200, description = "`refusals`: calls the dial point refused, and why", body = Object),
+        (status = 500, description = "The store failed", body = crate::http::ApiError),
+        (status = 503, description = "The store is not running", body = crate::http::ApiError),
+    ))]
 pub async fn refusals(
     State(state): State<AppState>,
     Query(q): Query<std::collections::HashMap<String, String>>,
@@ -554,8 +673,10 @@ fn no_dialer() -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "the dialer is not running")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
+    /// Preview from this campaign only.
     #[serde(default)]
     campaign: Option<String>,
 }
@@ -564,6 +685,17 @@ pub struct PreviewQuery {
 /// contact for the agent to preview (record, history, and the customer
 /// from the lookup plugins), held for them until they accept or skip it,
 /// or it times out.
+#[utoipa::path(post, path = "/api/v1/agents/{agent}/preview", tag = "agents",
+    params(("agent" = String, Path, description = "The agent's id"), PreviewQuery),
+    responses(
+        (status = 200, body = Object,
+            description = "The contact held for the agent, its history, and the `customer` from the lookup plugins (or null)"),
+        (status = 400, description = "The request is malformed", body = crate::http::ApiError),
+        (status = 403, description = "Refused at the dial point: `error`, `reason`, `detail`, `retry_at_ms`", body = Object),
+        (status = 404, description = "No such agent, campaign or contact", body = crate::http::ApiError),
+        (status = 409, description = "Not possible in the present state", body = crate::http::ApiError),
+        (status = 503, description = "The dialer is not running", body = crate::http::ApiError),
+    ))]
 pub async fn preview(
     State(state): State<AppState>,
     Path(agent): Path<String>,
@@ -602,6 +734,20 @@ pub async fn preview(
 /// `POST /api/v1/agents/{agent}/preview/{contact}/{accept|skip}`: accept
 /// dials (the agent's phone first, then the customer's, through the dial
 /// point); skip puts the contact back for later.
+#[utoipa::path(post, path = "/api/v1/agents/{agent}/preview/{contact}/{action}", tag = "agents",
+    params(
+        ("agent" = String, Path, description = "The agent's id"),
+        ("contact" = i64, Path, description = "The previewed contact's id"),
+        ("action" = String, Path, description = "`accept` or `skip`", example = "accept"),
+    ),
+    responses(
+        (status = 200, description = "accept: `attempt` and `call_id`; skip: `skipped`", body = Object),
+        (status = 400, description = "The request is malformed", body = crate::http::ApiError),
+        (status = 403, description = "Refused at the dial point: `error`, `reason`, `detail`, `retry_at_ms`", body = Object),
+        (status = 404, description = "No such agent, campaign or contact", body = crate::http::ApiError),
+        (status = 409, description = "Not possible in the present state", body = crate::http::ApiError),
+        (status = 503, description = "The dialer is not running", body = crate::http::ApiError),
+    ))]
 pub async fn preview_action(
     State(state): State<AppState>,
     Path((agent, contact, action)): Path<(String, i64, String)>,
@@ -641,15 +787,28 @@ pub async fn preview_action(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ManualDial {
+    /// The number to dial.
     number: String,
+    /// The campaign the call counts for (its dial-point rules apply).
     campaign: String,
 }
 
 /// `POST /api/v1/agents/{agent}/dial {"number", "campaign"}`: a manual
 /// dial. It passes the dial point like every other (the refusal and its
 /// reason come back as 403) and is logged as an attempt.
+#[utoipa::path(post, path = "/api/v1/agents/{agent}/dial", tag = "agents",
+    params(("agent" = String, Path, description = "The agent's id")),
+    request_body = ManualDial,
+    responses(
+        (status = 200, description = "Dialling: `attempt` and `call_id`", body = Object),
+        (status = 400, description = "The request is malformed", body = crate::http::ApiError),
+        (status = 403, description = "Refused at the dial point: `error`, `reason`, `detail`, `retry_at_ms`", body = Object),
+        (status = 404, description = "No such agent, campaign or contact", body = crate::http::ApiError),
+        (status = 409, description = "Not possible in the present state", body = crate::http::ApiError),
+        (status = 503, description = "The dialer is not running", body = crate::http::ApiError),
+    ))]
 pub async fn manual_dial(
     State(state): State<AppState>,
     Path(agent): Path<String>,
@@ -677,6 +836,14 @@ pub async fn manual_dial(
 /// `POST /api/v1/campaigns`: a new campaign, as JSON with the fields of a
 /// `campaigns:` entry of the configuration; checked like one, stored, and
 /// run by the dialer at once (state `draft` until started).
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns",
+    request_body(content = Object, description = "The fields of a `campaigns:` entry of the configuration"),
+    responses(
+        (status = 201, description = "Created: `name`", body = Object),
+        (status = 400, description = "Not a valid campaign", body = crate::http::ApiError),
+        (status = 409, description = "A campaign of this name exists, or the store refused it", body = crate::http::ApiError),
+        (status = 503, description = "The dialer is not running", body = crate::http::ApiError),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<serde_json::Value>,
@@ -687,6 +854,17 @@ pub async fn create(
 /// `PUT /api/v1/campaigns/{name}`: changes a campaign (one from the
 /// configuration file too: the stored one wins from then on). The pacer
 /// keeps its abandon window and what it learned.
+#[utoipa::path(put, path = "/api/v1/campaigns/{name}", tag = "campaigns",
+    params(("name" = String, Path, description = "The campaign's name")),
+    request_body(content = Object,
+        description = "The fields of a `campaigns:` entry; `name`, if given, must be the path's"),
+    responses(
+        (status = 200, description = "Changed: `name`", body = Object),
+        (status = 400, description = "Not a valid campaign, or the names differ", body = crate::http::ApiError),
+        (status = 404, description = "No such campaign", body = crate::http::ApiError),
+        (status = 409, description = "The store refused the change", body = crate::http::ApiError),
+        (status = 503, description = "The dialer is not running", body = crate::http::ApiError),
+    ))]
 pub async fn change(
     State(state): State<AppState>,
     Path(name): Path<String>,

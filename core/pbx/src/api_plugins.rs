@@ -30,6 +30,11 @@ fn plugins(state: &AppState) -> Result<Arc<Plugins>, Reply> {
 }
 
 /// `GET /api/v1/plugins`.
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
+    responses(
+        (status = 200, description = "`plugins`: each one's state and counters", body = Object),
+        (status = 503, description = "Plugins are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Reply> {
     let plugins = plugins(&state)?;
     Ok(Json(json!({ "plugins": plugins.status() })))
@@ -38,6 +43,15 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Reply> {
 /// `POST /api/v1/plugins/{name}/reload`: 200 with what loaded; 404 for
 /// an unknown name; 422 when the file does not load (the previous
 /// instance serves on).
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/reload", tag = "plugins",
+    params(("name" = String, Path, description = "The plugin's name in the configuration")),
+    responses(
+        (status = 200, description = "Reloaded: what `loaded`", body = Object),
+        (status = 404, description = "No such plugin", body = crate::http::ApiError),
+        (status = 422, description = "The file did not load (the previous instance serves on)", body = crate::http::ApiError),
+        (status = 500, description = "The reload task failed", body = crate::http::ApiError),
+        (status = 503, description = "Plugins are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn reload(State(state): State<AppState>, Path(name): Path<String>) -> Reply {
     let plugins = match plugins(&state) {
         Ok(p) => p,
@@ -65,6 +79,13 @@ pub async fn reload(State(state): State<AppState>, Path(name): Path<String>) -> 
 
 /// `GET /api/v1/customers/{key}`: the customer with this E.164 number
 /// or contact id, from the first lookup plugin that knows them.
+#[utoipa::path(get, path = "/api/v1/customers/{key}", tag = "plugins",
+    params(("key" = String, Path, description = "An E.164 number or a contact id")),
+    responses(
+        (status = 200, description = "The `customer`, and the `plugin` that knew them", body = Object),
+        (status = 404, description = "No plugin knows them", body = crate::http::ApiError),
+        (status = 503, description = "Plugins are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn customer(State(state): State<AppState>, Path(key): Path<String>) -> Reply {
     let plugins = match plugins(&state) {
         Ok(p) => p,

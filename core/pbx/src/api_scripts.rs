@@ -23,6 +23,12 @@ fn host(state: &AppState) -> Result<std::sync::Arc<ScriptHost>, Reply> {
     })
 }
 
+/// `GET /api/v1/scripts`: the serving version and the ones kept for rollback.
+#[utoipa::path(get, path = "/api/v1/scripts", tag = "scripts",
+    responses(
+        (status = 200, description = "The rule scripts' versions: which serves, which are kept", body = Object),
+        (status = 503, description = "Scripts are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn status(State(state): State<AppState>) -> Result<Json<Value>, Reply> {
     let host = host(&state)?;
     Ok(Json(json!(host.status())))
@@ -39,6 +45,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// 200 with the new version, or 422 with the error (the old version serves on).
+#[utoipa::path(post, path = "/api/v1/scripts/reload", tag = "scripts",
+    responses(
+        (status = 200, description = "Loaded: `version`", body = Object),
+        (status = 422, description = "Did not load: `error`, and the `serving` version (it serves on)", body = Object),
+        (status = 500, description = "The reload task failed", body = crate::http::ApiError),
+        (status = 503, description = "Scripts are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn reload(State(state): State<AppState>) -> Reply {
     let host = match host(&state) {
         Ok(h) => h,
@@ -58,6 +71,13 @@ pub async fn reload(State(state): State<AppState>) -> Reply {
     }
 }
 
+/// `POST /api/v1/scripts/rollback`: back to the previous version.
+#[utoipa::path(post, path = "/api/v1/scripts/rollback", tag = "scripts",
+    responses(
+        (status = 200, description = "Serving the previous version: `version`", body = Object),
+        (status = 409, description = "No previous version to go back to", body = crate::http::ApiError),
+        (status = 503, description = "Scripts are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn rollback(State(state): State<AppState>) -> Reply {
     let host = match host(&state) {
         Ok(h) => h,
@@ -72,13 +92,23 @@ pub async fn rollback(State(state): State<AppState>) -> Reply {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TryArgs {
+    /// For `blacklist.check`.
     number: Option<String>,
+    /// A contact as the scripts see it (`id`, `phone`, `timezone`,
+    /// `attempts`, `last_agent`, `fields`...).
+    #[schema(value_type = Option<Object>)]
     contact: Option<Contact>,
+    /// A customer as the scripts see it (`id`, `phone`, `name`, `plan`...).
+    #[schema(value_type = Option<Object>)]
     customer: Option<Customer>,
+    /// A call outcome in snake case (`no_answer`, `success`...), for
+    /// `campaign.next_attempt`.
+    #[schema(value_type = Option<String>)]
     outcome: Option<Outcome>,
+    /// Attempts so far, for `campaign.next_attempt` (default 1).
     attempts: Option<u32>,
     /// Unix seconds; the switch's clock when absent.
     now: Option<i64>,
@@ -91,6 +121,19 @@ fn bad_request(msg: &str) -> Reply {
 /// `POST /api/v1/scripts/try/{hook}` with the hook's arguments as JSON:
 /// the result on the serving version, or the hook's error and the safe
 /// default a caller would apply.
+#[utoipa::path(post, path = "/api/v1/scripts/try/{hook}", tag = "scripts",
+    params(("hook" = String, Path,
+        description = "`blacklist.check`, `campaign.select_mode`, `campaign.next_attempt` or `retention.offers`",
+        example = "blacklist.check")),
+    request_body = TryArgs,
+    responses(
+        (status = 200, description = "The hook's `result` on the serving `version`", body = Object),
+        (status = 400, description = "The hook's arguments are missing", body = crate::http::ApiError),
+        (status = 404, description = "No such hook", body = crate::http::ApiError),
+        (status = 422, description = "The hook failed: `version`, `error`, and the `safe_default` a caller applies", body = Object),
+        (status = 500, description = "The script task failed", body = crate::http::ApiError),
+        (status = 503, description = "Scripts are not loaded", body = crate::http::ApiError),
+    ))]
 pub async fn try_hook(
     State(state): State<AppState>,
     Path(hook): Path<String>,

@@ -640,7 +640,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// Who the token belongs to.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
-    responses((status = 200, body = Caller), (status = 401, description = "Not logged in")))]
+    responses((status = 200, description = "The caller", body = Caller), (status = 401, description = "Not logged in")))]
 pub async fn me(caller: Caller) -> Json<Caller> {
     Json(caller)
 }
@@ -662,7 +662,7 @@ fn default_limit() -> u32 {
 
 /// The audit log: every state-changing request, oldest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "auth", params(AuditQuery),
-    responses((status = 200, description = "`{\"audit\": [entries]}`")))]
+    responses((status = 200, description = "`{\"audit\": [entries]}`"), (status = 403, description = "Not an admin")))]
 pub async fn audit_log(
     State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<AuditQuery>,

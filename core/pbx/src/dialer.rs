@@ -744,6 +744,7 @@ impl Dialer {
             connect_limit: config.connect_limit,
             safe_harbour: config.safe_harbour.clone(),
             agent: agent.clone(),
+            disposition_required: config.disposition_required,
             broadcast: broadcast.clone(),
             lang: config.lang.clone(),
             // A preview or manual call has an agent on the line already.

@@ -10,7 +10,6 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -148,107 +147,137 @@ impl AppState {
 /// the handlers' annotations) and the web pages.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_routes().split_for_parts();
-    let doc = Arc::new(doc);
-    api.route(
-        "/api/v1/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move { Json(doc.as_ref().clone()) }
-        }),
-    )
-    .fallback(not_found)
-    .layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        crate::auth::guard,
-    ))
-    .with_state(state)
+    // `openapi_json` serves the document from here.
+    api.layer(axum::Extension(Arc::new(doc)))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::guard,
+        ))
+        .with_state(state)
 }
 
-/// The OpenAPI document's header; the paths come from the routes.
+/// `GET /api/v1/openapi.json`: this document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "The OpenAPI document of this API", body = Object)))]
+async fn openapi_json(
+    axum::Extension(doc): axum::Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json(doc.as_ref().clone())
+}
+
+/// The OpenAPI document's header, tags and security schemes; the paths
+/// come from the routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(info(
-    title = "waihu",
-    description = "The waihu PBX: calls, agents, queues, campaigns, scripts, plugins, reports."
-))]
+#[openapi(
+    info(
+        title = "waihu",
+        description = "The waihu PBX: calls, agents, queues, campaigns, scripts, plugins, reports."
+    ),
+    modifiers(&SecuritySchemes),
+    // Either scheme will do; operations open to anyone say `security(())`.
+    security(("bearer" = []), ("cookie" = [])),
+    tags(
+        (name = "health", description = "Liveness and this document"),
+        (name = "auth", description = "Logins, the caller, the audit log"),
+        (name = "events", description = "The events WebSocket"),
+        (name = "metrics", description = "Prometheus/OpenMetrics exposition"),
+        (name = "calls", description = "Calls in progress, commands on them, CDRs"),
+        (name = "trunks", description = "Carrier trunks"),
+        (name = "agents", description = "Agents: state, login, ready, pause, logout, preview and manual dial"),
+        (name = "queues", description = "ACD queues, their event history and callback requests"),
+        (name = "campaigns", description = "Campaigns: configuration, state, attempts, dial-point refusals"),
+        (name = "contacts", description = "Contact lists and agents' dispositions"),
+        (name = "dnc", description = "The do-not-call table"),
+        (name = "scripts", description = "Rule scripts: versions, reload, rollback, trying a hook"),
+        (name = "plugins", description = "Native plugins and the customer lookup they answer"),
+    )
+)]
 struct ApiDoc;
 
-/// Every API route. A route added with `.routes(routes!(handler))` is in
-/// the OpenAPI document through the handler's `#[utoipa::path]`.
+/// The two ways to present a token: `Authorization: Bearer TOKEN`, or the
+/// `waihu_session` cookie `POST /api/v1/login` sets.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityScheme;
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token, or the token POST /api/v1/login answers",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "waihu_session",
+                "The session cookie POST /api/v1/login sets",
+            ))),
+        );
+    }
+}
+
+/// The body of an error answer. Handlers build it with `json!`; this type
+/// only describes it in the OpenAPI document.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ApiError {
+    /// What went wrong.
+    error: String,
+}
+
+/// Every API route. Each is added with `.routes(routes!(handler))`, so it
+/// is in the OpenAPI document through the handler's `#[utoipa::path]`;
+/// never with axum's `.route(..)`, which would serve it undocumented
+/// (`api_routes_are_added_only_with_routes_macro` checks the crate).
 fn api_routes() -> OpenApiRouter<AppState> {
+    use crate::{api_acd, api_campaigns, api_plugins};
+    use utoipa_axum::routes;
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(crate::auth::routes())
         .merge(crate::events_ws::routes())
-        .route("/api/v1/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/cdrs", get(cdrs))
-        .route("/api/v1/calls", get(calls))
-        .route("/api/v1/trunks", get(trunks))
-        .route("/api/v1/agents", get(crate::api_acd::agents))
-        .route("/api/v1/agents/{agent}", get(crate::api_acd::agent))
-        .route(
-            "/api/v1/agents/{agent}/{op}",
-            post(crate::api_acd::agent_op),
-        )
-        .route("/api/v1/queues", get(crate::api_acd::queues))
-        .route("/api/v1/acd/events", get(crate::api_acd::events))
-        .route("/api/v1/callbacks", get(crate::api_acd::callbacks))
-        .route(
-            "/api/v1/campaigns",
-            get(crate::api_campaigns::list).post(crate::api_campaigns::create),
-        )
-        .route(
-            "/api/v1/campaigns/{name}",
-            get(crate::api_campaigns::status).put(crate::api_campaigns::change),
-        )
-        .route(
-            "/api/v1/campaigns/{name}/contacts",
-            post(crate::api_campaigns::import).get(crate::api_campaigns::contacts),
-        )
-        .route(
-            "/api/v1/campaigns/{name}/attempts",
-            get(crate::api_campaigns::attempts),
-        )
-        .route(
-            "/api/v1/attempts/{id}/disposition",
-            post(crate::api_campaigns::dispose),
-        )
-        .route("/api/v1/refusals", get(crate::api_campaigns::refusals))
-        .route(
-            "/api/v1/agents/{agent}/preview",
-            post(crate::api_campaigns::preview),
-        )
-        .route(
-            "/api/v1/agents/{agent}/preview/{contact}/{action}",
-            post(crate::api_campaigns::preview_action),
-        )
-        .route(
-            "/api/v1/agents/{agent}/dial",
-            post(crate::api_campaigns::manual_dial),
-        )
-        .route(
-            "/api/v1/campaigns/{name}/{action}",
-            post(crate::api_campaigns::act),
-        )
-        .route(
-            "/api/v1/dnc",
-            get(crate::api_campaigns::dnc_list).post(crate::api_campaigns::dnc_add),
-        )
-        .route(
-            "/api/v1/dnc/{number}",
-            axum::routing::delete(crate::api_campaigns::dnc_remove),
-        )
-        .route("/api/v1/calls/{call_id}/commands", post(call_command))
-        .route("/api/v1/scripts", get(api_scripts::status))
-        .route("/api/v1/scripts/reload", post(api_scripts::reload))
-        .route("/api/v1/scripts/rollback", post(api_scripts::rollback))
-        .route("/api/v1/scripts/try/{hook}", post(api_scripts::try_hook))
-        .route("/api/v1/plugins", get(crate::api_plugins::list))
-        .route(
-            "/api/v1/plugins/{name}/reload",
-            post(crate::api_plugins::reload),
-        )
-        .route("/api/v1/customers/{key}", get(crate::api_plugins::customer))
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(metrics))
+        .routes(routes!(cdrs))
+        .routes(routes!(calls))
+        .routes(routes!(call_command))
+        .routes(routes!(trunks))
+        .routes(routes!(api_acd::agents))
+        .routes(routes!(api_acd::agent))
+        .routes(routes!(api_acd::agent_op))
+        .routes(routes!(api_acd::queues))
+        .routes(routes!(api_acd::events))
+        .routes(routes!(api_acd::callbacks))
+        .routes(routes!(api_campaigns::list, api_campaigns::create))
+        .routes(routes!(api_campaigns::status, api_campaigns::change))
+        .routes(routes!(api_campaigns::import, api_campaigns::contacts))
+        .routes(routes!(api_campaigns::attempts))
+        .routes(routes!(api_campaigns::dispose))
+        .routes(routes!(api_campaigns::refusals))
+        .routes(routes!(api_campaigns::preview))
+        .routes(routes!(api_campaigns::preview_action))
+        .routes(routes!(api_campaigns::manual_dial))
+        .routes(routes!(api_campaigns::act))
+        .routes(routes!(api_campaigns::dnc_list, api_campaigns::dnc_add))
+        .routes(routes!(api_campaigns::dnc_remove))
+        .routes(routes!(api_scripts::status))
+        .routes(routes!(api_scripts::reload))
+        .routes(routes!(api_scripts::rollback))
+        .routes(routes!(api_scripts::try_hook))
+        .routes(routes!(api_plugins::list))
+        .routes(routes!(api_plugins::reload))
+        .routes(routes!(api_plugins::customer))
         .merge(crate::api_reports::routes())
+        .merge(crate::api_desktop::routes())
 }
 
 /// Serves until shutdown, then lets requests in flight finish.
@@ -265,6 +294,9 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: Shutdow
     tracing::debug!(?local, "http server stopped");
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "health", security(()),
+    responses((status = 200, body = Object,
+        description = "Up: `status` (\"ok\"), `version`, `uptime_secs`, `registered_contacts`")))]
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     let registered = state.snapshots.borrow().sip.registrations;
     Json(json!({
@@ -275,13 +307,22 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CdrQuery {
+    /// Only this call's CDRs.
     call_id: Option<String>,
+    /// At most this many (default 100, at most 10000).
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/cdrs?call_id=..&limit=..`: the most recent CDRs first.
+#[utoipa::path(get, path = "/api/v1/cdrs", tag = "calls", params(CdrQuery),
+    responses(
+        (status = 200, description = "`cdrs`: call detail records, the most recent first", body = Object),
+        (status = 500, description = "The store failed", body = ApiError),
+        (status = 503, description = "No store", body = ApiError),
+    ))]
 async fn cdrs(
     State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<CdrQuery>,
@@ -307,6 +348,9 @@ async fn cdrs(
 }
 
 /// `GET /api/v1/trunks`: registration, keepalive and channels per trunk.
+#[utoipa::path(get, path = "/api/v1/trunks", tag = "trunks",
+    responses((status = 200, body = Object,
+        description = "`trunks`: registration, keepalive and channels per trunk")))]
 async fn trunks(State(state): State<AppState>) -> Response {
     let trunks = state
         .calls
@@ -317,6 +361,8 @@ async fn trunks(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /api/v1/calls`: the calls in progress.
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
+    responses((status = 200, description = "`calls`: the calls in progress", body = Object)))]
 async fn calls(State(state): State<AppState>) -> Response {
     let calls = state
         .calls
@@ -330,6 +376,16 @@ async fn calls(State(state): State<AppState>) -> Response {
 /// vocabulary (`{"type":"hangup","cause":"normal"}`, `{"type":"record",
 /// "file":"x.wav","mode":"stereo"}`, `{"type":"stop_record"}`,
 /// `{"type":"send_dtmf","digits":"12"}`); answers with the reply event.
+#[utoipa::path(post, path = "/api/v1/calls/{call_id}/commands", tag = "calls",
+    params(("call_id" = String, Path, description = "The call's id, as `GET /api/v1/calls` lists it")),
+    request_body(content = Object, description = "A command of the call vocabulary, tagged by `type`",
+        example = json!({"type": "hangup", "cause": "normal"})),
+    responses(
+        (status = 200, description = "The call's reply event", body = Object),
+        (status = 404, description = "No such call in progress", body = ApiError),
+        (status = 409, description = "The call refused the command (a `failed` event)", body = Object),
+        (status = 503, description = "Calls are not running here", body = ApiError),
+    ))]
 async fn call_command(
     State(state): State<AppState>,
     axum::extract::Path(call_id): axum::extract::Path<String>,
@@ -355,6 +411,15 @@ async fn call_command(
     }
 }
 
+/// `GET /metrics`: Prometheus/OpenMetrics text. Open unless the
+/// configuration restricts it.
+#[utoipa::path(get, path = "/metrics", tag = "metrics",
+    security((), ("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The metrics, read at scrape time", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 500, description = "Encoding failed"),
+    ))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
@@ -587,6 +652,206 @@ mod tests {
         tx.send_modify(|s| s.sip.messages_in = 8);
         let (_, _, body) = get(&state, "/metrics").await;
         assert!(body.contains("waihu_sip_messages_in_total 8"));
+    }
+
+    /// The API as it stands, method and path. The document may hold more
+    /// (new endpoints add themselves); it may never hold less.
+    const DOCUMENTED: &[(&str, &str)] = &[
+        ("get", "/api/v1/health"),
+        ("get", "/api/v1/openapi.json"),
+        ("get", "/metrics"),
+        ("get", "/api/v1/cdrs"),
+        ("get", "/api/v1/calls"),
+        ("post", "/api/v1/calls/{call_id}/commands"),
+        ("get", "/api/v1/trunks"),
+        ("get", "/api/v1/agents"),
+        ("get", "/api/v1/agents/{agent}"),
+        ("post", "/api/v1/agents/{agent}/{op}"),
+        ("post", "/api/v1/agents/{agent}/preview"),
+        ("post", "/api/v1/agents/{agent}/preview/{contact}/{action}"),
+        ("post", "/api/v1/agents/{agent}/dial"),
+        ("get", "/api/v1/queues"),
+        ("get", "/api/v1/acd/events"),
+        ("get", "/api/v1/callbacks"),
+        ("get", "/api/v1/campaigns"),
+        ("post", "/api/v1/campaigns"),
+        ("get", "/api/v1/campaigns/{name}"),
+        ("put", "/api/v1/campaigns/{name}"),
+        ("post", "/api/v1/campaigns/{name}/{action}"),
+        ("get", "/api/v1/campaigns/{name}/contacts"),
+        ("post", "/api/v1/campaigns/{name}/contacts"),
+        ("get", "/api/v1/campaigns/{name}/attempts"),
+        ("post", "/api/v1/attempts/{id}/disposition"),
+        ("get", "/api/v1/refusals"),
+        ("get", "/api/v1/dnc"),
+        ("post", "/api/v1/dnc"),
+        ("delete", "/api/v1/dnc/{number}"),
+        ("get", "/api/v1/scripts"),
+        ("post", "/api/v1/scripts/reload"),
+        ("post", "/api/v1/scripts/rollback"),
+        ("post", "/api/v1/scripts/try/{hook}"),
+        ("get", "/api/v1/plugins"),
+        ("post", "/api/v1/plugins/{name}/reload"),
+        ("get", "/api/v1/customers/{key}"),
+    ];
+
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    /// `path` with each `{param}` replaced by a value of the parameter's
+    /// type as the operation documents it.
+    fn concrete(path: &str, operation: &serde_json::Value) -> String {
+        let params = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        path.split('/')
+            .map(|segment| {
+                let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                    return segment.to_owned();
+                };
+                let param = params
+                    .iter()
+                    .find(|p| p["name"] == name && p["in"] == "path")
+                    .unwrap_or_else(|| panic!("{path}: {{{name}}} is not documented"));
+                match param["schema"]["type"].as_str() {
+                    Some("integer") => "1".to_owned(),
+                    _ => "x".to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[tokio::test]
+    async fn openapi_document_covers_every_route() {
+        let (_tx, state) = state();
+        let (status, content_type, body) = get(&state, "/api/v1/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let version = doc["openapi"].as_str().unwrap_or_default();
+        assert!(version.starts_with("3."), "openapi {version:?}");
+        assert_eq!(doc["info"]["title"], "waihu");
+
+        // Either scheme, everywhere but where an operation says otherwise.
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["type"], "http");
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["cookie"]["type"], "apiKey");
+        assert_eq!(schemes["cookie"]["in"], "cookie");
+        assert_eq!(schemes["cookie"]["name"], "waihu_session");
+        assert_eq!(doc["security"], json!([{"bearer": []}, {"cookie": []}]));
+        for open in ["/api/v1/health", "/api/v1/openapi.json"] {
+            assert_eq!(doc["paths"][open]["get"]["security"], json!([{}]), "{open}");
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/agents"]["get"]["security"],
+            serde_json::Value::Null,
+            "an ordinary operation takes the document's security"
+        );
+
+        for (method, path) in DOCUMENTED {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{} {path} is not in the document",
+                method.to_uppercase()
+            );
+        }
+
+        // Every operation the document lists is one the router serves
+        // (neither the fallback's 404 nor a 405), and says what it answers.
+        let paths = doc["paths"].as_object().unwrap();
+        let mut operations = 0;
+        for (path, item) in paths {
+            for method in METHODS {
+                let Some(operation) = item.get(method) else {
+                    continue;
+                };
+                operations += 1;
+                let what = format!("{} {path}", method.to_uppercase());
+                assert!(
+                    operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                    "{what} has no tag"
+                );
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{what} documents no answer");
+                for (code, response) in responses {
+                    assert!(
+                        response["description"]
+                            .as_str()
+                            .is_some_and(|d| !d.is_empty()),
+                        "{what} {code} has no description"
+                    );
+                }
+                let request = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(concrete(path, operation))
+                    .body(Body::empty())
+                    .unwrap();
+                let response = router(state.clone()).oneshot(request).await.unwrap();
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
+                assert!(
+                    !(status == StatusCode::NOT_FOUND
+                        && body["error"] == "not found"
+                        && body.get("path").is_some()),
+                    "{what} is documented but not routed"
+                );
+            }
+        }
+        assert!(operations >= DOCUMENTED.len(), "{operations} operations");
+    }
+
+    /// The rule that keeps the document whole: an API route is added with
+    /// `.routes(routes!(handler))` and an annotated handler, never with
+    /// axum's `.route(..)`, which would serve it undocumented. Checked on
+    /// the source, since a router cannot list its routes.
+    #[test]
+    fn api_routes_are_added_only_with_routes_macro() {
+        let source = include_str!("http.rs");
+        let start = source.find("fn api_routes()").unwrap();
+        let end = start + source[start..].find("\n}\n").unwrap();
+        assert!(
+            !source[start..end].contains(".route("),
+            "api_routes() adds a route with .route(..): use .routes(routes!(handler))"
+        );
+
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    // The code without comments or whitespace, so a call
+                    // split over lines is still seen.
+                    let text: String = std::fs::read_to_string(&path)
+                        .unwrap()
+                        .lines()
+                        .filter(|l| !l.trim_start().starts_with("//"))
+                        .flat_map(str::chars)
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    for pattern in [".route(\"/api/", ".route(\"/metrics"] {
+                        if text.contains(pattern) {
+                            found.push(format!("{}: {pattern}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "undocumented API routes: {found:#?}");
     }
 
     #[tokio::test]

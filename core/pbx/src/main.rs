@@ -19,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod acd;
 mod api_acd;
 mod api_campaigns;
+mod api_desktop;
 mod api_plugins;
 mod api_reports;
 mod api_scripts;

@@ -128,6 +128,31 @@ pub struct AttemptRecord {
     pub agent: Option<String>,
     pub disposition: Option<String>,
     pub detail: Option<String>,
+    /// The steps the agent took through the campaign's agent script.
+    #[serde(default)]
+    pub script_path: Vec<ScriptStep>,
+}
+
+/// One step through an agent script: at `node` the agent clicked option
+/// `choice` (0-based), which led to `next`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptStep {
+    pub node: String,
+    pub choice: u32,
+    pub next: String,
+    pub at_ms: i64,
+}
+
+/// What [`Store::append_script_step`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepAppended {
+    /// The step is on disk; the whole path.
+    Done(Vec<ScriptStep>),
+    /// No such attempt.
+    NoAttempt,
+    /// The path is no longer the one the step was checked against (another
+    /// step got in first): the path as it is.
+    Moved(Vec<ScriptStep>),
 }
 
 /// A refusal by the dial-point rules.
@@ -216,7 +241,7 @@ fn decode_contacts(
 }
 
 const ATTEMPT_COLUMNS: &str = "id, contact_id, campaign, phone, mode, call_id, started_ms, trunk,
-    answered_ms, ended_ms, outcome, sip_status, agent, disposition, detail";
+    answered_ms, ended_ms, outcome, sip_status, agent, disposition, detail, script_path";
 
 fn attempt_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRecord> {
     Ok(AttemptRecord {
@@ -235,6 +260,16 @@ fn attempt_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRecord> {
         agent: r.get(12)?,
         disposition: r.get(13)?,
         detail: r.get(14)?,
+        script_path: script_path_from(r, 15)?,
+    })
+}
+
+/// The stored path; a cell that is not a path (written by hand) reads as
+/// an error rather than as an empty path.
+fn script_path_from(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Vec<ScriptStep>> {
+    let text: String = r.get(i)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
@@ -636,6 +671,39 @@ impl Store {
         .execute(params![contact, disposition, status, next])?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Appends one step to an attempt's script path, durably, if the path
+    /// still has `expected_len` steps (the length the step was validated
+    /// against).
+    pub fn append_script_step(
+        &mut self,
+        attempt_id: i64,
+        expected_len: usize,
+        step: &ScriptStep,
+    ) -> Result<StepAppended, StoreError> {
+        self.durably(|tx| {
+            let text: Option<String> = tx
+                .query_row(
+                    "SELECT script_path FROM attempt WHERE id = ?1",
+                    params![attempt_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(text) = text else {
+                return Ok(StepAppended::NoAttempt);
+            };
+            let mut path: Vec<ScriptStep> = serde_json::from_str(&text)?;
+            if path.len() != expected_len {
+                return Ok(StepAppended::Moved(path));
+            }
+            path.push(step.clone());
+            tx.execute(
+                "UPDATE attempt SET script_path = ?2 WHERE id = ?1",
+                params![attempt_id, serde_json::to_string(&path)?],
+            )?;
+            Ok(StepAppended::Done(path))
+        })
     }
 
     /// After a restart: closes the attempts that were in progress as

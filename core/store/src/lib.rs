@@ -40,7 +40,7 @@ pub use acd::{AcdEvent, AgentRow, CallbackRow};
 pub use audit::AuditEntry;
 pub use campaign::{
     AttemptEnd, AttemptRecord, CampaignCounts, CampaignRow, ContactRecord, ImportCounts,
-    NewAttempt, NewContact, Recovery, Refusal,
+    NewAttempt, NewContact, Recovery, Refusal, ScriptStep, StepAppended,
 };
 pub use report::{
     AgentReport, CampaignDay, CampaignDetail, CampaignHour, CampaignParams, CampaignReport,
@@ -207,6 +207,9 @@ const MIGRATIONS: &[&str] = &[
         source        TEXT
      );
      CREATE INDEX audit_at ON audit(at_ms);",
+    // 8: the path an agent took through the campaign's agent script, per
+    // attempt (a JSON array of steps).
+    "ALTER TABLE attempt ADD COLUMN script_path TEXT NOT NULL DEFAULT '[]';",
 ];
 
 const INSERT_CDR: &str = "INSERT INTO cdr (call_id, from_uri, to_uri, start_ms, answer_ms, end_ms,

@@ -255,6 +255,115 @@ fn wrap_up_ends_on_the_tick() {
     assert_eq!(offered(&acd.tick(6_000)), ["a"]);
 }
 
+/// A campaign's call in a queue with 5 s of wrap-up, taken by "a" at 10
+/// and hung up at 1,000 awaiting its disposition.
+fn held_wrap_up() -> Acd {
+    let mut q = queue("q", Strategy::LongestIdle, &["a"]);
+    q.wrapup_ms = 5_000;
+    let mut acd = Acd::new(vec![agent("a")], vec![q]);
+    acd.login("a", 0).unwrap();
+    acd.enqueue("x", "q", 9, none(), 0).unwrap();
+    acd.tick(0);
+    acd.answered("x", "a", 10).unwrap();
+    acd.hung_up_awaiting_disposition("a", None, 1_000);
+    acd
+}
+
+#[test]
+fn a_campaign_call_holds_the_wrap_up_until_its_disposition() {
+    let mut acd = held_wrap_up();
+    let a = acd.agent("a").unwrap();
+    assert_eq!(a.state, AgentState::WrapUp);
+    assert!(a.needs_disposition);
+    assert_eq!(a.wrap_call.as_deref(), Some("x"));
+    assert_eq!(a.wrap_up_until(), None);
+    // Long past the queue's wrap-up time, still waiting.
+    acd.enqueue("y", "q", 0, none(), 2_000).unwrap();
+    assert!(acd.tick(60_000).is_empty());
+    assert!(matches!(
+        acd.ready("a", 60_000),
+        Err(AcdError::NeedsDisposition { .. })
+    ));
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::WrapUp);
+    // The wrap-up time has passed: Ready at once, and offered the call.
+    assert_eq!(acd.disposed("x", 61_000), ["a"]);
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::Ready);
+    assert!(acd.agent("a").unwrap().wrap_call.is_none());
+    assert_eq!(offered(&acd.tick(61_000)), ["a"]);
+}
+
+#[test]
+fn a_quick_disposition_leaves_the_rest_of_the_wrap_up_time() {
+    let mut acd = held_wrap_up();
+    assert_eq!(acd.disposed("x", 3_000), ["a"]);
+    let a = acd.agent("a").unwrap();
+    assert_eq!(a.state, AgentState::WrapUp);
+    assert!(!a.needs_disposition);
+    // Counted from the hang-up at 1,000.
+    assert_eq!(a.wrap_up_until(), Some(6_000));
+    acd.tick(5_999);
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::WrapUp);
+    acd.tick(6_000);
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::Ready);
+    // Nobody is wrapping up that call any more.
+    assert!(acd.disposed("x", 7_000).is_empty());
+}
+
+#[test]
+fn a_pause_during_a_held_wrap_up_waits_for_the_disposition() {
+    let mut acd = held_wrap_up();
+    acd.pause("a", "lunch", 2_000).unwrap();
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::WrapUp);
+    acd.disposed("x", 2_500);
+    let a = acd.agent("a").unwrap();
+    assert_eq!(a.state, AgentState::Paused);
+    assert_eq!(a.reason.as_deref(), Some("lunch"));
+}
+
+#[test]
+fn a_disposition_during_the_call_holds_nothing_and_restart_frees_a_hold() {
+    let mut q = queue("q", Strategy::LongestIdle, &["a"]);
+    q.wrapup_ms = 0;
+    let mut acd = Acd::new(vec![agent("a")], vec![q]);
+    acd.login("a", 0).unwrap();
+    acd.enqueue("x", "q", 9, none(), 0).unwrap();
+    acd.tick(0);
+    acd.answered("x", "a", 10).unwrap();
+    assert_eq!(acd.disposed("x", 500), ["a"]);
+    acd.hung_up_awaiting_disposition("a", None, 1_000);
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::Ready);
+    // Held, then the process restarts: the agent comes back Ready.
+    let mut held = held_wrap_up();
+    let saved: Vec<Saved> = held.agents().map(Agent::saved).collect();
+    held.drain_changes();
+    let mut again = Acd::new(
+        vec![agent("a")],
+        vec![queue("q", Strategy::LongestIdle, &["a"])],
+    );
+    again.restore(saved, 90_000);
+    let a = again.agent("a").unwrap();
+    assert_eq!(a.state, AgentState::Ready);
+    assert!(!a.needs_disposition);
+}
+
+#[test]
+fn an_inbound_call_wraps_up_for_the_queue_time_alone() {
+    let mut q = queue("q", Strategy::LongestIdle, &["a"]);
+    q.wrapup_ms = 5_000;
+    let mut acd = Acd::new(vec![agent("a")], vec![q]);
+    acd.login("a", 0).unwrap();
+    acd.enqueue("x", "q", 0, none(), 0).unwrap();
+    acd.tick(0);
+    acd.answered("x", "a", 10).unwrap();
+    acd.hung_up("a", 1_000);
+    let a = acd.agent("a").unwrap();
+    assert!(!a.needs_disposition);
+    assert_eq!(a.wrap_call.as_deref(), Some("x"));
+    assert_eq!(a.wrap_up_until(), Some(6_000));
+    acd.ready("a", 2_000).unwrap();
+    assert_eq!(acd.agent("a").unwrap().state, AgentState::Ready);
+}
+
 #[test]
 fn calls_overflow_after_the_maximum_wait_or_with_nobody_logged_in() {
     let mut q = queue("q", Strategy::LongestIdle, &["a"]);

@@ -61,6 +61,8 @@ pub struct Dialout {
     /// Preview and manual dials: this agent (reserved in the ACD already)
     /// is called first, and hears the customer's phone ring.
     pub agent: Option<String>,
+    /// The agent's wrap-up lasts until the attempt's disposition.
+    pub disposition_required: bool,
     /// Broadcast: the Lua flow that runs the answered call, and the
     /// contact it is given.
     pub broadcast: Option<(String, waihu_script::Contact)>,

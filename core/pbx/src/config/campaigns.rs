@@ -68,6 +68,11 @@ pub struct CampaignEntry {
     /// The agents' on-screen call script (`agent_script.define`).
     #[serde(default)]
     pub agent_script: Option<String>,
+    /// The agent's wrap-up after a call of this campaign lasts until the
+    /// attempt's disposition is recorded (then the queue's wrap-up time
+    /// applies). `false`: the queue's wrap-up time alone.
+    #[serde(default = "yes")]
+    pub disposition_required: bool,
     /// Broadcast: the Lua flow that runs each answered call
     /// (`broadcast.NAME(call, contact)`).
     #[serde(default)]
@@ -245,6 +250,7 @@ pub struct Campaign {
     pub ratio: f64,
     pub safe_harbour: Vec<String>,
     pub agent_script: Option<String>,
+    pub disposition_required: bool,
     pub broadcast: Option<String>,
     pub lang: Option<String>,
     pub amd: Option<AmdEntry>,
@@ -460,6 +466,7 @@ fn check_entries(
             ratio: e.ratio,
             safe_harbour: e.safe_harbour.clone(),
             agent_script: e.agent_script.clone(),
+            disposition_required: e.disposition_required,
             broadcast: e.broadcast.clone(),
             lang: e.lang.clone(),
             amd: e.amd.clone(),

@@ -300,6 +300,53 @@ fn a_disposition_decides_the_contact_after_the_call() {
 }
 
 #[test]
+fn script_steps_append_in_order_and_a_stale_step_is_refused() {
+    let (_d, mut store) = store();
+    let all = ready(&mut store, 1, "predictive");
+    let a = store
+        .begin_attempt(&attempt(&all[0], T0, T0))
+        .expect("begin");
+    assert!(
+        store
+            .attempt(a)
+            .expect("get")
+            .expect("a")
+            .script_path
+            .is_empty()
+    );
+    let step = |node: &str, choice: u32, next: &str, at_ms: i64| ScriptStep {
+        node: node.into(),
+        choice,
+        next: next.into(),
+        at_ms,
+    };
+    let first = step("greet", 0, "offer", T0 + 1000);
+    assert_eq!(
+        store.append_script_step(a, 0, &first).expect("append"),
+        StepAppended::Done(vec![first.clone()])
+    );
+    // Checked against the empty path, but a step got in first.
+    assert_eq!(
+        store
+            .append_script_step(a, 0, &step("greet", 1, "can_decide", T0 + 1100))
+            .expect("append"),
+        StepAppended::Moved(vec![first.clone()])
+    );
+    let second = step("offer", 1, "retain", T0 + 2000);
+    store.append_script_step(a, 1, &second).expect("append");
+    assert_eq!(
+        store.attempt(a).expect("get").expect("a").script_path,
+        vec![first, second]
+    );
+    assert_eq!(
+        store
+            .append_script_step(999, 0, &step("greet", 0, "offer", T0))
+            .expect("append"),
+        StepAppended::NoAttempt
+    );
+}
+
+#[test]
 fn recovery_closes_interrupted_attempts_and_keeps_their_floor() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("r.db").display());

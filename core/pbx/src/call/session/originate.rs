@@ -410,9 +410,24 @@ impl Session {
             );
         }
         if agent_answered {
-            self.ctx.acd.hung_up(&agent).await;
+            self.agent_hung_up(&agent).await;
         } else {
             self.ctx.acd.declined(&self.call_id, &agent).await;
+        }
+    }
+
+    /// The agent's part of the call is over: a campaign call with an agent
+    /// is wrapped up until its disposition; any other call as its queue
+    /// says.
+    pub(super) async fn agent_hung_up(&self, agent: &str) {
+        match self.origin.as_ref() {
+            Some(o) if o.dialout.disposition_required && o.dialout.broadcast.is_none() => {
+                self.ctx
+                    .acd
+                    .hung_up_awaiting_disposition(agent, o.dialout.queue.clone())
+                    .await;
+            }
+            _ => self.ctx.acd.hung_up(agent).await,
         }
     }
 
@@ -421,6 +436,12 @@ impl Session {
         let Some(o) = self.origin.as_mut() else {
             return;
         };
+        if o.connected.is_some() {
+            // Transferred to a queue and taken there: the dialer heard of
+            // the connection already; the attempt's agent is the last one.
+            o.connected = Some(agent.to_owned());
+            return;
+        }
         o.connect_by = None;
         o.connected = Some(agent.to_owned());
         let wait_ms = o.answered_at.map_or(0, |t| {

@@ -282,7 +282,7 @@ impl Session {
         if let Some(since) = q.talking_since {
             self.queue_cdr.talk_ms = Some(ms_between(since, SystemTime::now()));
         }
-        self.ctx.acd.hung_up(&agent).await;
+        self.agent_hung_up(&agent).await;
         Some(Event::QueueDone {
             outcome: QueueOutcome::Answered,
             detail: Some(agent),
@@ -297,7 +297,7 @@ impl Session {
         match (q.talking_since, q.agent) {
             (Some(since), Some(agent)) => {
                 self.queue_cdr.talk_ms = Some(ms_between(since, SystemTime::now()));
-                self.ctx.acd.hung_up(&agent).await;
+                self.agent_hung_up(&agent).await;
             }
             _ => {
                 if self.queue_cdr.wait_ms.is_none() {

@@ -4,6 +4,11 @@
 //! ringback meanwhile. The route's pending `call:dial` or `call:queue`
 //! gets its reply when the transferred call ends, as it would have.
 //!
+//! A command (not a REFER) may also name `queue:NAME`: the caller joins
+//! that queue, hearing its music, and its agents are offered the call as
+//! for any queued call; the route's pending `call:queue` gets the new
+//! queue's reply.
+//!
 //! RFC 3515: a REFER is answered 202, then the implicit subscription gets
 //! NOTIFYs with a `message/sipfrag` of the progress: 100 Trying at once,
 //! 200 OK (terminated) once the new leg is on its way; then waihu ends
@@ -17,6 +22,9 @@ use waihu_sip::refer;
 
 use super::super::FromCall;
 use super::{Session, Waiting};
+
+/// The queue priority of a call transferred to a queue (the highest).
+const TRANSFER_PRIORITY: u8 = 9;
 
 /// What the route waits for when its call is transferred.
 #[derive(Debug, Clone)]
@@ -98,8 +106,48 @@ impl Session {
                 reason: "the call is not bridged to another party".into(),
             };
         }
+        if let Some(queue) = target.strip_prefix("queue:") {
+            if self.ctx.acd.queue(queue).is_none() {
+                return Event::Failed {
+                    reason: format!("no queue {queue}"),
+                };
+            }
+            self.transfer_to_queue(queue).await;
+            return Event::Transferred;
+        }
         self.transfer(target).await;
         Event::Transferred
+    }
+
+    /// Ends the current other leg and puts the caller in `queue`, ahead of
+    /// calls of lower priority: they have been served once already.
+    async fn transfer_to_queue(&mut self, queue: &str) {
+        let Some(old) = self.b.take() else {
+            return;
+        };
+        info!(call_id = %self.call_id, %queue, from = ?old.agent, "blind transfer to a queue");
+        self.vars
+            .insert("transferred_to".into(), format!("queue:{queue}"));
+        if old.agent.is_some() {
+            // The agent's part is over (wrap-up); the route's reply now
+            // comes from the new queue.
+            let _ = self.agent_done().await;
+        }
+        self.b = Some(old);
+        self.end_b().await;
+        if let Some(old) = self.b.take() {
+            self.stale.push(old);
+        }
+        self.waiting = Waiting::Nothing;
+        let skills = std::collections::BTreeMap::new();
+        if let Some(Event::Failed { reason }) = self
+            .start_queue(queue.to_owned(), TRANSFER_PRIORITY, skills)
+            .await
+        {
+            warn!(call_id = %self.call_id, %queue, %reason, "the transferred call could not join the queue");
+            self.end(waihu_call::Party::Switch, waihu_call::HangupCause::Failure)
+                .await;
+        }
     }
 
     /// Ends the current other leg and dials `target` for the caller.
