@@ -8,39 +8,40 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::campaign::*;
-use common::{ALICE, BOB, Server, http_get, http_post};
+use common::{ALICE, API_TOKEN, BOB, Reply, Server, http_get, http_post, http_request};
 use serde_json::Value;
 
-/// A GET whose headers matter: status, headers (lower-case names), body.
+const BOSS: (&str, &str) = ("boss", "supervisor-secret-1");
+
+/// A GET whose headers matter, with the tests' admin token: status,
+/// headers (lower-case names), body.
 fn get_with_headers(addr: SocketAddr, path: &str) -> (u16, BTreeMap<String, String>, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    let bearer = format!("Bearer {API_TOKEN}");
+    let reply = http_request(addr, "GET", path, &[("Authorization", &bearer)], None).expect("GET");
+    (
+        reply.status,
+        reply.headers.into_iter().collect(),
+        reply.body,
     )
-    .expect("request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("response");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head and a body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
+}
+
+/// `/reports` as a browser with only this cookie (or none) would get it.
+fn page_with_cookie(addr: SocketAddr, cookie: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+    http_request(addr, "GET", "/reports?since=1h", &headers, None).expect("GET /reports")
+}
+
+/// Logs in; the `name=value` of the session cookie set.
+fn login_cookie(addr: SocketAddr, user: &str, password: &str) -> String {
+    let body = serde_json::json!({"user": user, "password": password}).to_string();
+    let reply = http_request(addr, "POST", "/api/v1/login", &[], Some(&body)).expect("login");
+    assert_eq!(reply.status, 200, "login {user}: {}", reply.body);
+    let cookie = reply.header("set-cookie").expect("a session cookie");
+    cookie.split(';').next().expect("name=value").to_owned()
 }
 
 /// CSV rows as maps from the header's names.
@@ -71,10 +72,26 @@ fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{key} is not a number in {row:?}"))
 }
 
+/// The campaign's queue with a wrap-up of a second after each call.
+fn wrapping_up(mut c: common::Config) -> common::Config {
+    assert!(c.extra_yaml.contains("    max_no_answer: 0\n"));
+    c.extra_yaml = c.extra_yaml.replace(
+        "    max_no_answer: 0\n",
+        "    max_no_answer: 0\n    wrapup_s: 1\n",
+    );
+    c
+}
+
 #[test]
 fn reports_agree_with_what_the_campaign_did() {
     let port = common::free_port();
-    let server = Server::start(&config(port, ALWAYS, None));
+    let server = Server::start(&common::Config {
+        api_yaml: format!(
+            "  users:\n    - name: {}\n      password: {}\n      role: supervisor\n",
+            BOSS.0, BOSS.1
+        ),
+        ..wrapping_up(config(port, ALWAYS, None))
+    });
     let carrier = carrier(&server, port);
     let alice = agent_phone(&server, &ALICE, 800);
     let bob = agent_phone(&server, &BOB, 800);
@@ -148,6 +165,18 @@ fn reports_agree_with_what_the_campaign_did() {
                 .or_default() += 1;
         }
     }
+    // Every wrap-up over.
+    server.wait_for("both agents ready", Duration::from_secs(20), |s| {
+        get(s, "/api/v1/agents")["agents"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().all(|a| a["state"] == "ready"))
+    });
+    let mut connected_by_agent: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &connected {
+        *connected_by_agent
+            .entry(a["agent"].as_str().expect("agent").to_owned())
+            .or_default() += 1;
+    }
     let conversion = 1.0 / connected.len() as f64;
     let contact_rate = answered as f64 / dialled as f64;
     let abandon_rate = abandoned as f64 / answered as f64;
@@ -219,9 +248,16 @@ fn reports_agree_with_what_the_campaign_did() {
     for row in &agents {
         let successes = success_by_agent.get(&row["agent"]).copied().unwrap_or(0);
         assert_eq!(num(row, "success"), successes as f64, "{row:?}");
-        if num(row, "connected") > 0.0 {
+        let calls = connected_by_agent.get(&row["agent"]).copied().unwrap_or(0);
+        assert_eq!(num(row, "connected"), calls as f64, "{row:?}");
+        if calls > 0 {
             assert!(num(row, "talk_s") > 0.0, "{row:?}");
         }
+        // A wrap-up of (at least) a second after each call.
+        assert!(
+            num(row, "wrap_up_s") >= calls as f64 * 0.95,
+            "{calls} calls: {row:?}"
+        );
     }
     let (status, body) = http_get(server.http, "/api/v1/reports/agents?since=1h").expect("GET");
     assert_eq!(status, 200, "{body}");
@@ -280,9 +316,41 @@ fn reports_agree_with_what_the_campaign_did() {
     assert!(ok, "{err}");
     assert!(queues_text.contains("outbound"), "{queues_text}");
 
+    // The page is served to anyone, but its figures only to a supervisor
+    // or an admin: others get the login form.
+    let anonymous = page_with_cookie(server.http, None);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    assert!(
+        anonymous.body.contains(r#"<form id="login">"#)
+            && anonymous.body.contains("/api/v1/login")
+            && !anonymous.body.contains("data-table"),
+        "{}",
+        anonymous.body
+    );
+    let agent = login_cookie(server.http, ALICE.id, ALICE.password);
+    let refused = page_with_cookie(server.http, Some(&agent));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("supervisors") && !refused.body.contains("data-table"));
+    let agent_token = agent.split_once('=').expect("cookie").1;
+    let bearer = format!("Bearer {agent_token}");
+    let api = http_request(
+        server.http,
+        "GET",
+        "/api/v1/reports/agents",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .expect("GET");
+    assert_eq!(api.status, 403, "{}", api.body);
+    let anonymous =
+        http_request(server.http, "GET", "/api/v1/reports/queues", &[], None).expect("GET");
+    assert_eq!(anonymous.status, 401, "the reports API needs a token");
+
     // The page: three tables with CSV links, and the charts drawn.
-    let (status, page) = http_get(server.http, "/reports?since=1h").expect("GET /reports");
-    assert_eq!(status, 200, "{page}");
+    let boss = login_cookie(server.http, BOSS.0, BOSS.1);
+    let reply = page_with_cookie(server.http, Some(&boss));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let page = reply.body;
     for needle in [
         r#"data-table="agents""#,
         r#"data-table="campaigns""#,
@@ -334,8 +402,16 @@ fn reports_agree_with_what_the_campaign_did() {
     let (status, body) =
         http_get(server.http, "/api/v1/reports/campaigns/nope?since=1h").expect("GET");
     assert_eq!(status, 404, "{body}");
-    let (status, _) = http_get(server.http, "/reports?since=later").expect("GET");
-    assert_eq!(status, 400);
+    let later = http_request(
+        server.http,
+        "GET",
+        "/reports?since=later",
+        &[("Cookie", &boss)],
+        None,
+    )
+    .expect("GET");
+    assert_eq!(later.status, 400, "{}", later.body);
+    assert!(later.body.contains("later"), "{}", later.body);
     let (ok, _, err) = server.cli(&["report", "agents", "--until", "nonsense"]);
     assert!(!ok && err.contains("until"), "{err}");
     let (ok, _, err) = server.cli(&["report", "campaign", "nope"]);

@@ -30,7 +30,7 @@ fn acd(state: &AppState) -> Option<AcdHandle> {
 }
 
 /// `GET /api/v1/agents`: every agent with its state.
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents",
+#[utoipa::path(get, path = "/api/v1/agents", operation_id = "list_agents", tag = "agents",
     responses(
         (status = 200, description = "`agents`: every agent with its state", body = Object),
         (status = 503, description = "The ACD is not running", body = crate::http::ApiError),
@@ -154,7 +154,7 @@ pub async fn agent_op(
 }
 
 /// `GET /api/v1/queues`: waiting calls, longest wait, agents per queue.
-#[utoipa::path(get, path = "/api/v1/queues", tag = "queues",
+#[utoipa::path(get, path = "/api/v1/queues", operation_id = "list_queues", tag = "queues",
     responses(
         (status = 200, body = Object,
             description = "`queues` (waiting calls, longest wait, agents per queue) and `outbound_ready`"),
@@ -188,7 +188,7 @@ fn default_limit() -> u32 {
 
 /// `GET /api/v1/acd/events?since_ms=&limit=`: agent and queue history,
 /// oldest first.
-#[utoipa::path(get, path = "/api/v1/acd/events", tag = "queues", params(EventsQuery),
+#[utoipa::path(get, path = "/api/v1/acd/events", operation_id = "acd_events", tag = "queues", params(EventsQuery),
     responses(
         (status = 200, description = "`events`: agent and queue history, oldest first", body = Object),
         (status = 500, description = "The store failed", body = crate::http::ApiError),

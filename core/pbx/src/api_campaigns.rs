@@ -23,7 +23,7 @@ fn no_store() -> Response {
 
 /// `GET /api/v1/campaigns`: every campaign (configured or in the store)
 /// with its mode, state and counts.
-#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
+#[utoipa::path(get, path = "/api/v1/campaigns", operation_id = "list_campaigns", tag = "campaigns",
     responses(
         (status = 200, body = Object,
             description = "`campaigns`: each with `name`, `mode`, `state`, `counts`, `agent_script`"),
@@ -86,7 +86,7 @@ fn known(state: &AppState, rows: &[waihu_store::CampaignRow], name: &str) -> boo
 }
 
 /// `GET /api/v1/campaigns/{name}`.
-#[utoipa::path(get, path = "/api/v1/campaigns/{name}", tag = "campaigns",
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}", operation_id = "campaign_status", tag = "campaigns",
     params(("name" = String, Path, description = "The campaign's name")),
     responses(
         (status = 200, body = Object,
@@ -124,7 +124,7 @@ pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> 
 }
 
 /// `POST /api/v1/campaigns/{name}/{start|pause|stop}`.
-#[utoipa::path(post, path = "/api/v1/campaigns/{name}/{action}", tag = "campaigns",
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/{action}", operation_id = "campaign_action", tag = "campaigns",
     params(
         ("name" = String, Path, description = "The campaign's name"),
         ("action" = String, Path, description = "`start`, `pause` or `stop`", example = "start"),
@@ -178,7 +178,7 @@ pub struct ImportQuery {
 
 /// `POST /api/v1/campaigns/{name}/contacts`: a CSV list as the body;
 /// answers the import report (bad rows by line).
-#[utoipa::path(post, path = "/api/v1/campaigns/{name}/contacts", tag = "contacts",
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/contacts", operation_id = "import_contacts", tag = "contacts",
     params(("name" = String, Path, description = "The campaign's name"), ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "The contact list, with the columns of the campaign's import spec"),
@@ -836,7 +836,7 @@ pub async fn manual_dial(
 /// `POST /api/v1/campaigns`: a new campaign, as JSON with the fields of a
 /// `campaigns:` entry of the configuration; checked like one, stored, and
 /// run by the dialer at once (state `draft` until started).
-#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns",
+#[utoipa::path(post, path = "/api/v1/campaigns", operation_id = "create_campaign", tag = "campaigns",
     request_body(content = Object, description = "The fields of a `campaigns:` entry of the configuration"),
     responses(
         (status = 201, description = "Created: `name`", body = Object),
@@ -854,7 +854,7 @@ pub async fn create(
 /// `PUT /api/v1/campaigns/{name}`: changes a campaign (one from the
 /// configuration file too: the stored one wins from then on). The pacer
 /// keeps its abandon window and what it learned.
-#[utoipa::path(put, path = "/api/v1/campaigns/{name}", tag = "campaigns",
+#[utoipa::path(put, path = "/api/v1/campaigns/{name}", operation_id = "change_campaign", tag = "campaigns",
     params(("name" = String, Path, description = "The campaign's name")),
     request_body(content = Object,
         description = "The fields of a `campaigns:` entry; `name`, if given, must be the path's"),

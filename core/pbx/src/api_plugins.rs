@@ -30,7 +30,7 @@ fn plugins(state: &AppState) -> Result<Arc<Plugins>, Reply> {
 }
 
 /// `GET /api/v1/plugins`.
-#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
+#[utoipa::path(get, path = "/api/v1/plugins", operation_id = "plugins", tag = "plugins",
     responses(
         (status = 200, description = "`plugins`: each one's state and counters", body = Object),
         (status = 503, description = "Plugins are not loaded", body = crate::http::ApiError),
@@ -43,7 +43,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, Reply> {
 /// `POST /api/v1/plugins/{name}/reload`: 200 with what loaded; 404 for
 /// an unknown name; 422 when the file does not load (the previous
 /// instance serves on).
-#[utoipa::path(post, path = "/api/v1/plugins/{name}/reload", tag = "plugins",
+#[utoipa::path(post, path = "/api/v1/plugins/{name}/reload", operation_id = "reload_plugin", tag = "plugins",
     params(("name" = String, Path, description = "The plugin's name in the configuration")),
     responses(
         (status = 200, description = "Reloaded: what `loaded`", body = Object),

@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use waihu_store::{AgentReport, CampaignDetail, CampaignReport, QueueReport, Span};
 
+use crate::config::Role;
 use crate::http::AppState;
 use crate::report_svg::{self, Series, Unit, escape};
 use crate::reports::{self, ParamsBook, Table};
@@ -353,18 +354,30 @@ async fn css() -> Response {
         .into_response()
 }
 
-/// Whether this request may see the figures: its `waihu_session` cookie
-/// (or bearer token) names a live login of a supervisor or an admin, the
-/// same rule the API middleware applies to `GET /api/v1/reports/...`.
-/// Anyone else gets the login form ([`login_page`]).
-fn may_see_reports(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(auth) = &state.auth else {
-        // Only the unit tests of other endpoints run without logins.
-        return true;
+/// Who may see the page's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageAccess {
+    Allowed,
+    /// No session (or an expired one): the login form.
+    LogIn,
+    /// Logged in, but an agent: reports are for supervisors and admins.
+    Forbidden,
+}
+
+/// The page's check, the same the API's middleware makes for
+/// `GET /api/v1/reports/...` (the page itself is served without a token,
+/// so the middleware lets it through): a supervisor's or an admin's
+/// session cookie (or bearer token).
+fn page_access(state: &AppState, headers: &HeaderMap) -> PageAccess {
+    let Some(auth) = state.auth.as_ref() else {
+        // Only unit tests of other endpoints run without authentication.
+        return PageAccess::Allowed;
     };
-    crate::auth::token_of(headers, None)
-        .and_then(|t| auth.caller(&t))
-        .is_some_and(|c| c.role >= crate::config::Role::Supervisor)
+    match crate::auth::token_of(headers, None).and_then(|t| auth.caller(&t)) {
+        None => PageAccess::LogIn,
+        Some(c) if matches!(c.role, Role::Admin | Role::Supervisor) => PageAccess::Allowed,
+        Some(_) => PageAccess::Forbidden,
+    }
 }
 
 /// `GET /reports`: the three tables with their CSV links and, per
@@ -375,8 +388,15 @@ async fn page(
     headers: HeaderMap,
     Query(q): Query<ReportQuery>,
 ) -> Response {
-    if !may_see_reports(&state, &headers) {
-        return (StatusCode::UNAUTHORIZED, Html(login_page())).into_response();
+    match page_access(&state, &headers) {
+        PageAccess::Allowed => {}
+        PageAccess::LogIn => {
+            return (StatusCode::UNAUTHORIZED, Html(login_page(None))).into_response();
+        }
+        PageAccess::Forbidden => {
+            let note = "Reports are for supervisors and admins: sign in as one.";
+            return (StatusCode::FORBIDDEN, Html(login_page(Some(note)))).into_response();
+        }
     }
     let span = match span_of(&q) {
         Ok(s) => s,
@@ -489,7 +509,12 @@ fn html_table(table: &Table, caption: &str, csv: &str) -> String {
         table.name
     );
     for h in &table.header {
-        out.push_str(&format!("<th>{}</th>", escape(&h.replace('_', " "))));
+        // Times show as m:ss on the page, so `talk_s` is "talk".
+        let shown = match h.as_str() {
+            "threshold_s" => "threshold (s)",
+            h => h.strip_suffix("_s").unwrap_or(h),
+        };
+        out.push_str(&format!("<th>{}</th>", escape(&shown.replace('_', " "))));
     }
     out.push_str("</tr></thead><tbody>");
     for row in &table.rows {
@@ -624,6 +649,14 @@ fn campaign_section(d: &CampaignDetail, csv: &dyn Fn(&str, &str) -> String) -> S
         Some(d.summary.abandon_target),
         Unit::Percent,
     );
+    let mut called_hours = reports::hours_table(d);
+    called_hours.rows = called_hours
+        .rows
+        .into_iter()
+        .zip(&d.hours)
+        .filter(|(_, h)| h.dialled > 0)
+        .map(|(row, _)| row)
+        .collect();
     let best = if d.best_hours.is_empty() {
         "none yet".to_owned()
     } else {
@@ -653,20 +686,23 @@ fn campaign_section(d: &CampaignDetail, csv: &dyn Fn(&str, &str) -> String) -> S
             &csv(&path, "&table=days")
         ),
         hours = html_table(
-            &reports::hours_table(d),
-            "By hour of day",
+            &called_hours,
+            "By hour of day (hours with attempts; all 24 in the CSV)",
             &csv(&path, "&table=hours")
         ),
     )
 }
 
 /// The login form: posts to `/api/v1/login`, then reloads (the session
-/// cookie it sets lets the page in).
-fn login_page() -> String {
-    r#"<!doctype html>
+/// cookie it sets lets the page in). `note` says why it is shown again.
+fn login_page(note: Option<&str>) -> String {
+    let note = note.map_or_else(String::new, |n| {
+        format!(r#"<p class="error">{}</p>"#, escape(n))
+    });
+    let page = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>waihu reports: sign in</title><link rel="stylesheet" href="/reports/reports.css"></head>
-<body><main class="login"><h1>waihu reports</h1>
+<body><main class="login"><h1>waihu reports</h1>{note}
 <form id="login"><label>User <input name="user" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button><p class="error" id="login-error" hidden></p></form></main>
@@ -685,8 +721,8 @@ document.getElementById('login').addEventListener('submit', async (e) => {
   out.hidden = false;
 });
 </script></body></html>
-"#
-    .to_owned()
+"#;
+    page.replace("{note}", &note)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ fn host(state: &AppState) -> Result<std::sync::Arc<ScriptHost>, Reply> {
 }
 
 /// `GET /api/v1/scripts`: the serving version and the ones kept for rollback.
-#[utoipa::path(get, path = "/api/v1/scripts", tag = "scripts",
+#[utoipa::path(get, path = "/api/v1/scripts", operation_id = "scripts", tag = "scripts",
     responses(
         (status = 200, description = "The rule scripts' versions: which serves, which are kept", body = Object),
         (status = 503, description = "Scripts are not loaded", body = crate::http::ApiError),
@@ -45,7 +45,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// 200 with the new version, or 422 with the error (the old version serves on).
-#[utoipa::path(post, path = "/api/v1/scripts/reload", tag = "scripts",
+#[utoipa::path(post, path = "/api/v1/scripts/reload", operation_id = "reload_scripts", tag = "scripts",
     responses(
         (status = 200, description = "Loaded: `version`", body = Object),
         (status = 422, description = "Did not load: `error`, and the `serving` version (it serves on)", body = Object),
@@ -72,7 +72,7 @@ pub async fn reload(State(state): State<AppState>) -> Reply {
 }
 
 /// `POST /api/v1/scripts/rollback`: back to the previous version.
-#[utoipa::path(post, path = "/api/v1/scripts/rollback", tag = "scripts",
+#[utoipa::path(post, path = "/api/v1/scripts/rollback", operation_id = "rollback_scripts", tag = "scripts",
     responses(
         (status = 200, description = "Serving the previous version: `version`", body = Object),
         (status = 409, description = "No previous version to go back to", body = crate::http::ApiError),

@@ -3,7 +3,8 @@
 //!
 //! One middleware ([`guard`]) stands in front of every route. Pages and
 //! their assets are open (a page without a login shows its login form);
-//! `/api/v1/health`, `/api/v1/login` and `/api/v1/openapi.json` are open;
+//! `/api/v1/health` and `/api/v1/login` are open (the API document needs
+//! any login);
 //! `/metrics` is open unless `api.metrics_open` is false. Everything else
 //! needs a token, from the `waihu_session` cookie a login sets or an
 //! `Authorization: Bearer` header, and a role that may do it
@@ -362,7 +363,7 @@ pub fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 pub fn decide(caller: &Caller, method: &Method, route: &str, params: &[(&str, &str)]) -> Decision {
     let param = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let read = method == Method::GET || method == Method::HEAD;
-    if route == "/api/v1/logout" || route == "/api/v1/me" {
+    if route == "/api/v1/logout" || route == "/api/v1/me" || route == "/api/v1/openapi.json" {
         return Decision::Allow;
     }
     match caller.role {
@@ -419,9 +420,7 @@ pub fn decide(caller: &Caller, method: &Method, route: &str, params: &[(&str, &s
 fn open(method: &Method, path: &str) -> bool {
     matches!(
         (method, path),
-        (&Method::GET, "/api/v1/health")
-            | (&Method::POST, "/api/v1/login")
-            | (&Method::GET, "/api/v1/openapi.json")
+        (&Method::GET, "/api/v1/health") | (&Method::POST, "/api/v1/login")
     )
 }
 

@@ -714,7 +714,14 @@ fn line_of(lines: &std::collections::HashMap<String, usize>, key: &str) -> Optio
 /// The (id, password) pairs shipped in [`DEFAULTS_YAML`].
 pub(crate) fn demo_credentials() -> Vec<(String, String)> {
     parse(DEFAULTS_NAME, DEFAULTS_YAML)
-        .map(|f| f.agents.into_iter().map(|a| (a.id, a.password)).collect())
+        .map(|f| {
+            let users = f.api.users.into_iter().map(|u| (u.name, u.password));
+            f.agents
+                .into_iter()
+                .map(|a| (a.id, a.password))
+                .chain(users)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -227,7 +227,7 @@ pub fn mix(id: &str, title: &str, items: &[(String, u64)]) -> String {
             y = TOP + 14.0
         );
     }
-    let label_w = 120.0;
+    let label_w = 170.0;
     let bar_w = W - label_w - RIGHT - 90.0;
     for (i, (name, n)) in items.iter().enumerate().filter(|_| total > 0) {
         let y = TOP + row * i as f64;

@@ -112,7 +112,8 @@ pub enum Cell {
     Count(u64),
     /// A fraction: 0.25 is `0.2500` in CSV, `25.0%` on screen.
     Rate(f64),
-    /// Milliseconds: seconds in CSV (`61.5`), `1:01` on screen.
+    /// Milliseconds: seconds in CSV (`61.5`); on screen `12.5s` under a
+    /// minute, `1:01` or `1:00:01` from there.
     Ms(i64),
 }
 
@@ -133,6 +134,7 @@ impl Cell {
             Cell::Text(s) => s.clone(),
             Cell::Count(n) => n.to_string(),
             Cell::Rate(r) => format!("{:.1}%", r * 100.0),
+            Cell::Ms(ms) if *ms < 60_000 => format!("{:.1}s", (*ms).max(0) as f64 / 1000.0),
             Cell::Ms(ms) => {
                 let s = (*ms).max(0) / 1000;
                 if s >= 3600 {
@@ -460,6 +462,38 @@ mod tests {
     }
 
     #[test]
+    fn campaign_parameters_come_from_the_api_row_then_the_configuration() {
+        let row = |name: &str, config: &str| CampaignRow {
+            name: name.into(),
+            state: "draft".into(),
+            config: config.into(),
+            updated_ms: 0,
+        };
+        let api = r#"{"name":"api","queue":"sales","abandon_target_pct":5,"abandon_window":"24h",
+            "import":{"default_timezone":"Asia/Shanghai"}}"#;
+        let book = ParamsBook::new(
+            &[],
+            &[
+                row("api", api),
+                // A YAML campaign's row, and a row that is not a campaign.
+                row("yaml", "{}"),
+                row("broken", r#"{"name":"broken","mode":"telepathy"}"#),
+            ],
+        );
+        let p = book.get("api");
+        assert_eq!(p.timezone.iana_name(), Some("Asia/Shanghai"));
+        assert_eq!(p.abandon_window_ms, 86_400_000);
+        assert!((p.abandon_target - 0.05).abs() < 1e-12);
+        // Unknown, `{}` and invalid: the defaults (UTC, 30 days, 3 %).
+        for name in ["yaml", "broken", "nowhere"] {
+            let p = book.get(name);
+            assert_eq!(p.timezone.iana_name(), Some("UTC"), "{name}");
+            assert_eq!(p.abandon_window_ms, 30 * 86_400_000, "{name}");
+            assert!((p.abandon_target - 0.03).abs() < 1e-12, "{name}");
+        }
+    }
+
+    #[test]
     fn thresholds_are_checked() {
         assert_eq!(threshold_ms(None), Ok(20_000));
         assert_eq!(threshold_ms(Some(30)), Ok(30_000));
@@ -496,7 +530,7 @@ mod tests {
         let text = t.to_text();
         assert!(text.contains("66.7%"), "{text}");
         assert!(text.contains("1:02:05"), "{text}");
-        assert!(text.contains("0:12"), "{text}");
+        assert!(text.contains("12.5s"), "{text}");
         let empty = agents_table(&[]).to_text();
         assert!(empty.contains("nothing in this span"), "{empty}");
         assert!(empty.starts_with("agent  placed  connected"), "{empty}");

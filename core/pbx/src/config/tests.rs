@@ -61,7 +61,7 @@ fn embedded_defaults_are_valid_and_flag_demo_passwords() {
     assert!(
         s.warnings
             .iter()
-            .any(|w| matches!(w, Warning::DemoPasswords { agents } if agents == &["1001", "1002"]))
+            .any(|w| matches!(w, Warning::DemoPasswords { agents } if agents == &["1001", "1002", "supervisor"]))
     );
 }
 

@@ -190,8 +190,8 @@ impl fmt::Display for Warning {
         match self {
             Warning::DemoPasswords { agents } => write!(
                 f,
-                "DEMO PASSWORDS IN USE for agent(s) {}: anyone who has read waihu's \
-                 defaults can register as them. Run with --config and your own passwords.",
+                "DEMO PASSWORDS IN USE for {}: anyone who has read waihu's \
+                 defaults can register or sign in as them. Run with --config and your own passwords.",
                 agents.join(", ")
             ),
             Warning::ShortPassword { agent, len } => write!(
@@ -336,7 +336,7 @@ impl ConfigFile {
             t4: Duration::from_millis(t4),
             limits: self.sip.limits.clone(),
             tcp_idle: Duration::from_secs(self.sip.limits.tcp_idle_secs),
-            warnings: warnings(&agents),
+            warnings: warnings(&agents, &api),
             agents,
             http_listen,
             max_auth_failures: sec.auth_failures.max,
@@ -621,7 +621,7 @@ fn check_security(c: &mut Checker, s: &SecuritySection) {
     }
 }
 
-fn warnings(agents: &[Agent]) -> Vec<Warning> {
+fn warnings(agents: &[Agent], api: &super::ApiSettings) -> Vec<Warning> {
     let mut out = Vec::new();
     if agents.is_empty() {
         out.push(Warning::NoAgents);
@@ -629,8 +629,10 @@ fn warnings(agents: &[Agent]) -> Vec<Warning> {
     let demo = super::demo_credentials();
     let using_demo: Vec<String> = agents
         .iter()
-        .filter(|a| demo.iter().any(|(_, p)| *p == a.password))
-        .map(|a| a.id.clone())
+        .map(|a| (&a.id, &a.password))
+        .chain(api.users.iter().map(|(name, password, _)| (name, password)))
+        .filter(|(_, password)| demo.iter().any(|(_, p)| p == *password))
+        .map(|(id, _)| id.clone())
         .collect();
     if !using_demo.is_empty() {
         out.push(Warning::DemoPasswords { agents: using_demo });
