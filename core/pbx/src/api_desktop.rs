@@ -232,8 +232,8 @@ fn current_node(script: &AgentScript, path: &[ScriptStep]) -> String {
     params(("agent" = String, Path, description = "The agent's SIP id")),
     responses(
         (status = 200, description = "The agent, the current call and the wrap-up", body = Desktop),
-        (status = 404, description = "No such agent"),
-        (status = 503, description = "The ACD is not running"),
+        (status = 404, description = "No such agent", body = crate::http::ApiError),
+        (status = 503, description = "The ACD is not running", body = crate::http::ApiError),
     )
 )]
 pub async fn desktop(State(state): State<AppState>, Path(agent): Path<String>) -> Response {
@@ -440,9 +440,9 @@ fn check_step(
     request_body = StepBody,
     responses(
         (status = 200, description = "The step is recorded", body = StepDone),
-        (status = 400, description = "No such option, or a malformed body"),
-        (status = 404, description = "No such attempt"),
-        (status = 409, description = "Not the current node, the script has ended, the attempt has a disposition, or its campaign has no agent script"),
+        (status = 400, description = "No such option, or a malformed body", body = crate::http::ApiError),
+        (status = 404, description = "No such attempt", body = crate::http::ApiError),
+        (status = 409, description = "Not the current node, the script has ended, the attempt has a disposition, or its campaign has no agent script", body = crate::http::ApiError),
     )
 )]
 pub async fn script_step(
@@ -566,9 +566,9 @@ async fn command(state: &AppState, call_id: &str, command: waihu_call::Command) 
     tag = "desktop",
     params(("agent" = String, Path, description = "The agent's SIP id")),
     responses(
-        (status = 200, description = "The call is ended: {\"call_id\", \"event\"}"),
-        (status = 404, description = "No such agent"),
-        (status = 409, description = "The agent is not on a call"),
+        (status = 200, description = "The call is ended: `call_id` and the call's reply `event`", body = Object),
+        (status = 404, description = "No such agent", body = crate::http::ApiError),
+        (status = 409, description = "The agent is not on a call", body = crate::http::ApiError),
     )
 )]
 pub async fn hangup(State(state): State<AppState>, Path(agent): Path<String>) -> Response {
@@ -601,10 +601,10 @@ pub struct TransferBody {
     params(("agent" = String, Path, description = "The agent's SIP id")),
     request_body = TransferBody,
     responses(
-        (status = 200, description = "Transferred: {\"call_id\", \"event\"}"),
-        (status = 400, description = "A target that is not queue:NAME or agent:ID"),
-        (status = 404, description = "No such agent, or no such target queue or agent"),
-        (status = 409, description = "The agent is not on a bridged call, or the target agent is logged out"),
+        (status = 200, description = "Transferred: `call_id` and the call's reply `event`", body = Object),
+        (status = 400, description = "A target that is not queue:NAME or agent:ID", body = crate::http::ApiError),
+        (status = 404, description = "No such agent, or no such target queue or agent", body = crate::http::ApiError),
+        (status = 409, description = "The agent is not on a bridged call, or the target agent is logged out", body = crate::http::ApiError),
     )
 )]
 pub async fn transfer(
