@@ -106,15 +106,9 @@ pub async fn agent_op(
     let body: OpBody = if body.iter().all(u8::is_ascii_whitespace) {
         OpBody::default()
     } else {
-        match serde_json::from_slice(&body) {
+        match crate::http::json_body(&body, r#"{"reason": "..."}"#) {
             Ok(b) => b,
-            Err(e) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"error": format!("the body is not {{\"reason\": \"...\"}}: {e}")})),
-                )
-                    .into_response();
-            }
+            Err(bad) => return bad,
         }
     };
     let reason = body.reason;

@@ -28,7 +28,7 @@ use waihu_campaign::acd::{Agent, AgentState};
 use waihu_script::{AgentScript, Customer, Offer};
 use waihu_store::{AttemptRecord, ContactRecord, ScriptStep, StepAppended};
 
-use crate::http::AppState;
+use crate::http::{AppState, json_body};
 
 /// The desktop's routes, merged into the API's.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -450,14 +450,9 @@ pub async fn script_step(
     Path(attempt_id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Response {
-    let body: StepBody = match serde_json::from_slice(&body) {
+    let body: StepBody = match json_body(&body, r#"{"node": "...", "choice": N}"#) {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not {{\"node\": \"...\", \"choice\": N}}: {e}"),
-            );
-        }
+        Err(bad) => return bad,
     };
     let (Some(store), Some(scripts)) = (state.store.clone(), state.scripts.clone()) else {
         return unavailable("store");
@@ -612,14 +607,9 @@ pub async fn transfer(
     Path(agent): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let body: TransferBody = match serde_json::from_slice(&body) {
+    let body: TransferBody = match json_body(&body, r#"{"to": "queue:NAME" | "agent:ID"}"#) {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not {{\"to\": \"queue:NAME\" | \"agent:ID\"}}: {e}"),
-            );
-        }
+        Err(bad) => return bad,
     };
     let Some(calls) = state.calls.clone() else {
         return unavailable("acd");

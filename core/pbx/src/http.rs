@@ -229,6 +229,23 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The body of an error answer. Handlers build it with `json!`; this type
 /// only describes it in the OpenAPI document.
+///
+/// See [`json_body`] for the 400 a malformed body gets.
+/// A JSON request body, or the 400 that names the expected `shape` and
+/// what is wrong with the body.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    shape: &str,
+) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("the body is not {shape}: {e}") })),
+        )
+            .into_response()
+    })
+}
+
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct ApiError {
