@@ -233,6 +233,8 @@ impl utoipa::Modify for SecuritySchemes {
 /// See [`json_body`] for the 400 a malformed body gets.
 /// A JSON request body, or the 400 that names the expected `shape` and
 /// what is wrong with the body.
+// The error is the answer itself, returned at once by the handler.
+#[allow(clippy::result_large_err)]
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     body: &[u8],
     shape: &str,
