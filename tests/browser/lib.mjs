@@ -106,3 +106,57 @@ export async function screenshot(page, dir, name) {
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
   log(`screenshot ${name}.png`);
 }
+
+/**
+ * In every page of `context`, from the start of each document: marks
+ * `performance` with `name` the first time `selector` matches (a
+ * MutationObserver, so the time is the DOM change's, not a poll's).
+ */
+export function markWhenMatched(context, selector, name) {
+  return context.addInitScript(([sel, mark]) => {
+    const check = () => {
+      if (performance.getEntriesByName(mark, 'mark').length) return true;
+      if (!document.querySelector(sel)) return false;
+      performance.mark(mark);
+      return true;
+    };
+    const observer = new MutationObserver(() => check() && observer.disconnect());
+    observer.observe(document, { childList: true, subtree: true, attributes: true });
+  }, [selector, name]);
+}
+
+/** Waits for the `performance` mark `name` of the page's document; its time in ms from navigation start. */
+export function markTime(page, what, name, timeout) {
+  return until(page, what, (n) => {
+    const mark = performance.getEntriesByName(n, 'mark')[0];
+    return mark ? mark.startTime : false;
+  }, name, timeout);
+}
+
+/**
+ * After the load event: Navigation Timing's domContentLoadedEventEnd and
+ * loadEventEnd (ms from navigation start), and the bytes transferred so
+ * far for the document and its resources (transferSize: headers and
+ * encoded body; 0 for what came from the cache; WebSockets not counted).
+ */
+export function navigationTiming(page, what, timeout) {
+  return until(page, `${what}: the load event`, () => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    if (!nav || !nav.loadEventEnd) return false;
+    const resources = performance.getEntriesByType('resource');
+    return {
+      dcl: nav.domContentLoadedEventEnd,
+      load: nav.loadEventEnd,
+      bytes: resources.reduce((sum, r) => sum + (r.transferSize || 0), nav.transferSize || 0),
+      requests: 1 + resources.length,
+    };
+  }, undefined, timeout);
+}
+
+/** min, median, p95 (nearest rank) and max of `values`. */
+export function summary(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const rank = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
+  const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  return { min: v[0], median, p95: rank(0.95), max: v[v.length - 1] };
+}
