@@ -1,9 +1,10 @@
 //! `GET /api/v1/events`: the events plugins receive, pushed to browsers and
 //! programs over a WebSocket, each client seeing what its role may.
 //!
-//! The hub is one more sink of the plugins' fan-out: its thread turns each
-//! event into JSON once and publishes it on a broadcast channel; each
-//! connection filters and forwards. A client that falls behind is told how
+//! While a client is connected, the hub is one more sink of the plugins'
+//! fan-out: its thread turns each event into JSON once and publishes it on
+//! a broadcast channel; each connection filters and forwards. With no
+//! client the sink is removed, so calls build no events for nobody. A client that falls behind is told how
 //! many events it missed (`{"kind":"lagged"}`) and should fetch the state
 //! again; the call path never waits for a browser.
 
@@ -58,34 +59,77 @@ struct Keys {
 pub struct EventHub {
     tx: broadcast::Sender<Arc<Published>>,
     counters: SinkCounters,
+    plugins: Arc<crate::plugin::Plugins>,
+    /// Connections open; the sink is on the fan-out while it is above 0.
+    clients: std::sync::Mutex<usize>,
 }
 
+/// The fan-out's name for the hub's sink (no plugin's name has an `@`).
+const SINK: &str = "@websocket";
+
 impl EventHub {
-    /// Starts the hub's sink on the plugins' fan-out.
-    pub fn start(plugins: &crate::plugin::Plugins) -> std::io::Result<Arc<EventHub>> {
+    pub fn new(plugins: Arc<crate::plugin::Plugins>) -> Arc<EventHub> {
         let (tx, _) = broadcast::channel(BACKLOG);
-        let hub = Arc::new(EventHub {
-            tx: tx.clone(),
+        Arc::new(EventHub {
+            tx,
             counters: SinkCounters::default(),
-        });
-        let (sink, _thread) = spawn_sink("websocket", BACKLOG, &hub.counters, move |bytes| {
-            if tx.receiver_count() == 0 {
-                return;
-            }
-            let keys: Keys = serde_json::from_slice(bytes).unwrap_or_default();
-            let Ok(text) = std::str::from_utf8(bytes) else {
-                return;
-            };
-            let _ = tx.send(Arc::new(Published {
-                json: Utf8Bytes::from(text.to_owned()),
-                kind: keys.kind,
-                agent: keys.agent,
-                call_id: keys.call_id,
-            }));
-        })?;
-        plugins.add_listener("@websocket", sink);
-        Ok(hub)
+            plugins,
+            clients: std::sync::Mutex::new(0),
+        })
     }
+
+    /// A new client's receiver; the first one puts the sink on the fan-out.
+    fn join(&self) -> std::io::Result<broadcast::Receiver<Arc<Published>>> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rx = self.tx.subscribe();
+        if *clients == 0 {
+            let tx = self.tx.clone();
+            let (sink, _thread) = spawn_sink("websocket", BACKLOG, &self.counters, move |bytes| {
+                publish(&tx, bytes);
+            })?;
+            self.plugins.set_listener(SINK, Some(sink));
+        }
+        *clients += 1;
+        Ok(rx)
+    }
+
+    /// A client left; the last one takes the sink off the fan-out.
+    fn leave(&self) {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *clients = clients.saturating_sub(1);
+        if *clients == 0 {
+            self.plugins.set_listener(SINK, None);
+        }
+    }
+}
+
+/// One open connection; leaving the hub when dropped.
+struct Member<'a>(&'a EventHub);
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
+/// Publishes one serialised event to the connections.
+fn publish(tx: &broadcast::Sender<Arc<Published>>, bytes: &[u8]) {
+    let keys: Keys = serde_json::from_slice(bytes).unwrap_or_default();
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    let _ = tx.send(Arc::new(Published {
+        json: Utf8Bytes::from(text.to_owned()),
+        kind: keys.kind,
+        agent: keys.agent,
+        call_id: keys.call_id,
+    }));
 }
 
 /// What one connection lets through.
@@ -170,7 +214,16 @@ async fn serve(
     caller: Caller,
     still_valid: impl Fn() -> bool,
 ) {
-    let mut rx = hub.tx.subscribe();
+    let mut rx = match hub.join() {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the events websocket's sink");
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    // Leaves the hub however this ends.
+    let _member = Member(&hub);
     let mut filter = Filter::for_caller(&caller);
     let hello =
         json!({"kind": "hello", "user": caller.user, "role": caller.role, "agent": caller.agent});
@@ -256,6 +309,22 @@ mod tests {
         assert!(!f.passes(&published("contact", None, None)));
         assert!(!f.passes(&published("import", None, None)));
         assert!(f.passes(&published("campaign", None, None)));
+    }
+
+    #[test]
+    fn calls_build_events_only_while_a_client_is_connected() {
+        let plugins = Arc::new(crate::plugin::Plugins::load(&[]));
+        let hub = EventHub::new(plugins.clone());
+        assert!(!plugins.wants_events());
+        let first = hub.join().expect("join");
+        let second = hub.join().expect("join");
+        assert!(plugins.wants_events());
+        drop(first);
+        hub.leave();
+        assert!(plugins.wants_events(), "one client is still there");
+        drop(second);
+        hub.leave();
+        assert!(!plugins.wants_events());
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let auth = Arc::new(crate::auth::Auth::new(&settings)?);
     let state = AppState::new(snapshots_rx, started)
         .with_auth(auth)
-        .with_events(crate::events_ws::EventHub::start(&plugins)?)
+        .with_events(crate::events_ws::EventHub::new(plugins.clone()))
         .with_scripts(scripts.clone())
         .with_store(store.clone())
         .with_calls(calls.clone())

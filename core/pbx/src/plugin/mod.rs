@@ -347,9 +347,10 @@ impl Plugins {
 
     /// Adds a listener inside the switch (the events WebSocket) beside the
     /// plugins' sinks; its name starts with `@`, which no plugin's can.
-    pub fn add_listener(&self, name: &str, sink: events::Sink) {
+    /// `None` removes it (its thread ends once its queue is delivered).
+    pub fn set_listener(&self, name: &str, sink: Option<events::Sink>) {
         debug_assert!(name.starts_with('@'));
-        self.fanout.set(name, Some(sink));
+        self.fanout.set(name, sink);
     }
 
     /// Offers an event to every event sink, without waiting.
