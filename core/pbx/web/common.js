@@ -240,15 +240,13 @@ export function events(onEvent, onOpen) {
 }
 
 /**
- * Wraps an async `load` so that a burst of calls is one fetch: a call when
- * idle (and at least `wait` ms after the last run ended) runs at once;
- * calls while it runs fold into one more run, `wait` ms after it ended.
+ * Wraps an async `load` so that calls while it runs fold into one more run
+ * after it, `wait` ms after the last call: a burst of events is one fetch.
  */
 export function debounced(load, wait = 0) {
   let timer = null;
   let running = false;
   let again = false;
-  let lastEnd = -Infinity;
   const run = async () => {
     timer = null;
     if (running) {
@@ -262,7 +260,6 @@ export function debounced(load, wait = 0) {
       console.error(e);
     } finally {
       running = false;
-      lastEnd = performance.now();
       if (again) {
         again = false;
         schedule();
@@ -271,13 +268,11 @@ export function debounced(load, wait = 0) {
   };
   const schedule = () => {
     if (timer !== null) return;
-    const gap = wait - (performance.now() - lastEnd);
-    // Now: at the end of this task, not a timer's (clamped) turn later.
-    if (running || gap <= 0) {
+    // No wait: at the end of this task, not a timer's (clamped) turn later.
+    if (wait > 0) timer = setTimeout(run, wait);
+    else {
       timer = true;
       queueMicrotask(run);
-    } else {
-      timer = setTimeout(run, gap);
     }
   };
   return schedule;

@@ -29,8 +29,7 @@ function onEvent(event) {
   load();
 }
 
-// Events come in bursts (a dial is several): at most one read per quarter
-// second, the first at once.
+// Events come in bursts (a dial is several); one read per quarter second.
 const load = debounced(async () => {
   const [agents, queues, campaigns, trunks] = await Promise.all([
     api('GET', '/agents'),
