@@ -358,8 +358,16 @@ impl Leg {
         self.relayed += u64::from(sent);
     }
 
-    /// [`Leg::relay`] for the relay engine, through the socket it holds.
-    pub fn forward(&mut self, socket: &StdUdpSocket, packet: &[u8], their_event_type: Option<u8>) {
+    /// [`Leg::relay`] for the relay engine, through the socket it holds;
+    /// `connected` is the peer that socket is connected to, if any (a
+    /// connected send skips the kernel's route lookup).
+    pub fn forward(
+        &mut self,
+        socket: &StdUdpSocket,
+        connected: Option<SocketAddr>,
+        packet: &[u8],
+        their_event_type: Option<u8>,
+    ) {
         let Some((to, rewritten)) = self.outgoing(packet, their_event_type) else {
             return;
         };
@@ -369,8 +377,20 @@ impl Leg {
             packet
         };
         // A full socket buffer drops the packet, as the network would.
-        let sent = socket.send_to(out, to).is_ok();
+        let sent = if connected == Some(to) {
+            socket.send(out).is_ok()
+        } else {
+            socket.send_to(out, to).is_ok()
+        };
         self.relayed += u64::from(sent);
+    }
+
+    /// The address media both comes from and goes to, once the source is
+    /// locked (symmetric RTP): the relay engine may connect the socket to it.
+    pub fn symmetric_peer(&self) -> Option<SocketAddr> {
+        self.filter
+            .locked()
+            .filter(|&locked| self.filter.send_to() == Some(locked))
     }
 
     /// Where a relayed packet goes, and whether it was copied into

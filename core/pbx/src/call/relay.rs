@@ -21,10 +21,10 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::UdpSocket as StdUdpSocket;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
@@ -112,7 +112,7 @@ pub fn park(legs: [Box<Leg>; 2], sockets: [StdUdpSocket; 2]) -> Result<Parked, B
         });
     };
     let id = engine.next_id.fetch_add(1, Ordering::Relaxed);
-    let thread = engine.next_thread.fetch_add(1, Ordering::Relaxed) % engine.threads.len();
+    let thread = engine.least_loaded();
     let (tx, rx) = oneshot::channel();
     engine.threads[thread].send(Command::Add {
         id,
@@ -140,12 +140,30 @@ enum Command {
 struct Engine {
     threads: Vec<ThreadHandle>,
     next_id: AtomicU64,
-    next_thread: AtomicUsize,
+}
+
+impl Engine {
+    /// The thread carrying the fewest bridges, counted as taken. Not round
+    /// robin: a call parks again after every SIP message it handles (the
+    /// caller's ACK, say), so turns would pile the lasting bridges of a
+    /// steady load on one thread.
+    fn least_loaded(&self) -> usize {
+        let thread = self
+            .threads
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| t.bridges.load(Ordering::Relaxed))
+            .map_or(0, |(n, _)| n);
+        self.threads[thread].bridges.fetch_add(1, Ordering::Relaxed);
+        thread
+    }
 }
 
 struct ThreadHandle {
     commands: mpsc::Sender<Command>,
     wake: OwnedFd,
+    /// Bridges sent to this thread and not yet given back.
+    bridges: Arc<AtomicUsize>,
 }
 
 impl ThreadHandle {
@@ -188,7 +206,9 @@ fn start() -> io::Result<Engine> {
             epoll::EventFlags::IN,
         )?;
         let (tx, rx) = mpsc::channel();
+        let bridges = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
+            bridges: bridges.clone(),
             poll,
             wake: wake.try_clone()?,
             commands: rx,
@@ -199,12 +219,15 @@ fn start() -> io::Result<Engine> {
         std::thread::Builder::new()
             .name(format!("waihu-relay-{n}"))
             .spawn(move || worker.run())?;
-        threads.push(ThreadHandle { commands: tx, wake });
+        threads.push(ThreadHandle {
+            commands: tx,
+            wake,
+            bridges,
+        });
     }
     Ok(Engine {
         threads,
         next_id: AtomicU64::new(1),
-        next_thread: AtomicUsize::new(0),
     })
 }
 
@@ -212,12 +235,50 @@ struct Bridge {
     id: u64,
     legs: [Box<Leg>; 2],
     sockets: [StdUdpSocket; 2],
+    /// The peer each socket is connected to. Once a leg's source is locked
+    /// and it sends back to it, its socket is connected there: sends skip
+    /// the route lookup, and packets from anyone else (which the source
+    /// filter would drop) are dropped by the kernel. Undone before the
+    /// sockets go back, since a new negotiation may move the peer.
+    connected: [Option<SocketAddr>; 2],
     digits: Vec<char>,
     reply: oneshot::Sender<Back>,
     next_rtcp: Instant,
 }
 
+impl Bridge {
+    fn connect(&mut self, side: usize, peer: SocketAddr) {
+        match self.sockets[side].connect(peer) {
+            Ok(()) => self.connected[side] = Some(peer),
+            // Still relayed with addressed sends; not tried again.
+            Err(e) => {
+                debug!(error = %e, "relay engine: rtp socket not connected");
+                self.connected[side] = Some(UNCONNECTABLE);
+            }
+        }
+    }
+
+    /// Undoes [`Bridge::connect`] before the sockets go back.
+    fn disconnect(&mut self) {
+        for (socket, connected) in self.sockets.iter().zip(&mut self.connected) {
+            if connected.take().is_some_and(|peer| peer != UNCONNECTABLE)
+                && let Err(e) = rustix::net::connect_unspec(socket)
+            {
+                warn!(error = %e, "relay engine: rtp socket not disconnected");
+            }
+        }
+    }
+}
+
+/// Marks a socket [`Bridge::connect`] failed on (no peer sends there).
+const UNCONNECTABLE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    0,
+));
+
 struct Worker {
+    /// This thread's count in [`ThreadHandle::bridges`].
+    bridges: Arc<AtomicUsize>,
     poll: OwnedFd,
     wake: OwnedFd,
     commands: mpsc::Receiver<Command>,
@@ -318,7 +379,17 @@ impl Worker {
         }
         let event_type = from.event_type();
         if let Some(packet) = from.take_relayable() {
-            to.forward(&bridge.sockets[1 - side], packet, event_type);
+            to.forward(
+                &bridge.sockets[1 - side],
+                bridge.connected[1 - side],
+                packet,
+                event_type,
+            );
+        }
+        if bridge.connected[side].is_none()
+            && let Some(peer) = from.symmetric_peer()
+        {
+            bridge.connect(side, peer);
         }
         true
     }
@@ -368,6 +439,7 @@ impl Worker {
             id,
             legs,
             sockets,
+            connected: [None; 2],
             digits: Vec::new(),
             reply,
             next_rtcp: now + RTCP_INTERVAL,
@@ -403,15 +475,17 @@ impl Worker {
     }
 
     fn give_back(&mut self, slot: usize, why: Why) {
-        let Some(bridge) = self.slots.get_mut(slot).and_then(Option::take) else {
+        let Some(mut bridge) = self.slots.get_mut(slot).and_then(Option::take) else {
             return;
         };
+        bridge.disconnect();
         for socket in &bridge.sockets {
             // Not registered (a failed add) is fine.
             let _ = epoll::delete(&self.poll, socket);
         }
         self.ids.remove(&bridge.id);
         self.free.push(slot);
+        self.bridges.fetch_sub(1, Ordering::Relaxed);
         // A call task that is gone drops the legs, and their ports.
         let _ = bridge.reply.send(Back {
             legs: bridge.legs,
@@ -419,5 +493,42 @@ impl Worker {
             digits: bridge.digits,
             why,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle() -> ThreadHandle {
+        let (commands, _) = mpsc::channel();
+        ThreadHandle {
+            commands,
+            wake: eventfd(0, EventfdFlags::CLOEXEC).expect("eventfd"),
+            bridges: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    #[test]
+    fn bridges_go_to_the_thread_carrying_fewest_even_when_calls_park_twice() {
+        let engine = Engine {
+            threads: vec![handle(), handle()],
+            next_id: AtomicU64::new(1),
+        };
+        // Each call parks, is given back for its ACK, and parks again: with
+        // turns, every lasting bridge would land on the same thread.
+        for _ in 0..10 {
+            let first = engine.least_loaded();
+            engine.threads[first]
+                .bridges
+                .fetch_sub(1, Ordering::Relaxed);
+            engine.least_loaded();
+        }
+        let loads: Vec<usize> = engine
+            .threads
+            .iter()
+            .map(|t| t.bridges.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(loads, [5, 5]);
     }
 }
