@@ -5,10 +5,11 @@
 
 mod support;
 
-use support::{Arrival, Loss, Side, Sim, ack_2xx, answer, invite, is_ack};
+use support::{Arrival, CLIENT_ADDR, Loss, Side, Sim, ack_2xx, answer, invite, is_ack, via};
 use waihu_sip::Transport;
+use waihu_sip::message::Message;
 use waihu_sip::message::Method;
-use waihu_sip::transaction::{Incoming, Key, TransactionEvent, TransactionState};
+use waihu_sip::transaction::{Incoming, Key, TransactionEvent, TransactionState, new_branch};
 
 #[test]
 fn non_2xx_final_is_retransmitted_on_timer_g_until_timer_h() {
@@ -150,5 +151,66 @@ fn a_2xx_without_ack_is_retransmitted_until_timer_l_and_each_copy_reaches_the_tu
             .inbox
             .iter()
             .any(|(_, a)| matches!(a, Arrival::Request(Incoming::Ack(_))))
+    );
+}
+
+/// The client transaction's own ACK for the INVITE of seed 4.
+fn is_proper_ack_of_4(m: &Message) -> bool {
+    matches!(m, Message::Request(r)
+        if r.method == Method::Ack && r.top_via().branch() == Some(new_branch(4).as_str()))
+}
+
+#[test]
+fn an_ack_for_a_non_2xx_with_a_new_branch_still_confirms_if_the_to_tag_is_ours() {
+    // sipp's auth scenarios ACK a 401 with a fresh branch (RFC 3261
+    // 17.1.1.3 says the INVITE's). Matched by Call-ID, CSeq, From tag and
+    // our To tag, it stops the 401 instead of letting it repeat for 32 s.
+    let mut sim = Sim::new(Transport::Udp);
+    sim.client.loss = Loss::none().drop_all(is_proper_ack_of_4);
+    let inv = invite(4, Transport::Udp);
+    sim.client
+        .tx
+        .send_request(sim.now(), inv.clone(), sim.server_peer())
+        .expect("INVITE starts");
+    let (key, received) = sim.expect_new_request(Side::Server);
+    let now = sim.now();
+    let challenge = answer(&received, 401, Some("srv"));
+    sim.server
+        .tx
+        .respond(now, key, challenge.clone())
+        .expect("401");
+    sim.run_until(std::time::Duration::from_millis(100));
+
+    // First an ACK with somebody else's To tag: not this transaction's.
+    let mut stray = inv.clone();
+    stray.method = Method::Ack;
+    stray.cseq.method = Method::Ack;
+    stray.via = vec![via(Transport::Udp, CLIENT_ADDR, &new_branch(40))];
+    stray.to.set_tag("other");
+    sim.client.tx.send_ack(&stray, sim.server_peer());
+    sim.run_until(std::time::Duration::from_millis(200));
+    assert_eq!(
+        sim.server.tx.server_state(key),
+        Some(TransactionState::Completed)
+    );
+
+    let mut ack = stray;
+    ack.via = vec![via(Transport::Udp, CLIENT_ADDR, &new_branch(41))];
+    ack.to = challenge.to.clone();
+    sim.client.tx.send_ack(&ack, sim.server_peer());
+    sim.run_until(std::time::Duration::from_millis(300));
+    assert_eq!(
+        sim.server.tx.server_state(key),
+        Some(TransactionState::Confirmed)
+    );
+    sim.run_until_idle();
+    assert_eq!(
+        sim.sent_ms(Side::Server, |w| w.is_response(401, &Method::Invite)),
+        [10],
+        "no retransmission of the 401 after its ACK"
+    );
+    assert!(
+        !sim.events_ms(Side::Server)
+            .contains(&(32_010, TransactionEvent::AckTimeout { key }))
     );
 }

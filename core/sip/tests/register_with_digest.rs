@@ -340,21 +340,25 @@ fn authenticated_invite_goes_to_the_application() {
 }
 
 #[test]
-fn digest_uri_must_match_the_request_uri() {
-    let mut h = harness();
-    let p = peer(1);
-    let r = h.one(p, &register("a", 1, &[]));
-    let auth = authorization(
-        &challenge(&r, "MD5"),
-        "1001",
-        "s3cret",
-        "REGISTER",
-        "sip:elsewhere.example",
-        1,
-    );
-    let r = h.one(
-        p,
-        &register("b", 2, &["Contact: <sip:1001@192.0.2.1>".into(), auth]),
-    );
-    assert_eq!(r.status, 400);
+fn digest_uri_must_be_the_request_uri_or_this_server_without_a_user() {
+    let cases = [
+        // Another host: refused.
+        ("sip:elsewhere.example", 400),
+        // Another user at our domain (the INVITE target trick): refused.
+        (&*format!("sip:9001@{DOMAIN}"), 400),
+        // This server named without a user, as sipp sends it: accepted.
+        (&*format!("sip:{DOMAIN}"), 200),
+        ("sip:192.0.2.2:5060", 200),
+    ];
+    for (n, (uri, status)) in cases.into_iter().enumerate() {
+        let mut h = harness();
+        let p = peer(1);
+        let r = h.one(p, &register("a", 1, &[]));
+        let auth = authorization(&challenge(&r, "MD5"), "1001", "s3cret", "REGISTER", uri, 1);
+        let r = h.one(
+            p,
+            &register("b", 2, &["Contact: <sip:1001@192.0.2.1>".into(), auth]),
+        );
+        assert_eq!(r.status, status, "case {n}: digest uri {uri}");
+    }
 }

@@ -295,6 +295,9 @@ struct ServerEntry {
     /// Every key this transaction is indexed under.
     keys: Vec<ServerMatch>,
     ack_key: Option<AckMatch>,
+    /// The To tag of a non-2xx final response: an ACK that finds this
+    /// transaction by [`AckMatch`] instead of its branch must carry it.
+    failure_tag: Option<String>,
 }
 
 impl ServerEntry {
@@ -394,11 +397,21 @@ impl Transactions {
         }
         if request.method == Method::Ack {
             return match self.ack_index.get(&AckMatch::of(&request)).copied() {
-                Some(key) => self.dispatch_request(now, key, request),
-                None => Incoming::Ack(request),
+                Some(key) if self.acks_failure_by_dialog(key, &request) != Some(false) => {
+                    self.dispatch_request(now, key, request)
+                }
+                _ => Incoming::Ack(request),
             };
         }
         self.new_server(now, request, peer)
+    }
+
+    /// For a transaction that ended in a non-2xx (which is only indexed
+    /// for this with a To tag), whether an ACK that found it by dialog
+    /// identifiers is its ACK (same To tag); `None` for a 2xx.
+    fn acks_failure_by_dialog(&self, key: ServerKey, ack: &Request) -> Option<bool> {
+        let tag = self.servers.get(&key)?.failure_tag.as_deref()?;
+        Some(ack.to.tag() == Some(tag))
     }
 
     fn dispatch_request(&mut self, now: Instant, key: ServerKey, request: Request) -> Incoming {
@@ -444,6 +457,7 @@ impl Transactions {
             request: transaction_copy(&request),
             keys,
             ack_key: None,
+            failure_tag: None,
         };
         self.servers.insert(key, entry);
         if request.method != Method::Cancel {
@@ -504,10 +518,16 @@ impl Transactions {
         if !matches!(entry.machine, ServerMachine::Invite(_)) || response.status < 200 {
             return;
         }
-        if response.status < 300 && entry.ack_key.is_none() {
+        // A non-2xx is indexed too: some UACs (sipp's own auth scenarios)
+        // send its ACK with a new branch, which RFC 3261 17.1.1.3 forbids;
+        // unmatched, our response would be retransmitted until timer H and
+        // break their next request. The To tag keeps the match exact.
+        let failure_tag = response.to.tag().filter(|_| response.status >= 300);
+        if entry.ack_key.is_none() && (response.status < 300 || failure_tag.is_some()) {
             let ack_key = AckMatch::of(&entry.request);
             self.ack_index.insert(ack_key.clone(), key);
             entry.ack_key = Some(ack_key);
+            entry.failure_tag = failure_tag.map(str::to_owned);
         }
         let extra = match (entry.keys.first(), response.to.tag()) {
             (Some(first), Some(tag)) => matching::with_to_tag(first, tag),
