@@ -536,13 +536,13 @@ impl Endpoint {
         }
     }
 
-    /// Whether a To/Request-URI names this registrar's domain (or an address literal).
     /// Whether the credentials' `uri` may be used for `request`: the
     /// Request-URI itself (RFC 7616 section 3.4), or this server named
     /// without a user (`sip:domain`, `sip:IP:port`), which is what sipp and
     /// some UAs send whatever the Request-URI. RFC 3261 22.4 asks no more;
     /// the credentials stay bound to our nonce, whose counts are checked.
-    /// A URI naming another user or another host is refused.
+    /// A URI with a user, or naming another domain, is refused; an address
+    /// literal counts as this server, as [`Endpoint::is_local`] takes it.
     fn digest_uri_fits(&self, digest_uri: &str, request: &Request) -> bool {
         let Ok(uri) = message::parse_uri(digest_uri) else {
             return false;
@@ -551,6 +551,7 @@ impl Endpoint {
             || (uri.as_sip().is_some_and(|u| u.user.is_none()) && self.is_local(&uri))
     }
 
+    /// Whether a To/Request-URI names this registrar's domain (or an address literal).
     fn is_local(&self, uri: &Uri) -> bool {
         match uri.as_sip().map(|u| &u.host) {
             Some(Host::Name(n)) => n.eq_ignore_ascii_case(&self.domain),
