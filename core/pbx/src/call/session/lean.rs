@@ -11,6 +11,7 @@ use tracing::{debug, warn};
 use waihu_call::{HangupCause, Party};
 use waihu_sip::session_timer::SessionTimer;
 
+use super::super::ToCall;
 use super::super::leg::{Heard, Leg};
 use super::{Session, Waiting};
 use crate::call::relay::{self, Back, Why};
@@ -97,6 +98,13 @@ impl Session {
         };
         tokio::select! {
             message = self.inbox.recv() => {
+                // The caller's ACK for our 2xx changes nothing (see
+                // `on_sip`), and it comes after every answered call had
+                // parked: taking the legs back for it would cost each call
+                // a second trip to the engine.
+                if matches!(message, Some(ToCall::Ack)) {
+                    return;
+                }
                 self.unpark().await;
                 match message {
                     Some(message) => self.on_sip(message).await,
