@@ -396,6 +396,30 @@ pub fn check_dial(
     lists: &ListResults<'_>,
     policy: &DialPolicy,
 ) -> Result<(), Refusal> {
+    check(now, contact, lists, policy, true)
+}
+
+/// As [`check_dial`], for a number the caller has just produced with
+/// [`PhoneNormalizer::normalize`](crate::contact::PhoneNormalizer::normalize),
+/// which validated it: the E.164 check, a second full parse of the
+/// number, is not made again. A number read from storage goes through
+/// [`check_dial`].
+pub fn check_dial_normalised(
+    now: Ms,
+    contact: &ContactFacts<'_>,
+    lists: &ListResults<'_>,
+    policy: &DialPolicy,
+) -> Result<(), Refusal> {
+    check(now, contact, lists, policy, false)
+}
+
+fn check(
+    now: Ms,
+    contact: &ContactFacts<'_>,
+    lists: &ListResults<'_>,
+    policy: &DialPolicy,
+    validate_number: bool,
+) -> Result<(), Refusal> {
     let permanent = |reason| {
         Err(Refusal {
             reason,
@@ -412,7 +436,7 @@ pub fn check_dial(
             reason: reason.clone(),
         });
     }
-    if let Err(e) = check_e164(contact.phone) {
+    if validate_number && let Err(e) = check_e164(contact.phone) {
         return permanent(RefusalReason::InvalidNumber(e));
     }
     let Ok(tz) = zone::lookup_zone(contact.timezone) else {
@@ -856,6 +880,31 @@ mod tests {
             assert_eq!(refusal.reason.as_str(), "invalid_number", "{phone:?}");
             assert_eq!(refusal.retry_at, None);
         }
+    }
+
+    #[test]
+    fn a_just_normalised_number_is_not_parsed_again_but_every_other_rule_holds() {
+        // What a normaliser produced is taken as valid: this one is not,
+        // and only `check_dial` looks.
+        let contact = ContactFacts {
+            phone: "+8612345",
+            ..fresh()
+        };
+        let policy = DialPolicy::default();
+        assert!(check_dial(morning(), &contact, &clean(), &policy).is_err());
+        assert_eq!(
+            check_dial_normalised(morning(), &contact, &clean(), &policy),
+            Ok(())
+        );
+        let listed = ListResults {
+            do_not_call: Some("asked"),
+            blacklist: &ALLOW,
+        };
+        let refused = check_dial_normalised(morning(), &fresh(), &listed, &policy);
+        assert_eq!(reason(refused), "do_not_call");
+        let night = ms("2026-06-10T23:00:00+08:00");
+        let refused = check_dial_normalised(night, &fresh(), &clean(), &policy);
+        assert_eq!(reason(refused), "outside_window");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tracing::warn;
 use waihu_campaign::rules::{
     AttemptEnd, BlacklistVerdict, ContactFacts, DailyCap, DialPolicy, ListResults, Outcome,
-    RetryPolicy, check_dial,
+    RetryPolicy, check_dial, check_dial_normalised,
 };
 use waihu_campaign::zone;
 use waihu_script::{HookErrorKind, ScriptHost, Verdict};
@@ -191,7 +191,14 @@ pub async fn check(
         do_not_call: dnc.as_deref(),
         blacklist: &verdict,
     };
-    match check_dial(now, &facts, &lists, &policy) {
+    // A contact's number comes from storage and is checked again; any
+    // other was validated by `normalise` above.
+    let checked = if contact.is_some() {
+        check_dial(now, &facts, &lists, &policy)
+    } else {
+        check_dial_normalised(now, &facts, &lists, &policy)
+    };
+    match checked {
         Ok(()) => Ok(e164),
         Err(refusal) => {
             let refused = Refused {

@@ -199,6 +199,7 @@ impl Session {
             a_call_id: None,
             parked: None,
             park_refused: false,
+            bridged_at: None,
         };
         (session, tx)
     }
@@ -293,6 +294,9 @@ struct Session {
     parked: Option<super::relay::Parked>,
     /// The engine could not take (or carry) this call's legs: relay here.
     park_refused: bool,
+    /// When the call was last bridged; the relay engine takes the bridge
+    /// [`lean::PARK_AFTER`] later.
+    bridged_at: Option<Instant>,
 }
 
 #[derive(Debug)]

@@ -846,6 +846,7 @@ impl Session {
         }
         info!(call_id = %self.call_id, "bridged");
         self.waiting = Waiting::Bridge;
+        self.bridged_at = Some(Instant::now());
         self.origin_bridged();
     }
 

@@ -20,6 +20,13 @@ use crate::call::relay::{self, Back, Why};
 /// just looks again then.
 const NO_TIMER: Duration = Duration::from_secs(3600);
 
+/// How long a bridge is relayed by its own task before the engine takes
+/// it. Handing the legs over and back costs a dozen system calls and two
+/// trips between threads, more than a bridge of a few packets saves; the
+/// first second also carries the caller's ACK and the source filter's
+/// probation. The task wakes for every packet meanwhile, so it notices.
+pub(super) const PARK_AFTER: Duration = Duration::from_secs(1);
+
 impl Session {
     /// Whether the bridge may go to the engine: packets only go from one
     /// leg to the other, and nobody needs the audio or the frame clock.
@@ -28,6 +35,9 @@ impl Session {
             return false;
         };
         matches!(self.waiting, Waiting::Bridge)
+            && self
+                .bridged_at
+                .is_some_and(|at| at.elapsed() >= PARK_AFTER)
             && !self.park_refused
             && self.ended.is_none()
             && self.hold_music.is_none()
