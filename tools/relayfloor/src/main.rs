@@ -270,14 +270,8 @@ fn thread_cpu_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// Socket `k` relays to socket `k ^ 1`: the two legs of call `k / 2`.
-fn relay_epoll(
-    sockets: Vec<UdpSocket>,
-    peers: Vec<SocketAddr>,
-    mode: Mode,
-    nap: Duration,
-    progress: &Progress,
-) -> Result<()> {
+/// A level-triggered epoll watching every socket for input, keyed by index.
+fn watch(sockets: &[UdpSocket]) -> Result<std::os::fd::OwnedFd> {
     let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
     for (k, socket) in sockets.iter().enumerate() {
         epoll::add(
@@ -287,6 +281,18 @@ fn relay_epoll(
             epoll::EventFlags::IN,
         )?;
     }
+    Ok(poll)
+}
+
+/// Socket `k` relays to socket `k ^ 1`: the two legs of call `k / 2`.
+fn relay_epoll(
+    sockets: Vec<UdpSocket>,
+    peers: Vec<SocketAddr>,
+    mode: Mode,
+    nap: Duration,
+    progress: &Progress,
+) -> Result<()> {
+    let poll = watch(&sockets)?;
     let mut events: Vec<epoll::Event> = Vec::with_capacity(4096);
     let mut buf = [0u8; 2048];
     let timeout = Timespec {
@@ -403,15 +409,7 @@ fn relay_compio(sockets: Vec<UdpSocket>, nap: Duration, progress: &Progress) -> 
 /// for half a second. Returns packets sent and packets received on the
 /// partner socket of their sender.
 fn generate(sockets: Vec<UdpSocket>, sending: Duration) -> Result<(u64, u64)> {
-    let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-    for (k, socket) in sockets.iter().enumerate() {
-        epoll::add(
-            &poll,
-            socket,
-            epoll::EventData::new_u64(k as u64),
-            epoll::EventFlags::IN,
-        )?;
-    }
+    let poll = watch(&sockets)?;
     let slots = PTIME.as_millis() as usize;
     let mut packet = [0u8; PACKET];
     packet[0] = 0x80; // RTP version 2, PCMU
