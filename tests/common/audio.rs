@@ -370,7 +370,7 @@ impl RtpTap {
                 continue;
             };
             let free = |p: u16| UdpSocket::bind(("127.0.0.1", p)).is_ok();
-            if free(mp) && free(mp + 2) {
+            if free(mp) && free(mp + 2) && super::promise(&[mp, mp + 1, mp + 2, mp + 3, tap.port]) {
                 return (tap, mp);
             }
         }

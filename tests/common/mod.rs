@@ -178,9 +178,32 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
 }
 
+/// Ports this test process has handed out. A port chosen here is released
+/// before its user (a sipp started a moment later) binds it, and the
+/// kernel may give the same number to the next `bind(0)` meanwhile: a later
+/// choice made here must not be one of these.
+fn promised() -> &'static std::sync::Mutex<std::collections::HashSet<u16>> {
+    static PROMISED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
+        std::sync::OnceLock::new();
+    PROMISED.get_or_init(Default::default)
+}
+
+/// Marks `ports` as handed out; false (and nothing marked) if one already was.
+pub fn promise(ports: &[u16]) -> bool {
+    let mut promised = promised()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if ports.iter().any(|p| promised.contains(p)) {
+        return false;
+    }
+    promised.extend(ports);
+    true
+}
+
 /// `n` distinct ports nobody listens on right now: bound on 127.0.0.1 with
 /// port 0 (all held until the last is chosen, so none repeats) and
-/// released. Each is free for both UDP and TCP, so one number serves either.
+/// released. Each is free for both UDP and TCP, so one number serves either,
+/// and none was handed out before by this process (see [`promise`]).
 pub fn free_ports(n: usize) -> Vec<u16> {
     let mut held = Vec::new();
     let mut tries = 0;
@@ -192,7 +215,9 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         );
         let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP socket on 127.0.0.1");
         let port = udp.local_addr().expect("local address").port();
-        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port))
+            && promise(&[port])
+        {
             held.push((port, udp, tcp));
         }
     }
@@ -606,7 +631,11 @@ pub fn sipp_media_port() -> u16 {
         let probe = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = probe.local_addr().expect("addr").port();
         drop(probe);
-        if p.is_multiple_of(2) && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+        if p.is_multiple_of(2)
+            && p < 65000
+            && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok()
+            && promise(&[p, p + 1, p + 2, p + 3])
+        {
             return p;
         }
     }
