@@ -109,9 +109,8 @@ impl Session {
         tokio::select! {
             message = self.inbox.recv() => {
                 // The caller's ACK for our 2xx changes nothing (see
-                // `on_sip`), and it comes after every answered call had
-                // parked: taking the legs back for it would cost each call
-                // a second trip to the engine.
+                // `on_sip`); one that comes late, or again, after the
+                // bridge parked is no reason for a trip to the engine.
                 if matches!(message, Some(ToCall::Ack)) {
                     return;
                 }
