@@ -9,10 +9,18 @@
 //!
 //! At a thousand calls a second, creating, binding, registering and
 //! closing four sockets per call is a tenth of the switch's work. So a
-//! leg's pair, when it ends, is kept (drained, still bound) and handed to
-//! a later call once it has rested [`QUARANTINE`]: long enough that the
-//! old call's last packets have arrived and been thrown away. A pair is
-//! drained again when it is handed out.
+//! leg's pair, when it ends, is kept (still bound) and handed to a later
+//! call once it has rested [`QUARANTINE`]: long enough that the old call's
+//! last packets have arrived. A pair is drained when it is handed out, so
+//! those packets are thrown away.
+//!
+//! Under load the range cannot let every pair rest that long (at a
+//! thousand calls a second, two thousand pairs end every second), and the
+//! ports the resting pairs hold are exactly the ones a fresh bind would
+//! look for. So once [`BUSY`] pairs rest, the oldest is handed out as soon
+//! as it has rested [`MIN_REST`]: a peer stops sending within a round trip
+//! of its BYE, and a packet later than that from the old peer is a
+//! stranger to the new call's leg.
 
 use std::collections::VecDeque;
 use std::io;
@@ -31,8 +39,12 @@ const RECV_BUFFER: usize = 256 * 1024;
 /// How long a released pair rests before another call gets it.
 pub const QUARANTINE: Duration = Duration::from_secs(5);
 
-/// Released pairs kept for reuse at most; more are closed.
-const KEEP: usize = 512;
+/// How long a released pair rests at least, when [`BUSY`] pairs rest.
+pub const MIN_REST: Duration = Duration::from_secs(1);
+
+/// Resting pairs from which the switch counts as busy: the oldest is then
+/// reused after [`MIN_REST`] rather than a fresh pair bound.
+const BUSY: usize = 256;
 
 /// An RTP/RTCP socket pair.
 /// An RTP socket and its RTCP neighbour. Dropped, it goes back to the pool
@@ -98,21 +110,22 @@ impl Rested {
         self.pairs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Keeps a pair that ended (each pair is one port of the range, so the
+    /// queue never holds more than the range). What arrives while it rests
+    /// is drained when it is handed out.
     fn release(&self, rtp: UdpSocket, rtcp: UdpSocket, port: u16) {
-        drain(&rtp);
-        drain(&rtcp);
-        let mut pairs = self.lock();
-        if pairs.len() < KEEP {
-            pairs.push_back((Instant::now(), rtp, rtcp, port));
-        }
+        self.lock().push_back((Instant::now(), rtp, rtcp, port));
     }
 
-    /// The oldest pair, if it has rested (or `any`: whatever its age).
+    /// The oldest pair, if it has rested long enough: [`QUARANTINE`], or
+    /// [`MIN_REST`] while the switch is busy (or `any`: whatever its age).
     fn take(&self, any: bool) -> Option<(UdpSocket, UdpSocket, u16)> {
         let mut pairs = self.lock();
-        let ready = pairs
-            .front()
-            .is_some_and(|(at, ..)| any || at.elapsed() >= QUARANTINE);
+        let busy = pairs.len() >= BUSY;
+        let ready = pairs.front().is_some_and(|(at, ..)| {
+            let rested = at.elapsed();
+            any || rested >= QUARANTINE || (busy && rested >= MIN_REST)
+        });
         if !ready {
             return None;
         }
@@ -295,6 +308,26 @@ mod tests {
             reused.rtp().expect("rtp").try_recv_from(&mut buf).is_err(),
             "the late packet was drained"
         );
+    }
+
+    #[tokio::test]
+    async fn a_busy_switch_reuses_a_pair_after_its_minimum_rest() {
+        let pool = PortPool::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 31200, 31999);
+        let ended: Vec<PortPair> = (0..BUSY + 4)
+            .map(|_| pool.allocate().expect("pair"))
+            .collect();
+        let oldest = ended[0].port;
+        let ports: std::collections::HashSet<u16> = ended.iter().map(|p| p.port).collect();
+        drop(ended);
+        // Just ended: a fresh pair, though many rest.
+        let fresh = pool.allocate().expect("pair");
+        assert!(!ports.contains(&fresh.port));
+        // After the minimum rest, the oldest of the many is reused rather
+        // than another port bound.
+        if let Some(entry) = pool.rested.lock().front_mut() {
+            entry.0 -= MIN_REST;
+        }
+        assert_eq!(pool.allocate().expect("pair").port, oldest);
     }
 
     #[test]
