@@ -5,12 +5,12 @@
 //! their answer through a oneshot. At shutdown the thread drains what is
 //! queued before it exits, so no CDR of a finished call is lost.
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use waihu_store::{Cdr, Store, StoreError};
 
 enum Job {
@@ -52,6 +52,41 @@ fn write_cdrs(store: &mut Store, batch: &[Cdr]) {
 #[derive(Clone, Debug)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
+    /// Read-only connections for [`StoreHandle::read`]; `None` for an
+    /// in-memory store, whose reads go to the thread.
+    readers: Option<Arc<Readers>>,
+}
+
+/// Idle read-only connections, one per reader at the same moment (a
+/// runtime thread each, at most).
+#[derive(Debug)]
+struct Readers {
+    url: String,
+    idle: Mutex<Vec<Store>>,
+}
+
+impl Readers {
+    fn lease(&self) -> Option<Store> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        idle.or_else(|| match Store::open_reader(&self.url) {
+            Ok(reader) => reader,
+            Err(e) => {
+                warn!(error = %e, "no read-only store connection: reading on the store thread");
+                None
+            }
+        })
+    }
+
+    fn give_back(&self, reader: Store) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(reader);
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -134,7 +169,13 @@ fn start_with(url: &str, linger: Duration) -> Result<(StoreHandle, StoreThread),
             }
         })
         .map_err(|e| StoreError::Thread(e.to_string()))?;
-    Ok((StoreHandle { jobs }, StoreThread { join }))
+    let readers = Store::open_reader(url)?.map(|first| {
+        Arc::new(Readers {
+            url: url.to_owned(),
+            idle: Mutex::new(vec![first]),
+        })
+    });
+    Ok((StoreHandle { jobs, readers }, StoreThread { join }))
 }
 
 impl StoreHandle {
@@ -165,13 +206,26 @@ impl StoreHandle {
         rx.await.map_err(|_| "store thread gone".to_owned())?
     }
 
-    /// Runs `work`, a read that needs none of the CDRs queued before it,
-    /// on the store thread and waits for its result: it does not wait for
-    /// a batch of CDRs to be committed first.
+    /// Runs `work`, a short read of what is committed, and waits for its
+    /// result. It sees every write awaited through [`StoreHandle::run`]
+    /// before it, but not CDRs waiting for their batch's commit, nor work
+    /// queued by [`StoreHandle::spawn`] and not yet done.
+    ///
+    /// On a store file it runs here, on a read-only connection beside the
+    /// writer (WAL readers do not wait for it): a point query costs less
+    /// than the two thread hops to the store thread and back, and does
+    /// not queue behind its writes. An in-memory store reads on its thread.
     pub async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, String> {
+        if let Some(readers) = &self.readers
+            && let Some(reader) = readers.lease()
+        {
+            let result = work(&reader).map_err(|e| e.to_string());
+            readers.give_back(reader);
+            return result;
+        }
         let (reply, rx) = oneshot::channel();
         let job = Job::Read(Box::new(move |store: &mut Store| {
             let _ = reply.send(work(store).map_err(|e| e.to_string()));
@@ -222,6 +276,9 @@ mod tests {
         // Any other job waits for it: it sees both CDRs.
         let seen = store.run(|s| s.cdr_count()).await.expect("run");
         assert_eq!(seen, 2);
+        // Once committed, a read sees them (on its own connection).
+        assert!(store.readers.is_some());
+        assert_eq!(store.read(|s| s.cdr_count()).await.expect("read"), 2);
         // And what is queued at shutdown is written.
         store.write_cdr(cdr("c"));
         drop(store);
@@ -229,5 +286,18 @@ mod tests {
         let reopened = Store::open(&url).expect("reopen");
         assert_eq!(reopened.cdr_count().expect("count"), 3);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_store_reads_on_its_thread() {
+        let (store, thread) =
+            start_with("sqlite::memory:", Duration::from_secs(3600)).expect("store");
+        assert!(store.readers.is_none());
+        store.write_cdr(cdr("a"));
+        assert_eq!(store.read(|s| s.cdr_count()).await.expect("read"), 0);
+        assert_eq!(store.run(|s| s.cdr_count()).await.expect("run"), 1);
+        assert_eq!(store.read(|s| s.cdr_count()).await.expect("read"), 1);
+        drop(store);
+        thread.join();
     }
 }

@@ -407,6 +407,25 @@ impl Store {
         Ok(store)
     }
 
+    /// A second, read-only connection to the store at `url`, which
+    /// [`Store::open`] has created: it reads what is committed, beside the
+    /// writer (WAL). `None` for an in-memory store, which has no second
+    /// connection.
+    pub fn open_reader(url: &str) -> Result<Option<Store>, StoreError> {
+        let Some(path) = parse_url(url)? else {
+            return Ok(None);
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(1))?;
+        Ok(Some(Store {
+            conn,
+            path: path.display().to_string(),
+        }))
+    }
+
     /// Checks a url without opening anything (for `waihu check`).
     pub fn check_url(url: &str) -> Result<(), StoreError> {
         parse_url(url).map(|_| ())
