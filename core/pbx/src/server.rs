@@ -25,6 +25,31 @@ use crate::store;
 /// How long shutdown may take before the process exits anyway.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
 
+/// Loads the numbering plan (libphonenumber's metadata and each
+/// country's patterns, read on first use) off the runtime, so the first
+/// dial of the day does not wait for it at the dial point.
+fn warm_number_rules(settings: &Settings) {
+    let mut countries: Vec<String> = settings
+        .campaigns
+        .iter()
+        .map(|c| c.import.default_country.clone())
+        .collect();
+    countries.push("CN".into());
+    countries.sort();
+    countries.dedup();
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        for country in &countries {
+            let _ = crate::campaigns::normalise("+8613800138000", country);
+        }
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            ?countries,
+            "numbering plan loaded"
+        );
+    });
+}
+
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     announce(&settings);
     let started = Instant::now();
@@ -82,6 +107,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let coordinator = Coordinator::new();
     dnc.spawn_refresher(store.clone(), coordinator.handle());
+    warm_number_rules(&settings);
     let (snapshots_tx, snapshots_rx) = watch::channel(Snapshot::default());
     let sip_listener = settings.listeners.first().map(|l| l.addr);
     let advertise = rtp_ports::advertise(settings.media.advertise, sip_listener.map(|a| a.ip()));
