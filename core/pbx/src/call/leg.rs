@@ -105,9 +105,15 @@ impl Leg {
         };
         let filter = SourceFilter::new(negotiated.remote, mode, now.into_std())
             .with_probation(ctx.probation);
-        let ssrc = getrandom::u32().unwrap_or(0x5741_4948);
-        let seq = getrandom::u32().unwrap_or(0) as u16;
-        let ts = getrandom::u32().unwrap_or(0);
+        // SSRC, first sequence number and timestamp (RFC 3550 5.1): one
+        // system call for the three.
+        let mut seed = [0u8; 10];
+        if getrandom::fill(&mut seed).is_err() {
+            seed = [0x57, 0x41, 0x49, 0x48, 0, 0, 0, 0, 0, 0];
+        }
+        let ssrc = u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]);
+        let seq = u16::from_be_bytes([seed[4], seed[5]]);
+        let ts = u32::from_be_bytes([seed[6], seed[7], seed[8], seed[9]]);
         let local = LocalMedia {
             addr: ctx.advertise,
             port: pair.port,
