@@ -20,7 +20,8 @@
 //! look for. So once [`BUSY`] pairs rest, the oldest is handed out as soon
 //! as it has rested [`MIN_REST`]: a peer stops sending within a round trip
 //! of its BYE, and a packet later than that from the old peer is a
-//! stranger to the new call's leg.
+//! stranger to the new call's leg (unless the new call's peer sends from
+//! the very same address).
 
 use std::collections::VecDeque;
 use std::io;
