@@ -177,6 +177,8 @@ pub struct Stats {
     pub registrations: u64,
     pub auth_failures: u64,
     pub bans: u64,
+    /// New calls answered 503 while [`Endpoint::refuse_new_calls`] was on.
+    pub refused_calls: u64,
 }
 
 #[derive(Debug)]
@@ -205,6 +207,8 @@ pub struct Endpoint {
     /// CANCELs the endpoint sent for the application: their responses and
     /// timeouts are the endpoint's business.
     own_cancels: std::collections::HashSet<ClientKey>,
+    /// While set, the Retry-After (seconds) of the 503 every new call gets.
+    refusing_calls: Option<u32>,
 }
 
 impl Endpoint {
@@ -259,6 +263,7 @@ impl Endpoint {
             invite_tags: HashMap::new(),
             trusted_sources: config.trusted_sources,
             own_cancels: std::collections::HashSet::new(),
+            refusing_calls: None,
         }
     }
 
@@ -382,6 +387,17 @@ impl Endpoint {
                 }
                 _ => {}
             }
+            self.respond_key(now, key, resp);
+            return;
+        }
+        if let Some(seconds) = self.refusing_calls
+            && request.method == Method::Invite
+            && request.to.tag().is_none()
+        {
+            self.stats.refused_calls += 1;
+            let mut resp = Response::to_request(&request, 503);
+            resp.headers
+                .push(HeaderName::RetryAfter, seconds.to_string());
             self.respond_key(now, key, resp);
             return;
         }
@@ -710,6 +726,15 @@ impl Endpoint {
     }
 
     /// A fresh tag for a dialog the application creates.
+    /// Overload: while `retry_after` is `Some(seconds)`, an INVITE that
+    /// starts a call (no To tag) is answered 503 with that Retry-After as
+    /// soon as it is parsed, before the challenge, so that a refusal costs
+    /// one transaction and nothing else. Requests inside dialogs,
+    /// registrations and everything else are served as usual.
+    pub fn refuse_new_calls(&mut self, retry_after: Option<u32>) {
+        self.refusing_calls = retry_after;
+    }
+
     pub fn fresh_tag(&mut self) -> String {
         self.new_tag()
     }

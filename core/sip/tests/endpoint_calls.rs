@@ -147,6 +147,72 @@ fn run_for(h: &mut Harness, by: Duration) -> Vec<Transmit> {
     sent
 }
 
+// --- Overload ----------------------------------------------------------------
+
+#[test]
+fn while_refusing_new_calls_an_invite_gets_503_before_any_challenge_and_dialogs_go_on() {
+    let mut h = harness();
+    let p = peer(1);
+    h.ep.trust_dialog("call-up", "our-tag", "1001", None);
+    h.ep.refuse_new_calls(Some(2));
+
+    let invite = message("INVITE", &ruri(), "ovl1", "call-new", None, 1, &[], "");
+    let r = h.one(p, &invite);
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.headers.get(&HeaderName::RetryAfter).map(|v| v.trim()),
+        Some("2")
+    );
+    assert!(r.to.tag().is_some(), "a final response carries a To tag");
+    assert!(
+        take_events(&mut h).is_empty(),
+        "the application never sees it"
+    );
+    // Its retransmission is the same transaction: the same 503, counted once.
+    let again = h.one(p, &invite);
+    assert_eq!((again.status, again.to.tag()), (503, r.to.tag()));
+    let ack = message("ACK", &ruri(), "ovl1", "call-new", r.to.tag(), 1, &[], "");
+    assert!(h.send(p, &ack).is_empty());
+    assert_eq!(h.ep.stats().refused_calls, 1);
+
+    // The call already up is served: its BYE and a re-INVITE reach the application.
+    for (method, branch, cseq) in [("INVITE", "reinv", 2), ("BYE", "bye", 3)] {
+        let m = message(
+            method,
+            &ruri(),
+            branch,
+            "call-up",
+            Some("our-tag"),
+            cseq,
+            &[],
+            "",
+        );
+        let replies = h.send(p, &m);
+        assert!(
+            replies.iter().all(|r| r.status == 100),
+            "{method} in a dialog is not refused: {replies:?}"
+        );
+        match take_events(&mut h).as_slice() {
+            [Event::Request { request, .. }] => assert_eq!(request.method.to_string(), method),
+            other => panic!("expected the {method} as an Event::Request, got {other:?}"),
+        }
+    }
+    // Registrations too: challenged as ever, not refused.
+    let register = format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKreg1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:1001@{DOMAIN}>;tag=r1\r\nTo: <sip:1001@{DOMAIN}>\r\n\
+         Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@192.0.2.1:5060>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    assert_eq!(h.one(p, register.as_bytes()).status, 401);
+
+    // Served in time again: new calls are challenged as usual.
+    h.ep.refuse_new_calls(None);
+    let invite = message("INVITE", &ruri(), "ovl2", "call-later", None, 1, &[], "");
+    assert_eq!(h.one(p, &invite).status, 401);
+    assert_eq!(h.ep.stats().refused_calls, 1);
+}
+
 // --- Trusted dialogs -------------------------------------------------------
 
 #[test]
