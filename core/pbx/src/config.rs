@@ -272,6 +272,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// A TCP connection that sends nothing (not even a keep-alive) for this long is closed.
     pub tcp_idle_secs: u64,
+    /// New calls are answered 503 while received messages wait longer
+    /// than this for their turn (the switch is overloaded); 0 never.
+    pub overload_delay_ms: u64,
 }
 
 impl Default for Limits {
@@ -283,6 +286,7 @@ impl Default for Limits {
             max_message_bytes: 65_535,
             max_header_bytes: 16_384,
             tcp_idle_secs: 600,
+            overload_delay_ms: 250,
         }
     }
 }
@@ -451,6 +455,8 @@ pub struct Settings {
     pub t4: Duration,
     pub limits: Limits,
     pub tcp_idle: Duration,
+    /// `sip.limits.overload_delay_ms`, `None` for 0.
+    pub overload_delay: Option<Duration>,
     pub agents: Vec<Agent>,
     pub http_listen: SocketAddr,
     pub max_auth_failures: u32,

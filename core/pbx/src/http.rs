@@ -528,6 +528,19 @@ impl Collector for SipCollector {
             "Open SIP TCP connections",
             s.tcp_connections as u64,
         )?;
+        counter(
+            e,
+            "waihu_sip_overload_refused",
+            "New calls answered 503 because messages waited too long for their turn",
+            s.sip.refused_calls,
+        )?;
+        let delay = ConstGauge::new(s.load.delay().as_secs_f64());
+        delay.encode(e.encode_descriptor(
+            "waihu_sip_queue_delay_seconds",
+            "The delay received messages meet before their turn (a decaying maximum)",
+            None,
+            delay.metric_type(),
+        )?)?;
         Ok(())
     }
 }
@@ -648,6 +661,9 @@ mod tests {
             s.sip.messages_in = 7;
             s.sip.transactions_active = 2;
             s.tcp_connections = 4;
+            s.sip.refused_calls = 5;
+            // One sample moves the average an eighth of the way: 37.5 ms.
+            s.load.observe(std::time::Duration::from_millis(300));
         });
         let (status, content_type, body) = get(&state, "/metrics").await;
         assert_eq!(status, StatusCode::OK);
@@ -663,6 +679,8 @@ mod tests {
             "waihu_sip_auth_failures_total 0",
             "waihu_sip_bans_total 0",
             "waihu_tcp_connections 4",
+            "waihu_sip_overload_refused_total 5",
+            "waihu_sip_queue_delay_seconds 0.0375",
             "# TYPE waihu_sip_messages_in counter",
             "# TYPE waihu_tcp_connections gauge",
         ] {

@@ -419,3 +419,27 @@ fn a_good_queue_becomes_its_acd_config() {
     assert_eq!(q.moh, ["moh/default"]);
     assert!(s.session_timer.enabled);
 }
+
+#[test]
+fn the_overload_delay_defaults_to_250_ms_and_0_turns_it_off() {
+    let default = from_str("t.yaml", MINIMAL).unwrap();
+    assert_eq!(default.overload_delay, Some(Duration::from_millis(250)));
+    let with = |limits: &str| {
+        MINIMAL.replace(
+            "  realm: example.com\n",
+            &format!("  realm: example.com\n  limits: {{ {limits} }}\n"),
+        )
+    };
+    let off = from_str("t.yaml", &with("overload_delay_ms: 0")).unwrap();
+    assert_eq!(off.overload_delay, None);
+    let p = problems(&with("overload_delay_ms: 5"));
+    assert_eq!(keys(&p), ["sip.limits.overload_delay_ms"], "{p:#?}");
+    assert!(matches!(
+        p[0].kind,
+        ProblemKind::OutOfRange {
+            value: 5,
+            min: 20,
+            ..
+        }
+    ));
+}

@@ -336,6 +336,9 @@ impl ConfigFile {
             t4: Duration::from_millis(t4),
             limits: self.sip.limits.clone(),
             tcp_idle: Duration::from_secs(self.sip.limits.tcp_idle_secs),
+            overload_delay: Some(self.sip.limits.overload_delay_ms)
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis),
             warnings: warnings(&agents, &api),
             agents,
             http_listen,
@@ -495,6 +498,15 @@ fn check_limits(c: &mut Checker, l: &Limits) {
         );
     }
     c.range("sip.limits.tcp_idle_secs", l.tcp_idle_secs, 5, 86_400);
+    // 0 turns it off; below 20 ms an ordinary busy moment would refuse calls.
+    if l.overload_delay_ms != 0 {
+        c.range(
+            "sip.limits.overload_delay_ms",
+            l.overload_delay_ms,
+            20,
+            60_000,
+        );
+    }
 }
 
 /// SIP user-part characters (RFC 3261 `unreserved` and `user-unreserved`).

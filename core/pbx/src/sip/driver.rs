@@ -25,6 +25,11 @@ use crate::shutdown::Shutdown;
 /// through this driver).
 const CALL_DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The Retry-After of a call refused for overload, in seconds: long
+/// enough for a carrier to send its next calls elsewhere, short enough
+/// not to keep them away once the burst is served.
+const OVERLOAD_RETRY_AFTER: u32 = 2;
+
 /// Inputs handled per turn before events and transmits are drained.
 const BATCH: usize = 64;
 
@@ -51,6 +56,11 @@ pub(super) struct Driver {
     calls: Calls,
     trunking: Option<super::trunking::Trunking>,
     probes: Option<super::probes::Probes>,
+    load: Arc<super::overload::Load>,
+    /// Whether the endpoint is refusing new calls.
+    overloaded: bool,
+    /// New calls are refused while the delay is over this (`None`: never).
+    overload_delay: Option<std::time::Duration>,
 }
 
 /// The calls in progress, as the driver sees them.
@@ -106,7 +116,22 @@ impl Driver {
             },
             trunking: None,
             probes: None,
+            load: super::overload::Load::new(),
+            overloaded: false,
+            overload_delay: None,
         }
+    }
+
+    /// Refuse new calls while messages wait longer than `limit` for
+    /// their turn, as `load` measures it.
+    pub fn with_overload(
+        mut self,
+        load: Arc<super::overload::Load>,
+        limit: Option<std::time::Duration>,
+    ) -> Driver {
+        self.load = load;
+        self.overload_delay = limit;
+        self
     }
 
     pub async fn run(mut self, mut shutdown: Shutdown) {
@@ -171,6 +196,7 @@ impl Driver {
                 }
                 input = self.inputs.recv() => {
                     let Some(input) = input else { break };
+                    self.check_overload();
                     self.handle(input);
                     for _ in 1..BATCH {
                         match self.inputs.try_recv() {
@@ -194,7 +220,15 @@ impl Driver {
     fn handle(&mut self, input: Input) {
         let now = now();
         match input {
-            Input::Message { peer, bytes } => self.endpoint.handle_input(now, peer, &bytes),
+            Input::Message {
+                peer,
+                bytes,
+                received,
+            } => {
+                self.load
+                    .observe(Instant::now().saturating_duration_since(received));
+                self.endpoint.handle_input(now, peer, &bytes);
+            }
             Input::Connect {
                 addr,
                 id,
@@ -242,6 +276,7 @@ impl Driver {
         self.snapshots.send_replace(Snapshot {
             sip: self.endpoint.stats(),
             tcp_connections: self.tcp.len(),
+            load: self.load.clone(),
         });
     }
 
@@ -388,6 +423,31 @@ impl Driver {
         self.calls.invites.insert(id, call_id.clone());
         self.calls.by_call_id.insert(call_id, sender);
         None
+    }
+
+    /// Before a batch of input: whether the endpoint refuses new calls
+    /// (see [`super::overload`]), logged when it changes.
+    fn check_overload(&mut self) {
+        let overloaded = self.load.overloaded(self.overload_delay);
+        if overloaded == self.overloaded {
+            return;
+        }
+        self.overloaded = overloaded;
+        self.endpoint
+            .refuse_new_calls(overloaded.then_some(OVERLOAD_RETRY_AFTER));
+        let delay_ms = self.load.delay().as_millis() as u64;
+        let refused = self.endpoint.stats().refused_calls;
+        if overloaded {
+            warn!(
+                delay_ms,
+                refused, "overloaded: new calls are answered 503 until messages are served in time"
+            );
+        } else {
+            info!(
+                delay_ms,
+                refused, "no longer overloaded: new calls are taken again"
+            );
+        }
     }
 
     /// Starts a campaign call for the dialer, unless the switch is

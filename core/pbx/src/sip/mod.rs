@@ -11,6 +11,7 @@
 //! driver publishes a [`Snapshot`] for the HTTP API.
 
 mod driver;
+pub mod overload;
 pub mod policy;
 mod probes;
 mod tcp;
@@ -40,13 +41,21 @@ pub(crate) const INPUT_QUEUE: usize = 4096;
 pub struct Snapshot {
     pub sip: Stats,
     pub tcp_connections: usize,
+    /// The delay messages meet before their turn (see [`overload`]), read
+    /// when asked: an idle driver publishes no snapshot.
+    pub load: Arc<overload::Load>,
 }
 
 /// What the socket tasks send the driver.
 #[derive(Debug)]
 enum Input {
-    /// A datagram, or one frame cut from a TCP stream.
-    Message { peer: Peer, bytes: Bytes },
+    /// A datagram, or one frame cut from a TCP stream, and when it was
+    /// read (its wait for the driver is a measure of [`overload`]).
+    Message {
+        peer: Peer,
+        bytes: Bytes,
+        received: tokio::time::Instant,
+    },
     /// A TCP connection was accepted: may it stay? If so, its writes go to `writer`.
     Connect {
         addr: SocketAddr,
@@ -133,7 +142,10 @@ pub fn start(
     }
     drop(inputs_tx);
 
-    let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls);
+    let load = overload::Load::new();
+    tokio::spawn(overload::watch_runtime(load.clone(), coordinator.handle()));
+    let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls)
+        .with_overload(load, settings.overload_delay);
     let calls = driver.calls_sender();
     let driver = tokio::spawn(driver.run(coordinator.handle()));
     Ok(Running {

@@ -258,6 +258,7 @@ impl Connection {
                     let input = Input::Message {
                         peer: self.peer,
                         bytes,
+                        received: tokio::time::Instant::now(),
                     };
                     self.inputs
                         .send(input)

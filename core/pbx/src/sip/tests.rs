@@ -22,18 +22,27 @@ struct Harness {
 }
 
 fn settings(listen: &[&str]) -> Settings {
+    settings_with(listen, "")
+}
+
+/// `limits` goes under `sip.limits` (flow-style, `{...}` contents).
+fn settings_with(listen: &[&str], limits: &str) -> Settings {
     // Quoted: brackets inside a YAML flow list would end it.
     let listen: Vec<String> = listen.iter().map(|l| format!("\"{l}\"")).collect();
     let listen = listen.join(", ");
     let yaml = format!(
         "sip:\n  listen: [{listen}]\n  domain: waihu.test\n  realm: waihu.test\n\
+         \x20 limits: {{{limits}}}\n\
          agents:\n  - id: \"1001\"\n    password: a-long-password\n"
     );
     config::from_str("test.yaml", &yaml).expect("test config is valid")
 }
 
 fn start_on(listen: &[&str]) -> Harness {
-    let settings = settings(listen);
+    start_with(settings(listen))
+}
+
+fn start_with(settings: Settings) -> Harness {
     let now = tokio::time::Instant::now().into_std();
     let endpoint = Endpoint::new(settings.endpoint_config(), now, [7; 32]);
     let coordinator = Coordinator::new();
@@ -211,4 +220,86 @@ async fn ipv4_and_ipv6_wildcards_can_share_a_port() {
         assert_eq!(t6.local_addr().unwrap().port(), port);
     }
     drop(t4);
+}
+
+fn invite(from: SocketAddr, branch: &str) -> String {
+    format!(
+        "INVITE sip:555@waihu.test SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {from};branch=z9hG4bK{branch}\r\n\
+         From: <sip:1001@waihu.test>;tag=c1\r\n\
+         To: <sip:555@waihu.test>\r\n\
+         Call-ID: {branch}@test\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:1001@{from}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Sends an INVITE and returns the response to it (the endpoint's
+/// retransmissions of earlier, unacknowledged answers are skipped).
+async fn answer_to_invite(client: &UdpSocket, branch: &str, to: SocketAddr) -> String {
+    let me = client.local_addr().unwrap();
+    client
+        .send_to(invite(me, branch).as_bytes(), to)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, _) = timeout(WAIT, client.recv_from(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.contains(&format!(";branch=z9hG4bK{branch}\r\n")) {
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_that_falls_behind_refuses_new_calls_until_it_catches_up() {
+    let h = start_with(settings_with(
+        &["udp:127.0.0.1:0", "tcp:127.0.0.1:0"],
+        "overload_delay_ms: 50",
+    ));
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let text = answer_to_invite(&client, "before", h.udp).await;
+    assert!(text.starts_with("SIP/2.0 401 "), "{text}");
+
+    // Hold the runtime's only thread, as a CPU that cannot keep up would.
+    std::thread::sleep(Duration::from_millis(1500));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let text = answer_to_invite(&client, "during", h.udp).await;
+    assert!(text.starts_with("SIP/2.0 503 "), "{text}");
+    assert!(text.contains("\r\nRetry-After: 2\r\n"), "{text}");
+    let mut snapshots = h.snapshots.clone();
+    timeout(WAIT, snapshots.wait_for(|s| s.sip.refused_calls == 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(snapshots.borrow().load.delay() >= Duration::from_millis(50));
+
+    // The delay falls once turns come on time again (one late tick of
+    // 1.5 s moved the average to about 190 ms; ticks on time bring it
+    // under 50 ms in ten more).
+    let mut refused = 1;
+    for n in 0.. {
+        assert!(n < 50, "still refusing after {n} tries");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let text = answer_to_invite(&client, &format!("after{n}"), h.udp).await;
+        if text.starts_with("SIP/2.0 401 ") {
+            break;
+        }
+        assert!(text.starts_with("SIP/2.0 503 "), "{text}");
+        refused += 1;
+    }
+    assert!(snapshots.borrow().load.delay() < Duration::from_millis(50));
+    timeout(WAIT, snapshots.wait_for(|s| s.sip.refused_calls == refused))
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(WAIT, h.coordinator.shutdown())
+        .await
+        .expect("shutdown completes");
 }

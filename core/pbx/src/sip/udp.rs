@@ -54,7 +54,11 @@ impl Receiver {
             let bytes = Bytes::copy_from_slice(&buf[..len]);
             if self
                 .inputs
-                .send(Input::Message { peer, bytes })
+                .send(Input::Message {
+                    peer,
+                    bytes,
+                    received: tokio::time::Instant::now(),
+                })
                 .await
                 .is_err()
             {
