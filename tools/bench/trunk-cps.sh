@@ -9,7 +9,8 @@
 # usage: tools/bench/trunk-cps.sh RATE [SECONDS]
 #   Starts target/release/waihu with tools/bench/waihu-trunk.yaml, offers
 #   RATE calls per second for SECONDS (default 30), and prints waihu's CPU,
-#   set-ups per core-second and the failed-call share. Needs sipp and a
+#   set-ups per core-second and the share of calls not completed (failed,
+#   or refused with 503 when waihu is overloaded). Needs sipp and a
 #   release build (cargo build --release -p waihu).
 set -eu
 rate=$1 secs=${2:-30}
@@ -48,13 +49,18 @@ t0=$(ticks); s0=$(date +%s.%N)
     -trace_stat -stf "$w/stat.csv" -fd 1 -trace_err -error_file "$w/errors.log" </dev/null >/dev/null 2>&1) || true
 echo "work dir: $w"
 t1=$(ticks); s1=$(date +%s.%N)
-ok=$(awk -F';' 'END{print $16}' "$w/stat.csv")
-fail=$(awk -F';' 'END{print $18}' "$w/stat.csv")
-python3 - "$rate" "$ok" "$fail" "$t0" "$t1" "$s0" "$s1" "$hz" <<'PY'
+python3 - "$rate" "$w/stat.csv" "$t0" "$t1" "$s0" "$s1" "$hz" <<'PY'
 import sys
-rate, ok, fail, t0, t1, s0, s1, hz = sys.argv[1:]
-ok, fail, cpu_s = int(ok), int(fail), (int(t1) - int(t0)) / int(hz)
+rate, stat, t0, t1, s0, s1, hz = sys.argv[1:]
+rows = [line.rstrip("\n").split(";") for line in open(stat)]
+last = dict(zip(rows[0], rows[-1]))
+ok, fail = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+# A call the switch refused with 503 (overload) is acknowledged and
+# failed by a receive timeout (uac-auth.xml), counted apart.
+refused = int(last.get("FailedTimeoutOnRecv(C)", 0))
+cpu_s = (int(t1) - int(t0)) / int(hz)
 wall = float(s1) - float(s0)
-print(f"rate={rate}/s calls_ok={ok} failed={fail} ({100 * fail / max(ok + fail, 1):.2f}%) "
+print(f"rate={rate}/s calls_ok={ok} failed={fail - refused} refused_503={refused} "
+      f"({100 * fail / max(ok + fail, 1):.2f}% not completed) "
       f"waihu_cpu={100 * cpu_s / wall:.0f}% setups_per_core_second={ok / max(cpu_s, 1e-9):.0f}")
 PY
