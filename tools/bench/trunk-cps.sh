@@ -55,8 +55,9 @@ rate, stat, t0, t1, s0, s1, hz = sys.argv[1:]
 rows = [line.rstrip("\n").split(";") for line in open(stat)]
 last = dict(zip(rows[0], rows[-1]))
 ok, fail = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
-# A call the switch refused with 503 (overload) is acknowledged and
-# failed by a receive timeout (uac-auth.xml), counted apart.
+# A call answered 503 is acknowledged and failed by a receive timeout
+# (uac-auth.xml), counted apart: waihu refused it as overloaded, or (rarely)
+# a table or the RTP ports were full.
 refused = int(last.get("FailedTimeoutOnRecv(C)", 0))
 cpu_s = (int(t1) - int(t0)) / int(hz)
 wall = float(s1) - float(s0)
