@@ -725,7 +725,6 @@ impl Endpoint {
             .remove(&(call_id.to_owned(), local_tag.to_owned()));
     }
 
-    /// A fresh tag for a dialog the application creates.
     /// Overload: while `retry_after` is `Some(seconds)`, an INVITE that
     /// starts a call (no To tag) is answered 503 with that Retry-After as
     /// soon as it is parsed, before the challenge, so that a refusal costs
@@ -735,6 +734,7 @@ impl Endpoint {
         self.refusing_calls = retry_after;
     }
 
+    /// A fresh tag for a dialog the application creates.
     pub fn fresh_tag(&mut self) -> String {
         self.new_tag()
     }

@@ -76,6 +76,14 @@ fn options(transport: &str, from: SocketAddr, branch: &str) -> String {
     )
 }
 
+/// Waits until the driver publishes a snapshot that passes `check`.
+async fn until(snapshots: &mut watch::Receiver<Snapshot>, check: impl FnMut(&Snapshot) -> bool) {
+    timeout(WAIT, snapshots.wait_for(check))
+        .await
+        .expect("a snapshot like this in time")
+        .expect("the driver is running");
+}
+
 async fn read_response(stream: &mut TcpStream) -> String {
     let mut buf = Vec::new();
     loop {
@@ -115,13 +123,10 @@ async fn options_over_udp_is_challenged() {
         "{text}"
     );
     let mut snapshots = h.snapshots.clone();
-    timeout(
-        WAIT,
-        snapshots.wait_for(|s| s.sip.messages_in >= 1 && s.sip.messages_out >= 1),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    until(&mut snapshots, |s| {
+        s.sip.messages_in >= 1 && s.sip.messages_out >= 1
+    })
+    .await;
     timeout(WAIT, h.coordinator.shutdown())
         .await
         .expect("shutdown completes");
@@ -274,10 +279,7 @@ async fn a_runtime_that_falls_behind_refuses_new_calls_until_it_catches_up() {
     assert!(text.starts_with("SIP/2.0 503 "), "{text}");
     assert!(text.contains("\r\nRetry-After: 2\r\n"), "{text}");
     let mut snapshots = h.snapshots.clone();
-    timeout(WAIT, snapshots.wait_for(|s| s.sip.refused_calls == 1))
-        .await
-        .unwrap()
-        .unwrap();
+    until(&mut snapshots, |s| s.sip.refused_calls == 1).await;
     assert!(snapshots.borrow().load.delay() >= Duration::from_millis(50));
 
     // The delay falls once turns come on time again (one late tick of
@@ -295,10 +297,7 @@ async fn a_runtime_that_falls_behind_refuses_new_calls_until_it_catches_up() {
         refused += 1;
     }
     assert!(snapshots.borrow().load.delay() < Duration::from_millis(50));
-    timeout(WAIT, snapshots.wait_for(|s| s.sip.refused_calls == refused))
-        .await
-        .unwrap()
-        .unwrap();
+    until(&mut snapshots, |s| s.sip.refused_calls == refused).await;
     timeout(WAIT, h.coordinator.shutdown())
         .await
         .expect("shutdown completes");
