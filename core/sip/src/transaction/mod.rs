@@ -316,7 +316,10 @@ pub struct Transactions {
     capacity: usize,
     next_id: u64,
     clients: HashMap<ClientKey, ClientEntry>,
-    servers: HashMap<ServerKey, ServerEntry>,
+    /// Boxed: an entry holds its request, and the table is resized while
+    /// it grows to a few seconds' worth of transactions; moving pointers
+    /// instead of entries keeps that cheap.
+    servers: HashMap<ServerKey, Box<ServerEntry>>,
     client_index: HashMap<ClientMatch, ClientKey>,
     server_index: HashMap<ServerMatch, ServerKey>,
     ack_index: HashMap<AckMatch, ServerKey>,
@@ -372,7 +375,7 @@ impl Transactions {
     }
 
     pub fn server_state(&self, key: ServerKey) -> Option<TransactionState> {
-        self.servers.get(&key).and_then(ServerEntry::state)
+        self.servers.get(&key).and_then(|e| e.state())
     }
 
     fn next_id(&mut self) -> u64 {
@@ -452,13 +455,13 @@ impl Transactions {
         } else {
             ServerMachine::NonInvite(ServerNonInvite::start(peer))
         };
-        let entry = ServerEntry {
+        let entry = Box::new(ServerEntry {
             machine,
             request: transaction_copy(&request),
             keys,
             ack_key: None,
             failure_tag: None,
-        };
+        });
         self.servers.insert(key, entry);
         if request.method != Method::Cancel {
             return Incoming::New(key, request);
