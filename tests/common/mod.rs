@@ -90,6 +90,9 @@ pub struct Config {
     pub db: Option<PathBuf>,
     /// More of the `api:` section, indented two spaces (`  users: ...`).
     pub api_yaml: String,
+    /// Start the binary under this soft open-files limit (through `sh`'s
+    /// `ulimit -Sn`), as a shell or service with a low default would.
+    pub soft_open_files: Option<u64>,
 }
 
 impl Default for Config {
@@ -110,6 +113,7 @@ impl Default for Config {
             source_learning: "learn",
             db: None,
             api_yaml: String::new(),
+            soft_open_files: None,
         }
     }
 }
@@ -262,7 +266,16 @@ impl Server {
             let log = dir.join("waihu.log");
             let out = std::fs::File::create(&log).expect("creating the log file");
             let err = out.try_clone().expect("cloning the log file handle");
-            let child = Command::new(env!("CARGO_BIN_EXE_waihu"))
+            let mut command = match config.soft_open_files {
+                None => Command::new(env!("CARGO_BIN_EXE_waihu")),
+                Some(soft) => {
+                    let mut sh = Command::new("sh");
+                    sh.args(["-c", &format!("ulimit -Sn {soft} && exec \"$0\" \"$@\"")])
+                        .arg(env!("CARGO_BIN_EXE_waihu"));
+                    sh
+                }
+            };
+            let child = command
                 .args(["--log-level", "debug", "run", "--config"])
                 .arg(&config_path)
                 .stdin(Stdio::null())

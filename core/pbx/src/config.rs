@@ -76,6 +76,19 @@ pub struct ConfigFile {
     pub plugins: Vec<PluginEntry>,
     #[serde(default)]
     pub api: ApiSection,
+    #[serde(default)]
+    pub process: ProcessSection,
+}
+
+/// The process itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessSection {
+    /// Threads that run SIP, calls, the dialer and the API; 0 is one per
+    /// CPU core. Fewer than the cores saves the cost of handing work
+    /// between threads when the switch shares its host or is lightly
+    /// loaded; media relay threads are apart and not counted here.
+    pub workers: u32,
 }
 
 /// RTP.
@@ -481,6 +494,8 @@ pub struct Settings {
     pub plugins: Vec<PluginSettings>,
     /// Who may use the HTTP API and the pages.
     pub api: ApiSettings,
+    /// `process.workers`, `None` for 0 (one per CPU core).
+    pub workers: Option<usize>,
     /// Things that work but deserve a log line (demo passwords, short passwords...).
     pub warnings: Vec<Warning>,
 }

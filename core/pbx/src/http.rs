@@ -537,10 +537,18 @@ impl Collector for SipCollector {
         let delay = ConstGauge::new(s.load.delay().as_secs_f64());
         delay.encode(e.encode_descriptor(
             "waihu_sip_queue_delay_seconds",
-            "The delay received messages meet before their turn (a decaying maximum)",
+            "The delay received messages meet before their turn (a moving average)",
             None,
             delay.metric_type(),
         )?)?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            gauge(
+                e,
+                "waihu_runtime_workers",
+                "Threads running SIP, calls, the dialer and the API (process.workers)",
+                runtime.metrics().num_workers() as u64,
+            )?;
+        }
         Ok(())
     }
 }

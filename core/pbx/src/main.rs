@@ -99,13 +99,51 @@ fn main() -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
+            raise_open_files();
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = settings.workers {
+                builder.worker_threads(workers);
+            }
+            let runtime = builder
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
             runtime.block_on(server::run(settings))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Every call holds sockets (two RTP and two RTCP per bridged call, a TCP
+/// connection per phone on TCP), so the usual soft limit of 1024 open files
+/// would stop a switch at a few hundred calls with "too many open files".
+/// The soft limit is raised to the hard limit, which the administrator
+/// sets (systemd `LimitNOFILE`, `ulimit -Hn`); failing that, the switch
+/// runs with what it has and says so.
+fn raise_open_files() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let Some(soft) = limit.current else {
+        return; // unlimited already
+    };
+    // An unlimited hard limit still has the kernel's own bound (fs.nr_open,
+    // 1,048,576 by default), which setrlimit would refuse to exceed.
+    let target = limit.maximum.unwrap_or(1 << 20);
+    if soft >= target {
+        tracing::info!(open_files = soft, "open-files limit");
+        return;
+    }
+    let raised = Rlimit {
+        current: Some(target),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::info!(open_files = target, was = soft, "open-files limit raised"),
+        Err(e) => tracing::warn!(
+            open_files = soft,
+            error = %e,
+            "could not raise the open-files limit; calls may fail with too many open files"
+        ),
     }
 }
 

@@ -443,3 +443,17 @@ fn the_overload_delay_defaults_to_250_ms_and_0_turns_it_off() {
         }
     ));
 }
+
+#[test]
+fn process_workers_defaults_to_one_per_core_and_is_bounded() {
+    assert_eq!(from_str("t.yaml", MINIMAL).unwrap().workers, None);
+    let with = |n: &str| format!("{MINIMAL}process:\n  workers: {n}\n");
+    assert_eq!(from_str("t.yaml", &with("0")).unwrap().workers, None);
+    assert_eq!(from_str("t.yaml", &with("2")).unwrap().workers, Some(2));
+    let p = problems(&with("1000"));
+    assert_eq!(keys(&p), ["process.workers"], "{p:#?}");
+    assert!(
+        from_str("t.yaml", &with("-1")).is_err(),
+        "a negative count is refused"
+    );
+}

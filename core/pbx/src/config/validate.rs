@@ -276,6 +276,8 @@ impl ConfigFile {
             );
         }
         check_limits(&mut c, &self.sip.limits);
+        // 0 is one per core; more than 256 threads is a typo, not a plan.
+        c.range("process.workers", u64::from(self.process.workers), 0, 256);
         check_scripts(&mut c, &self.scripts);
         let media = check_media(&mut c, &self.media);
         if self.prompts.dir.as_os_str().is_empty() {
@@ -365,6 +367,7 @@ impl ConfigFile {
             },
             plugins,
             api,
+            workers: Some(self.process.workers as usize).filter(|&n| n > 0),
         })
     }
 }
