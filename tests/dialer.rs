@@ -655,3 +655,98 @@ fn a_campaign_made_and_changed_through_the_api_runs_and_outlives_a_restart() {
     assert_eq!(s["dialer"]["mode"], "progressive");
     server.stop();
 }
+
+/// Milliseconds since the epoch of a log line's RFC 3339 UTC timestamp
+/// (`2026-11-25T04:44:25.238938Z ...`).
+fn log_time_ms(line: &str) -> Option<i64> {
+    let stamp = line.split_whitespace().next()?.strip_suffix('Z')?;
+    let (date, time) = stamp.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let secs: f64 = t.next()?.parse().ok()?;
+    // Days from 1970-01-01 to y-m-day in the proleptic Gregorian calendar.
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(((days * 86_400 + h * 3600 + min * 60) as f64 * 1000.0 + secs * 1000.0) as i64)
+}
+
+#[test]
+fn while_the_switch_is_overloaded_the_dialer_holds_new_lines_and_loses_no_contact() {
+    let port = common::free_port();
+    let mut cfg = config(port, ALWAYS, None);
+    // A low limit, so that a stopped process is surely overloaded when it
+    // runs again (a 1.5 s stall moves the average by 187 ms).
+    cfg.sip_yaml = "  limits:\n    overload_delay_ms: 50\n".into();
+    let server = Server::start(&cfg);
+    let carrier = carrier(&server, port);
+    let alice = agent_phone(&server, &ALICE, 300);
+    let bob = agent_phone(&server, &BOB, 300);
+    let rows: Vec<(String, Option<String>)> = (0..40).map(|i| (number(i), None)).collect();
+    import(&server, CAMPAIGN, &rows);
+    start(&server, CAMPAIGN);
+    wait_outcomes(&server, CAMPAIGN, 5, 60);
+    // A busy test machine may have made it hold already.
+    let holds = server.metric("waihu_dialer_overload_holds_total");
+
+    // The whole switch stalls for 1.5 s (as a host taking the CPU away
+    // would make it): every task runs late when it resumes.
+    let pid = server.pid().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_millis(1500));
+    signal("-CONT");
+    let resumed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    server.wait_for("the dialer's hold", Duration::from_secs(10), |s| {
+        s.metric("waihu_dialer_overload_holds_total") > holds
+    });
+
+    // It dials again after the hold, and every contact is dialled once.
+    let attempts = wait_outcomes(&server, CAMPAIGN, 40, 120);
+    let log = server.log();
+    let held_at = log
+        .lines()
+        .filter(|l| l.contains("overloaded: the dialer holds new lines"))
+        .filter_map(log_time_ms)
+        .find(|&t| t >= resumed - 100)
+        .unwrap_or_else(|| panic!("no hold after the stall in the log:\n{log}"));
+    assert!(log.contains("the dialer dials again"), "{log}");
+    // Nothing was dialled while it held (the hold lasts 2 s from the last
+    // overloaded tick; a 200 ms margin covers the log line's own delay).
+    let during: Vec<&Value> = attempts
+        .iter()
+        .filter(|a| {
+            let started = a["started_ms"].as_i64().expect("started_ms");
+            started > held_at + 200 && started <= held_at + 1800
+        })
+        .collect();
+    assert!(
+        during.is_empty(),
+        "dialled while held at {held_at}: {during:#?}"
+    );
+    let invites = carrier_invites(&carrier.kill().messages);
+    alice.kill();
+    bob.kill();
+    assert_eq!(invites.len(), 40, "numbers dialled: {}", invites.len());
+    for (number, calls) in &invites {
+        assert_eq!(calls.len(), 1, "{number} dialled {} times", calls.len());
+    }
+    server.stop();
+}

@@ -90,6 +90,8 @@ pub struct Config {
     pub db: Option<PathBuf>,
     /// More of the `api:` section, indented two spaces (`  users: ...`).
     pub api_yaml: String,
+    /// More of the `sip:` section, indented two spaces (`  limits: ...`).
+    pub sip_yaml: String,
     /// Start the binary under this soft open-files limit (through `sh`'s
     /// `ulimit -Sn`), as a shell or service with a low default would.
     pub soft_open_files: Option<u64>,
@@ -114,6 +116,7 @@ impl Default for Config {
             db: None,
             api_yaml: String::new(),
             soft_open_files: None,
+            sip_yaml: String::new(),
         }
     }
 }
@@ -127,8 +130,9 @@ impl Config {
         let _ = write!(
             y,
             "sip:\n  listen:\n    - \"udp:{udp}\"\n    - \"tcp:{tcp}\"\n  domain: {DOMAIN}\n  realm: {DOMAIN}\n  \
-             timers:\n    t1_ms: {t1}\n    t2_ms: {t2}\n    t4_ms: {t4}\n\
-             agents:\n"
+             timers:\n    t1_ms: {t1}\n    t2_ms: {t2}\n    t4_ms: {t4}\n{}\
+             agents:\n",
+            self.sip_yaml
         );
         for a in &self.agents {
             let _ = writeln!(y, "  - id: \"{}\"\n    password: \"{}\"", a.id, a.password);

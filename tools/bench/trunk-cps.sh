@@ -12,6 +12,7 @@
 #   set-ups per core-second and the share of calls not completed (failed,
 #   or refused with 503 when waihu is overloaded). Needs sipp and a
 #   release build (cargo build --release -p waihu).
+#   WORKERS=N runs waihu with process.workers: N (default: one per core).
 set -eu
 rate=$1 secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,13 @@ w=$(mktemp -d -t trunk-cps.XXXX)
 mkdir -p /tmp/bench
 rm -f /tmp/bench/waihu.db*
 
-(cd "$here" && exec "$root/target/release/waihu" --log-level "${WAIHU_LOG:-warn}" run --config waihu-trunk.yaml) \
+config=$here/waihu-trunk.yaml
+if [ -n "${WORKERS:-}" ]; then
+    config=$w/waihu-trunk.yaml
+    sed "s|\.\./\.\./|$root/|" "$here/waihu-trunk.yaml" >"$config"
+    printf 'process:\n  workers: %s\n' "$WORKERS" >>"$config"
+fi
+(cd "$here" && exec "$root/target/release/waihu" --log-level "${WAIHU_LOG:-warn}" run --config "$config") \
     >"$w/waihu.log" 2>&1 &
 pid=$!
 uas=

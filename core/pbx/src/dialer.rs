@@ -172,6 +172,10 @@ pub type StatusFeed = tokio::sync::watch::Receiver<Vec<CampaignStatus>>;
 pub mod agent;
 pub use agent::{DialerHandle, DialerRequest};
 
+/// How long the dialer holds new lines after it last saw the switch
+/// overloaded: the Retry-After SIP gives the calls it refuses then.
+const OVERLOAD_HOLD_MS: i64 = 2_000;
+
 /// How often the pacers' state is saved (and at shutdown).
 const SAVE_EVERY_MS: i64 = 60_000;
 
@@ -203,6 +207,7 @@ pub fn spawn(
         status: status_tx,
         requests,
         previews: HashMap::new(),
+        held_until_ms: 0,
     };
     tokio::spawn(dialer.run(shutdown));
     handle
@@ -225,6 +230,9 @@ struct Dialer {
     requests: mpsc::Receiver<DialerRequest>,
     /// The contact each agent is previewing: (campaign index, contact, until).
     previews: HashMap<String, (usize, ContactRecord, i64)>,
+    /// While the switch is overloaded, and [`OVERLOAD_HOLD_MS`] after,
+    /// no new line is dialled (agents' own dials still go through).
+    held_until_ms: i64,
 }
 
 impl Dialer {
@@ -424,14 +432,46 @@ impl Dialer {
         if now - self.saved_ms >= SAVE_EVERY_MS {
             self.save(now).await;
         }
+        let held = self.hold_for_overload(now);
         for i in 0..self.runs.len() {
             if self.runs[i].state != "running" {
                 continue;
             }
             self.classify(i).await;
-            self.pace(i, now).await;
+            if !held {
+                self.pace(i, now).await;
+            }
         }
         self.publish(now);
+    }
+
+    /// Whether new lines wait this tick: the switch is overloaded, or was
+    /// within [`OVERLOAD_HOLD_MS`]. A predictive dialer is most of an
+    /// outbound switch's load, and SIP's refusals only reach calls that
+    /// come in, so without this the dialer would go on adding calls to a
+    /// switch already late with the ones it has. Leased contacts are not
+    /// touched: they are simply dialled later.
+    fn hold_for_overload(&mut self, now: i64) -> bool {
+        let was_held = now < self.held_until_ms;
+        if self.ctx.overloaded() {
+            if !was_held {
+                self.ctx.load.count_dialer_hold();
+                warn!(
+                    delay_ms = self.ctx.load.delay().as_millis() as u64,
+                    "overloaded: the dialer holds new lines"
+                );
+            }
+            self.held_until_ms = now + OVERLOAD_HOLD_MS;
+            return true;
+        }
+        if was_held {
+            return true;
+        }
+        if self.held_until_ms != 0 {
+            self.held_until_ms = 0;
+            info!("the dialer dials again");
+        }
+        false
     }
 
     /// Gives unclassified contacts their mode (`campaign.select_mode`).

@@ -541,6 +541,12 @@ impl Collector for SipCollector {
             None,
             delay.metric_type(),
         )?)?;
+        counter(
+            e,
+            "waihu_dialer_overload_holds",
+            "Times the dialer held new lines because the switch was overloaded",
+            s.load.dialer_holds(),
+        )?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             gauge(
                 e,

@@ -143,6 +143,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         session_timer: settings.session_timer,
         dnc: dnc.clone(),
         plugins: plugins.clone(),
+        load: crate::sip::overload::Load::new(),
+        overload_delay: settings.overload_delay,
     };
     info!(
         %advertise,
@@ -157,6 +159,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         &coordinator,
         snapshots_tx,
         Some(calls.clone()),
+        calls.load.clone(),
     )?;
     for listener in &running.bound {
         info!(%listener, "sip listening");

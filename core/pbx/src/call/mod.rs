@@ -261,6 +261,11 @@ pub struct CallContext {
     pub dnc: Arc<crate::dnc::DncSet>,
     /// Native plugins: events, customer lookups, detectors.
     pub plugins: Arc<crate::plugin::Plugins>,
+    /// The delay messages meet before their turn, and the limit over which
+    /// the switch is overloaded (`sip.limits.overload_delay_ms`): SIP
+    /// refuses new calls then, and the dialer holds new lines.
+    pub load: Arc<crate::sip::overload::Load>,
+    pub overload_delay: Option<Duration>,
 }
 
 /// What the API shows of a call in progress.
@@ -335,5 +340,10 @@ impl Registry {
 impl CallContext {
     pub fn sip_port(&self) -> u16 {
         self.sip_port.get().copied().unwrap_or(5060)
+    }
+
+    /// Whether the switch is falling behind (see [`crate::sip::overload`]).
+    pub fn overloaded(&self) -> bool {
+        self.load.overloaded(self.overload_delay)
     }
 }

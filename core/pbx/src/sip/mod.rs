@@ -99,6 +99,7 @@ pub fn start(
     coordinator: &Coordinator,
     snapshots: watch::Sender<Snapshot>,
     calls: Option<Arc<crate::call::CallContext>>,
+    load: Arc<overload::Load>,
 ) -> Result<Running, StartError> {
     let mut udp_sockets = Vec::new();
     let mut tcp_listeners = Vec::new();
@@ -142,7 +143,6 @@ pub fn start(
     }
     drop(inputs_tx);
 
-    let load = overload::Load::new();
     tokio::spawn(overload::watch_runtime(load.clone(), coordinator.handle()));
     let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls)
         .with_overload(load, settings.overload_delay);

@@ -42,6 +42,8 @@ const WEIGHT: i64 = 8;
 pub struct Load {
     /// The moving average, in microseconds.
     delay_us: AtomicU64,
+    /// Times the dialer began holding new lines for it.
+    dialer_holds: AtomicU64,
 }
 
 impl Load {
@@ -66,6 +68,16 @@ impl Load {
                 let old = old as i64;
                 Some((old + (sample - old) / WEIGHT) as u64)
             });
+    }
+
+    /// The dialer began a hold (see `dialer::Dialer::tick`).
+    pub fn count_dialer_hold(&self) {
+        self.dialer_holds.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Holds the dialer began since start.
+    pub fn dialer_holds(&self) -> u64 {
+        self.dialer_holds.load(Ordering::Relaxed)
     }
 
     /// Whether a new call should be refused: the delay is over `limit`

@@ -47,7 +47,15 @@ fn start_with(settings: Settings) -> Harness {
     let endpoint = Endpoint::new(settings.endpoint_config(), now, [7; 32]);
     let coordinator = Coordinator::new();
     let (tx, snapshots) = watch::channel(Snapshot::default());
-    let running = start(&settings, endpoint, &coordinator, tx, None).expect("binds");
+    let running = start(
+        &settings,
+        endpoint,
+        &coordinator,
+        tx,
+        None,
+        overload::Load::new(),
+    )
+    .expect("binds");
     let find = |t| {
         running
             .bound
