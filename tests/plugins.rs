@@ -398,6 +398,14 @@ fn reloads_while_calls_are_in_progress_drop_no_call() {
     );
     let (status, _) = http_post(server.http, "/api/v1/plugins/nobody/reload", "").expect("reload");
     assert_eq!(status, 404);
+    // Each load mapped a private copy of the file; none is left behind.
+    let prefix = format!("waihu-plugin-{}-", server.pid());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "copies left in the temp dir: {left:?}");
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -156,21 +156,36 @@ unsafe impl Sync for Library {}
 /// already loaded library when a path is opened again, so a reload of a
 /// rebuilt file at the same path would otherwise get the old code; and a
 /// build that overwrites the file in place cannot change a mapped copy.
+/// The copy is in a directory of its own, removed with it once mapped
+/// (see [`remove_copy`]).
 fn private_copy(path: &Path) -> Result<PathBuf, LoadError> {
     static LOADS: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!("waihu-plugins-{}", std::process::id()));
+    let n = LOADS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("waihu-plugin-{}-{n}", std::process::id()));
     let read = |source| LoadError::Read {
         path: path.to_owned(),
         source,
     };
     std::fs::create_dir_all(&dir).map_err(read)?;
-    let n = LOADS.fetch_add(1, Ordering::Relaxed);
     let stem = path
         .file_name()
         .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned());
-    let copy = dir.join(format!("{n}-{stem}"));
-    std::fs::copy(path, &copy).map_err(read)?;
+    let copy = dir.join(stem);
+    if let Err(e) = std::fs::copy(path, &copy) {
+        remove_copy(&copy);
+        return Err(read(e));
+    }
     Ok(copy)
+}
+
+/// Removes a private copy and its directory: a mapped library needs
+/// neither its name nor its directory, and a switch reloading plugins for
+/// months must not fill the temporary directory.
+fn remove_copy(copy: &Path) {
+    let _ = std::fs::remove_file(copy);
+    if let Some(dir) = copy.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 impl Library {
@@ -181,7 +196,7 @@ impl Library {
         // trusted code the operator configured. The copy is private.
         let opened = unsafe { libloading::Library::new(&copy) };
         // Mapped (or failed): the name is no longer needed either way.
-        let _ = std::fs::remove_file(&copy);
+        remove_copy(&copy);
         let lib = opened.map_err(|e| LoadError::Open {
             path: path.to_owned(),
             reason: e.to_string(),
