@@ -488,6 +488,10 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Kills a server still running. Its directory (config, store, logs of
+    /// the sipp processes run in it) is kept for a failed test and after
+    /// `crash`, whose test may read it or start again on its store;
+    /// otherwise it is removed, as `stop` does.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -498,6 +502,8 @@ impl Drop for Server {
                     self.log.display(),
                     self.log()
                 );
+            } else {
+                let _ = std::fs::remove_dir_all(&self.dir);
             }
         }
     }
