@@ -13,6 +13,8 @@
 #   or refused with 503 when waihu is overloaded). Needs sipp and a
 #   release build (cargo build --release -p waihu).
 #   WORKERS=N runs waihu with process.workers: N (default: one per core).
+#   PIN=1 pins waihu to CPU 0 and both sipps to CPU 1 (taskset), so that
+#   waihu's figure is not shared with the load generators' scheduling.
 set -eu
 rate=$1 secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,13 +23,17 @@ w=$(mktemp -d -t trunk-cps.XXXX)
 mkdir -p /tmp/bench
 rm -f /tmp/bench/waihu.db*
 
+waihu_cpu= sipp_cpu=
+if [ -n "${PIN:-}" ]; then
+    waihu_cpu="taskset -c 0" sipp_cpu="taskset -c 1"
+fi
 config=$here/waihu-trunk.yaml
 if [ -n "${WORKERS:-}" ]; then
     config=$w/waihu-trunk.yaml
     sed "s|\.\./\.\./|$root/|" "$here/waihu-trunk.yaml" >"$config"
     printf 'process:\n  workers: %s\n' "$WORKERS" >>"$config"
 fi
-(cd "$here" && exec "$root/target/release/waihu" --log-level "${WAIHU_LOG:-warn}" run --config "$config") \
+(cd "$here" && exec $waihu_cpu "$root/target/release/waihu" --log-level "${WAIHU_LOG:-warn}" run --config "$config") \
     >"$w/waihu.log" 2>&1 &
 pid=$!
 uas=
@@ -38,7 +44,7 @@ for _ in $(seq 100); do
 done
 
 # The carrier: sipp's built-in UAS answers every INVITE.
-sipp -sn uas -i 127.0.0.1 -p 27400 -mi 127.0.0.1 -mp 27500 -bg </dev/null >/dev/null 2>&1 || true
+$sipp_cpu sipp -sn uas -i 127.0.0.1 -p 27400 -mi 127.0.0.1 -mp 27500 -bg </dev/null >/dev/null 2>&1 || true
 uas=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 27400")
 
 cat >"$w/uac.csv" <<CSV
@@ -48,7 +54,7 @@ CSV
 ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 t0=$(ticks); s0=$(date +%s.%N)
-(cd "$w" && timeout $((secs + 30)) sipp 127.0.0.1:5070 -i 127.0.0.1 -p 0 \
+(cd "$w" && timeout $((secs + 30)) $sipp_cpu sipp 127.0.0.1:5070 -i 127.0.0.1 -p 0 \
     -s 8613800000000 -au 1001 -ap bench-caller-1001-secret \
     -auth_uri 8613800000000@bench.waihu.test \
     -sf "$here/uac-auth.xml" -inf "$w/uac.csv" \
