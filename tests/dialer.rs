@@ -714,9 +714,11 @@ fn while_the_switch_is_overloaded_the_dialer_holds_new_lines_and_loses_no_contac
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis() as i64;
-    server.wait_for("the dialer's hold", Duration::from_secs(10), |s| {
-        s.metric("waihu_dialer_overload_holds_total") > holds
+    // The campaign's status says so while it lasts (2 s at least).
+    server.wait_for("the campaign shown held", Duration::from_secs(10), |s| {
+        get(s, &format!("/api/v1/campaigns/{CAMPAIGN}"))["dialer"]["held"] == true
     });
+    assert!(server.metric("waihu_dialer_overload_holds_total") > holds);
 
     // It dials again after the hold, and every contact is dialled once.
     let attempts = wait_outcomes(&server, CAMPAIGN, 40, 120);

@@ -164,6 +164,8 @@ pub struct CampaignStatus {
     pub abandon_rate: f64,
     pub abandon_target: f64,
     pub pacing: waihu_campaign::pacing::PacingStats,
+    /// New lines wait: the switch is overloaded (see `sip.limits`).
+    pub held: bool,
 }
 
 /// The latest status of every campaign (published each tick).
@@ -415,6 +417,7 @@ impl Dialer {
                     abandon_rate: r.pacer.abandon_rate(now),
                     abandon_target: r.config.abandon_target,
                     pacing: r.pacer.stats(),
+                    held: now < self.held_until_ms,
                 }
             })
             .collect();

@@ -154,7 +154,8 @@ function campaignCard(c) {
       dialer ? gauge(dialer.abandon_rate, dialer.abandon_target) : h('p', { class: 'muted' }, 'Not dialling.')),
     dialer
       ? h('p', { class: 'muted small' },
-        `now: ${dialer.ringing} ringing · ${dialer.waiting} waiting for an agent · ${dialer.connected} with agents`)
+        `now: ${dialer.ringing} ringing · ${dialer.waiting} waiting for an agent · ${dialer.connected} with agents`
+        + (dialer.held ? ' · new lines held: the switch is overloaded' : ''))
       : null);
 }
 
