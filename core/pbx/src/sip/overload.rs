@@ -70,7 +70,7 @@ impl Load {
             });
     }
 
-    /// The dialer began a hold (see `dialer::Dialer::tick`).
+    /// The dialer began a hold (see `Dialer::hold_for_overload`).
     pub fn count_dialer_hold(&self) {
         self.dialer_holds.fetch_add(1, Ordering::Relaxed);
     }
