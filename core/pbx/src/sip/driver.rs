@@ -1,7 +1,7 @@
 //! The one task that owns the endpoint.
 //!
 //! Each turn: take input (or wake for the endpoint's next deadline), then
-//! answer the events, send every transmit, and publish a stats snapshot.
+//! answer the events, publish a stats snapshot, and send every transmit.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -51,6 +51,8 @@ pub(super) struct Driver {
     tcp: HashMap<SocketAddr, TcpConnection>,
     /// Connections that ended this turn.
     closing: Vec<(SocketAddr, u64)>,
+    /// This turn's transmits (kept for its capacity).
+    outbox: Vec<Transmit>,
     inputs: mpsc::Receiver<Input>,
     snapshots: watch::Sender<Snapshot>,
     calls: Calls,
@@ -101,6 +103,7 @@ impl Driver {
             udp,
             tcp: HashMap::new(),
             closing: Vec::new(),
+            outbox: Vec::new(),
             inputs,
             snapshots,
             calls: Calls {
@@ -262,17 +265,30 @@ impl Driver {
             probes.poll(now, &mut self.endpoint);
         }
         self.handle_events(now);
-        while let Some(transmit) = self.endpoint.poll_transmit() {
+        // Counters first, then the answers: whoever has seen an answer (a
+        // 401, a ban) finds it counted in the metrics already.
+        let mut outbox = std::mem::take(&mut self.outbox);
+        outbox.extend(std::iter::from_fn(|| self.endpoint.poll_transmit()));
+        self.publish();
+        let connections = self.tcp.len();
+        for transmit in outbox.drain(..) {
             match transmit.peer.transport {
                 Transport::Udp => self.send_udp(transmit).await,
                 Transport::Tcp => self.send_tcp(transmit),
             }
         }
-        for (addr, id) in self.closing.drain(..) {
-            if self.tcp.get(&addr).is_some_and(|c| c.id == id) {
-                self.tcp.remove(&addr);
+        self.outbox = outbox;
+        if !self.closing.is_empty() || self.tcp.len() != connections {
+            for (addr, id) in self.closing.drain(..) {
+                if self.tcp.get(&addr).is_some_and(|c| c.id == id) {
+                    self.tcp.remove(&addr);
+                }
             }
+            self.publish();
         }
+    }
+
+    fn publish(&self) {
         self.snapshots.send_replace(Snapshot {
             sip: self.endpoint.stats(),
             tcp_connections: self.tcp.len(),
