@@ -143,8 +143,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         session_timer: settings.session_timer,
         dnc: dnc.clone(),
         plugins: plugins.clone(),
-        load: crate::sip::overload::Load::new(),
-        overload_delay: settings.overload_delay,
+        load: crate::sip::overload::Load::new(settings.overload_delay),
     };
     info!(
         %advertise,

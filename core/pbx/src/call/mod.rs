@@ -265,7 +265,6 @@ pub struct CallContext {
     /// the switch is overloaded (`sip.limits.overload_delay_ms`): SIP
     /// refuses new calls then, and the dialer holds new lines.
     pub load: Arc<crate::sip::overload::Load>,
-    pub overload_delay: Option<Duration>,
 }
 
 /// What the API shows of a call in progress.
@@ -344,6 +343,6 @@ impl CallContext {
 
     /// Whether the switch is falling behind (see [`crate::sip::overload`]).
     pub fn overloaded(&self) -> bool {
-        self.load.overloaded(self.overload_delay)
+        self.load.overloaded()
     }
 }

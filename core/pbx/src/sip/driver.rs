@@ -61,8 +61,6 @@ pub(super) struct Driver {
     load: Arc<super::overload::Load>,
     /// Whether the endpoint is refusing new calls.
     overloaded: bool,
-    /// New calls are refused while the delay is over this (`None`: never).
-    overload_delay: Option<std::time::Duration>,
 }
 
 /// The calls in progress, as the driver sees them.
@@ -119,21 +117,15 @@ impl Driver {
             },
             trunking: None,
             probes: None,
-            load: super::overload::Load::new(),
+            load: super::overload::Load::new(None),
             overloaded: false,
-            overload_delay: None,
         }
     }
 
     /// Refuse new calls while messages wait longer than `limit` for
     /// their turn, as `load` measures it.
-    pub fn with_overload(
-        mut self,
-        load: Arc<super::overload::Load>,
-        limit: Option<std::time::Duration>,
-    ) -> Driver {
+    pub fn with_overload(mut self, load: Arc<super::overload::Load>) -> Driver {
         self.load = load;
-        self.overload_delay = limit;
         self
     }
 
@@ -444,7 +436,7 @@ impl Driver {
     /// Before a batch of input: whether the endpoint refuses new calls
     /// (see [`super::overload`]), logged when it changes.
     fn check_overload(&mut self) {
-        let overloaded = self.load.overloaded(self.overload_delay);
+        let overloaded = self.load.overloaded();
         if overloaded == self.overloaded {
             return;
         }

@@ -144,8 +144,8 @@ pub fn start(
     drop(inputs_tx);
 
     tokio::spawn(overload::watch_runtime(load.clone(), coordinator.handle()));
-    let driver = driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls)
-        .with_overload(load, settings.overload_delay);
+    let driver =
+        driver::Driver::new(endpoint, udp_sockets, inputs_rx, snapshots, calls).with_overload(load);
     let calls = driver.calls_sender();
     let driver = tokio::spawn(driver.run(coordinator.handle()));
     Ok(Running {

@@ -37,18 +37,24 @@ const TICK: Duration = Duration::from_millis(20);
 /// Each sample moves the average by this share of the difference.
 const WEIGHT: i64 = 8;
 
-/// The switch's current delay, shared by the driver and the ticker.
+/// The switch's current delay and the limit over which it is overloaded,
+/// shared by the driver, the ticker and the dialer.
 #[derive(Debug, Default)]
 pub struct Load {
     /// The moving average, in microseconds.
     delay_us: AtomicU64,
+    /// `sip.limits.overload_delay_ms` (`None`: never overloaded).
+    limit: Option<Duration>,
     /// Times the dialer began holding new lines for it.
     dialer_holds: AtomicU64,
 }
 
 impl Load {
-    pub fn new() -> Arc<Load> {
-        Arc::new(Load::default())
+    pub fn new(limit: Option<Duration>) -> Arc<Load> {
+        Arc::new(Load {
+            limit,
+            ..Load::default()
+        })
     }
 
     /// The delay messages meet now.
@@ -80,10 +86,9 @@ impl Load {
         self.dialer_holds.load(Ordering::Relaxed)
     }
 
-    /// Whether a new call should be refused: the delay is over `limit`
-    /// (`None`: never).
-    pub fn overloaded(&self, limit: Option<Duration>) -> bool {
-        limit.is_some_and(|limit| self.delay() > limit)
+    /// Whether a new call should be refused: the delay is over the limit.
+    pub fn overloaded(&self) -> bool {
+        self.limit.is_some_and(|limit| self.delay() > limit)
     }
 }
 
@@ -111,18 +116,21 @@ mod tests {
 
     #[test]
     fn one_stall_is_not_an_overload_and_a_lasting_delay_is() {
-        let load = Load::default();
+        let load = Load {
+            limit: LIMIT,
+            ..Load::default()
+        };
         load.observe(Duration::from_millis(1000));
-        assert!(!load.overloaded(LIMIT), "{:?}", load.delay());
+        assert!(!load.overloaded(), "{:?}", load.delay());
         assert_eq!(load.delay(), Duration::from_millis(125));
         for _ in 0..20 {
             load.observe(Duration::from_millis(400));
         }
-        assert!(load.overloaded(LIMIT), "{:?}", load.delay());
-        assert!(!load.overloaded(None));
+        assert!(load.overloaded(), "{:?}", load.delay());
+        assert!(!Load::new(None).overloaded());
         // Turns on time again: back under the limit within a few samples.
         let mut samples = 0;
-        while load.overloaded(LIMIT) {
+        while load.overloaded() {
             load.observe(Duration::ZERO);
             samples += 1;
         }
@@ -131,7 +139,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_runtime_kept_busy_shows_as_delay() {
-        let load = Load::new();
+        let load = Load::new(None);
         let coordinator = crate::shutdown::Coordinator::new();
         let watcher = tokio::spawn(watch_runtime(load.clone(), coordinator.handle()));
         tokio::time::sleep(TICK * 3).await;

@@ -53,7 +53,7 @@ fn start_with(settings: Settings) -> Harness {
         &coordinator,
         tx,
         None,
-        overload::Load::new(),
+        overload::Load::new(settings.overload_delay),
     )
     .expect("binds");
     let find = |t| {
