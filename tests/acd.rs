@@ -321,10 +321,8 @@ fn an_agent_who_never_answers_is_skipped_then_paused() {
 
 #[test]
 fn a_restart_mid_queue_brings_agent_states_back() {
-    let db = std::env::temp_dir()
-        .join(common::unique("waihu-acd-restart"))
-        .join("waihu.db");
-    std::fs::create_dir_all(db.parent().expect("dir")).expect("mkdir");
+    let dir = common::scratch("waihu-acd-restart");
+    let db = dir.join("waihu.db");
     let queue = "    members: [\"1002\", \"1003\", \"1004\"]\n";
     let mut cfg = config(queue);
     cfg.db = Some(db.clone());
@@ -383,14 +381,12 @@ fn a_restart_mid_queue_brings_agent_states_back() {
         .wait()
         .assert_success("Bob's phone after the restart");
     server.stop();
-    let _ = std::fs::remove_dir_all(db.parent().expect("dir"));
 }
 
 #[test]
 fn with_nobody_logged_in_the_lua_overflow_hook_takes_a_callback_request() {
     // The shipped route plus a queue.on_overflow that asks for callbacks.
-    let scripts = std::env::temp_dir().join(common::unique("waihu-acd-scripts"));
-    std::fs::create_dir_all(&scripts).expect("mkdir");
+    let scripts = common::scratch("waihu-acd-scripts");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/route.lua");
     std::fs::copy(&shipped, scripts.join("route.lua")).expect("copy route.lua");
     std::fs::write(
@@ -406,7 +402,7 @@ end
     )
     .expect("write overflow script");
     let mut cfg = config("    members: [\"1002\"]\n");
-    cfg.scripts_dir = scripts.clone();
+    cfg.scripts_dir = scripts.to_path_buf();
     let server = Server::start(&cfg);
     caller_until_bye(60)
         .run(&server)
@@ -424,7 +420,6 @@ end
                 .is_some_and(|d| d.contains("no_agents"))
     }));
     server.stop();
-    let _ = std::fs::remove_dir_all(&scripts);
 }
 
 #[test]
@@ -691,9 +686,8 @@ fn an_agent_whose_phone_unregisters_is_logged_out() {
 }
 
 /// The shipped route plus `extra` (more Lua) in a fresh scripts directory.
-fn scripts_with(extra: &str) -> std::path::PathBuf {
-    let scripts = std::env::temp_dir().join(common::unique("waihu-acd-scripts"));
-    std::fs::create_dir_all(&scripts).expect("mkdir");
+fn scripts_with(extra: &str) -> common::Scratch {
+    let scripts = common::scratch("waihu-acd-scripts");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/route.lua");
     std::fs::copy(&shipped, scripts.join("route.lua")).expect("copy route.lua");
     std::fs::write(scripts.join("zz_extra.lua"), extra).expect("write script");
@@ -718,7 +712,7 @@ end
     );
     // Carol (support) never logs in; Bob takes sales.
     let mut cfg = config("    members: [\"1003\"]\n  - name: sales\n    members: [\"1002\"]\n");
-    cfg.scripts_dir = scripts.clone();
+    cfg.scripts_dir = scripts.to_path_buf();
     let server = Server::start(&cfg);
     let bob = phone_with(&server, &BOB, "agent_uas_bye.xml", 1, &["-d", "500"]);
     agent_op(&server, &BOB, "login", "");
@@ -776,7 +770,6 @@ end
         );
     }
     server.stop();
-    let _ = std::fs::remove_dir_all(&scripts);
 }
 
 #[test]
@@ -797,7 +790,7 @@ end
 "#,
     );
     let mut cfg = config("    members: [\"1002\"]\n");
-    cfg.scripts_dir = scripts.clone();
+    cfg.scripts_dir = scripts.to_path_buf();
     let server = Server::start(&cfg);
     // Nobody is logged in: the call overflows at once; the prompt and the
     // tone take 6.6 s, the caller speaks (its pcap runs 7 s from the
@@ -833,5 +826,4 @@ end
         "the message is silent"
     );
     server.stop();
-    let _ = std::fs::remove_dir_all(&scripts);
 }

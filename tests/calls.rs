@@ -467,10 +467,10 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_reload_changes_new_calls_and_leaves_calls_in_progress_alone() {
-    let scripts = std::env::temp_dir().join(common::unique("waihu-route-reload"));
+    let scripts = common::scratch("waihu-route-reload");
     copy_dir(&common::repo_dir("scripts"), &scripts);
     let server = Server::start(&Config {
-        scripts_dir: scripts.clone(),
+        scripts_dir: scripts.to_path_buf(),
         ..Config::default()
     });
     // A 7 s echo call on version 1.

@@ -1,8 +1,12 @@
 //! `waihu campaign`, `waihu dnc` and `waihu simulate` as an operator runs
 //! them, on a store file and no running switch.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::{Scratch, scratch};
 
 fn waihu(args: &[&str], config: &Path) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_waihu"))
@@ -20,11 +24,8 @@ fn waihu(args: &[&str], config: &Path) -> (i32, String, String) {
 }
 
 /// A directory of its own, and a config with one campaign whose store is in it.
-fn setup(name: &str, campaign_extra: &str) -> (PathBuf, PathBuf) {
-    let dir =
-        std::env::temp_dir().join(format!("waihu-campaign-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+fn setup(name: &str, campaign_extra: &str) -> (Scratch, PathBuf) {
+    let dir = scratch(&format!("waihu-campaign-cli-{name}"));
     let config = dir.join("waihu.yaml");
     let yaml = format!(
         "sip:\n  listen: [\"udp:127.0.0.1:0\"]\n  domain: waihu.test\n  realm: waihu.test\n\
@@ -221,9 +222,7 @@ fn the_example_campaign_is_a_valid_configuration() {
         .map(|l| format!("{}\n", l.trim_start_matches('#')))
         .collect();
     assert!(campaign.contains("name: renewals"), "{campaign}");
-    let dir =
-        std::env::temp_dir().join(format!("waihu-campaign-cli-{}-example", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("waihu-campaign-cli-example");
     let config = dir.join("waihu.yaml");
     std::fs::write(
         &config,

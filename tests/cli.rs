@@ -1,7 +1,12 @@
 //! The `waihu` command line, as a user runs it: `--version`, and `check`
 //! listing every problem of a bad file with its line, or accepting a good one.
 
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
+
+use common::{Scratch, scratch};
 
 /// Runs from the repository root, as the README does: the embedded defaults
 /// find the bundled scripts in `./scripts`.
@@ -18,12 +23,11 @@ fn waihu(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("waihu-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp_file(name: &str, text: &str) -> (Scratch, PathBuf) {
+    let dir = scratch("waihu-cli");
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write config");
-    path
+    (dir, path)
 }
 
 #[test]
@@ -58,7 +62,7 @@ fn check_accepts_the_embedded_defaults_and_the_example() {
 
 #[test]
 fn check_lists_every_problem_with_its_line_and_fails() {
-    let path = temp_file(
+    let (_dir, path) = temp_file(
         "bad.yaml",
         "\
 sip:
@@ -91,7 +95,7 @@ agents:
 
 #[test]
 fn check_names_an_unknown_key_with_line_and_column() {
-    let path = temp_file("typo.yaml", "sip:\n  lisen: []\n");
+    let (_dir, path) = temp_file("typo.yaml", "sip:\n  lisen: []\n");
     let (code, _, err) = waihu(&["check", "--config", path.to_str().expect("utf-8 path")]);
     assert_eq!(code, 1);
     assert!(err.contains(":2:3: sip: unknown field `lisen`"), "{err}");
@@ -99,7 +103,7 @@ fn check_names_an_unknown_key_with_line_and_column() {
 
 #[test]
 fn run_with_a_bad_config_exits_non_zero_without_listening() {
-    let path = temp_file("run-bad.yaml", "sip:\n  listen: []\n");
+    let (_dir, path) = temp_file("run-bad.yaml", "sip:\n  listen: []\n");
     let (code, _, err) = waihu(&["run", "--config", path.to_str().expect("utf-8 path")]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("sip.listen"), "{err}");
@@ -107,14 +111,13 @@ fn run_with_a_bad_config_exits_non_zero_without_listening() {
 
 #[test]
 fn check_reports_a_broken_script_with_file_and_line() {
-    let dir = std::env::temp_dir().join(format!("waihu-cli-scripts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("waihu-cli-scripts");
     std::fs::write(
         dir.join("rules.lua"),
         "function blacklist.check(n)\n  return blacklist.allow(\nend\n",
     )
     .expect("write");
-    let path = temp_file(
+    let (_config, path) = temp_file(
         "with-scripts.yaml",
         &format!(
             "sip:\n  listen: [\"udp:127.0.0.1:5999\"]\n  domain: example.com\n  realm: example.com\nagents:\n  - id: \"2001\"\n    password: a-long-password\nscripts:\n  dir: \"{}\"\n",
@@ -128,7 +131,7 @@ fn check_reports_a_broken_script_with_file_and_line() {
 
 #[test]
 fn check_names_every_bad_prompt_file() {
-    let dir = std::env::temp_dir().join(format!("waihu-cli-prompts-{}", std::process::id()));
+    let dir = scratch("waihu-cli-prompts");
     std::fs::create_dir_all(dir.join("en")).expect("dir");
     // One good prompt, one that is not a WAV, one whose header promises
     // more data than the file holds.
@@ -138,7 +141,7 @@ fn check_names_every_bad_prompt_file() {
     let mut lying = std::fs::read(good).expect("read");
     lying.truncate(lying.len() / 2);
     std::fs::write(dir.join("en/cut.wav"), lying).expect("write");
-    let path = temp_file(
+    let (_config, path) = temp_file(
         "with-prompts.yaml",
         &format!(
             "sip:\n  listen: [\"udp:127.0.0.1:5999\"]\n  domain: example.com\n  realm: example.com\nagents:\n  - id: \"2001\"\n    password: a-long-password\nprompts:\n  dir: \"{}\"\nscripts:\n  dir: \"{}\"\n",

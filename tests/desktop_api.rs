@@ -490,9 +490,8 @@ fn an_inbound_queue_call_shows_without_a_campaign_and_wraps_up_for_the_queue_tim
 #[test]
 fn a_restart_frees_an_agent_held_in_wrap_up_and_the_disposition_can_still_be_set() {
     let port = common::free_port();
-    let db = std::env::temp_dir()
-        .join(common::unique("desktop-restart"))
-        .join("waihu.db");
+    let dir = common::scratch("desktop-restart");
+    let db = dir.join("waihu.db");
     let mut config = desktop_config(port, 0);
     config.db = Some(db.clone());
     let first = Server::start(&config);

@@ -249,9 +249,8 @@ fn contacts_are_called_only_inside_the_window_in_their_own_time_zone() {
 #[test]
 fn after_a_kill_9_no_contact_is_dialled_twice_and_every_invite_has_its_attempt() {
     let port = common::free_port();
-    let db = std::env::temp_dir()
-        .join(common::unique("dialer-crash"))
-        .join("waihu.db");
+    let dir = common::scratch("dialer-crash");
+    let db = dir.join("waihu.db");
     let first = Server::start(&config(port, ALWAYS, Some(db.clone())));
     let carrier = carrier(&first, port);
     let alice = agent_phone(&first, &ALICE, 3000);
@@ -318,9 +317,8 @@ fn after_a_kill_9_no_contact_is_dialled_twice_and_every_invite_has_its_attempt()
 #[test]
 fn an_answer_no_agent_takes_in_time_hears_the_safe_harbour_message_and_counts_as_abandoned() {
     let port = common::free_port();
-    let db = std::env::temp_dir()
-        .join(common::unique("dialer-abandon"))
-        .join("waihu.db");
+    let dir = common::scratch("dialer-abandon");
+    let db = dir.join("waihu.db");
     let server = Server::start(&config(port, ALWAYS, Some(db.clone())));
     let carrier = carrier(&server, port);
     // Alice's phone rings and is never picked up: no agent within the
@@ -580,9 +578,8 @@ fn a_busy_number_is_tried_again_after_its_retry_spacing_and_no_sooner() {
 #[test]
 fn a_campaign_made_and_changed_through_the_api_runs_and_outlives_a_restart() {
     let port = common::free_port();
-    let db = std::env::temp_dir()
-        .join(common::unique("dialer-api"))
-        .join("waihu.db");
+    let dir = common::scratch("dialer-api");
+    let db = dir.join("waihu.db");
     let server = Server::start(&config(port, ALWAYS, Some(db.clone())));
     let winback = r#"{"name": "winback", "mode": "progressive", "trunk_group": "carrier",
         "queue": "outbound", "caller_id": "+862150009999", "disposition_required": false,

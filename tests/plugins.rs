@@ -7,13 +7,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::plugins::built;
 use common::sip::Transport;
 use common::sipp::Sipp;
-use common::{ALICE, Config, DOMAIN, Server, http_get, http_post, sipp_media_port, unique};
+use common::{
+    ALICE, Config, DOMAIN, Scratch, Server, http_get, http_post, scratch, sipp_media_port, unique,
+};
 use serde_json::Value;
 
 const CUSTOMERS: &str = "phone,id,name,plan,tenure_months,monthly_spend,last_agent,churn_score\n\
@@ -58,19 +60,14 @@ function route(call)
 end
 "#;
 
-fn scripts_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("waihu-plugin-scripts"));
-    std::fs::create_dir_all(&dir).expect("scripts dir");
-    std::fs::write(dir.join("route.lua"), ROUTE).expect("route.lua");
+/// A test's directory: the route script in `scripts/` and the CRM's
+/// `customers.csv`.
+fn fixtures() -> Scratch {
+    let dir = scratch("waihu-plugin-fixtures");
+    std::fs::create_dir(dir.join("scripts")).expect("scripts dir");
+    std::fs::write(dir.join("scripts/route.lua"), ROUTE).expect("route.lua");
+    std::fs::write(dir.join("customers.csv"), CUSTOMERS).expect("customers.csv");
     dir
-}
-
-fn customers_csv() -> PathBuf {
-    let path = std::env::temp_dir()
-        .join(unique("waihu-customers"))
-        .with_extension("csv");
-    std::fs::write(&path, CUSTOMERS).expect("customers.csv");
-    path
 }
 
 /// A `plugins:` entry.
@@ -81,20 +78,20 @@ fn entry(name: &str, path: &Path, extra: &str) -> String {
     )
 }
 
-fn crm_entry(name: &str, path: &Path) -> String {
+fn crm_entry(name: &str, path: &Path, fixtures: &Path) -> String {
     entry(
         name,
         path,
         &format!(
             "    timeout_ms: 5000\n    config:\n      file: \"{}\"\n",
-            customers_csv().display()
+            fixtures.join("customers.csv").display()
         ),
     )
 }
 
-fn config(plugins: &[String]) -> Config {
+fn config(fixtures: &Path, plugins: &[String]) -> Config {
     Config {
-        scripts_dir: scripts_dir(),
+        scripts_dir: fixtures.join("scripts"),
         extra_yaml: format!("plugins:\n{}", plugins.concat()),
         ..Config::default()
     }
@@ -165,8 +162,7 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
     let crm = built("crm-csv");
     let wrong = built("waihu-test-plugin-wrong-abi");
     let none = built("waihu-test-plugin-no-entry");
-    let dir = std::env::temp_dir().join(unique("waihu-plugin-check"));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fixtures();
     let check_with = |plugins: &[String], more: &str| {
         let yaml = format!(
             "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  domain: {DOMAIN}\n  realm: {DOMAIN}\n\
@@ -188,14 +184,14 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
         )
     };
     let check = |plugins: &[String]| check_with(plugins, "");
-    let (ok, out, err) = check(&[crm_entry("crm", &crm)]);
+    let (ok, out, err) = check(&[crm_entry("crm", &crm, &dir)]);
     assert!(ok, "{err}");
     assert!(
         out.contains("ok: plugin crm: crm-csv 0.1.0 (lookup, lua; lua: lookup, count)"),
         "{out}"
     );
     let (ok, _, err) = check(&[
-        crm_entry("crm", &crm),
+        crm_entry("crm", &crm, &dir),
         entry("wrong", &wrong, ""),
         entry("none", &none, ""),
     ]);
@@ -216,7 +212,7 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
     );
     // A campaign's detector must be a plugin that detects.
     let (ok, _, err) = check_with(
-        &[crm_entry("crm", &crm)],
+        &[crm_entry("crm", &crm, &dir)],
         "trunks:\n  - name: carrier\n    host: 127.0.0.1\n    port: 5099\n\
          campaigns:\n  - name: notices\n    mode: broadcast\n    broadcast: notice\n    \
          trunk_group: carrier\n    max_lines: 2\n    amd: { action: hangup, detector: crm }\n",
@@ -228,7 +224,6 @@ fn waihu_check_loads_good_plugins_and_names_the_file_of_each_bad_one() {
         ),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -236,10 +231,11 @@ fn a_route_script_reads_a_customer_through_the_crm_plugin() {
     let crm = built("crm-csv");
     // A plugin that does not load leaves the switch running without it.
     let wrong = built("waihu-test-plugin-wrong-abi");
-    let server = Server::start(&config(&[
-        crm_entry("crm", &crm),
-        entry("wrong", &wrong, ""),
-    ]));
+    let dir = fixtures();
+    let server = Server::start(&config(
+        &dir,
+        &[crm_entry("crm", &crm, &dir), entry("wrong", &wrong, "")],
+    ));
     call("701").run(&server).assert_success("a call to 701");
     let cdr = &cdrs_to(&server, "701", 1)[0];
     assert_eq!(cdr["vars"]["customer"], "Li Lei/gold/36", "{cdr}");
@@ -276,12 +272,16 @@ fn a_route_script_reads_a_customer_through_the_crm_plugin() {
 #[test]
 fn a_panicking_plugin_is_counted_and_disabled_and_calls_go_on() {
     let panicky = built("waihu-test-plugin-panicky");
-    let server = Server::start(&config(&[entry(
-        "panicky",
-        &panicky,
-        // A generous budget: this test is about panics, not time.
-        "    max_failures: 2\n    timeout_ms: 5000\n",
-    )]));
+    let dir = fixtures();
+    let server = Server::start(&config(
+        &dir,
+        &[entry(
+            "panicky",
+            &panicky,
+            // A generous budget: this test is about panics, not time.
+            "    max_failures: 2\n    timeout_ms: 5000\n",
+        )],
+    ));
     for _ in 0..3 {
         call("702").run(&server).assert_success("a call to 702");
     }
@@ -329,11 +329,15 @@ fn a_panicking_plugin_is_counted_and_disabled_and_calls_go_on() {
 #[test]
 fn a_slow_plugin_costs_a_call_its_budget_and_no_more() {
     let slow = built("waihu-test-plugin-slow");
-    let server = Server::start(&config(&[entry(
-        "slow",
-        &slow,
-        "    timeout_ms: 100\n    max_failures: 100\n    config:\n      sleep_ms: 20000\n",
-    )]));
+    let dir = fixtures();
+    let server = Server::start(&config(
+        &dir,
+        &[entry(
+            "slow",
+            &slow,
+            "    timeout_ms: 100\n    max_failures: 100\n    config:\n      sleep_ms: 20000\n",
+        )],
+    ));
     // Were the budget not enforced, each call would wait 20 s for the
     // plugin and sipp (which waits 15 s for the switch's BYE) would fail.
     for _ in 0..2 {
@@ -353,11 +357,10 @@ fn a_slow_plugin_costs_a_call_its_budget_and_no_more() {
 fn reloads_while_calls_are_in_progress_drop_no_call() {
     let built_crm = built("crm-csv");
     // The configured file is a copy, so the test can put a new build there.
-    let dir = std::env::temp_dir().join(unique("waihu-plugin-reload"));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fixtures();
     let lib = dir.join("libcrm.so");
     std::fs::copy(&built_crm, &lib).expect("copy the plugin");
-    let server = Server::start(&config(&[crm_entry("crm", &lib)]));
+    let server = Server::start(&config(&dir, &[crm_entry("crm", &lib, &dir)]));
     let calls = call("704").calls(6).arg("-l").arg("6").spawn(&server);
     // Reload while the calls are up (each looks the customer up before
     // and after its prompt), three times.
@@ -407,7 +410,6 @@ fn reloads_while_calls_are_in_progress_drop_no_call() {
         .collect();
     assert!(left.is_empty(), "copies left in the temp dir: {left:?}");
     server.stop();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A broadcast campaign (no agents needed) dialling a sipp carrier, as in
@@ -440,9 +442,8 @@ fn broadcast_with_events(carrier: u16, events: &Path, file: &Path) -> Config {
 #[test]
 fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_stop() {
     let events = built("events-jsonl");
-    let file = std::env::temp_dir()
-        .join(unique("waihu-events"))
-        .join("events.jsonl");
+    let dir = scratch("waihu-events");
+    let file = dir.join("events.jsonl");
     let port = common::free_port();
     let server = Server::start(&broadcast_with_events(port, &events, &file));
     let carrier = Sipp::new("carrier_dialer.xml", Transport::Udp, "carrier")
@@ -572,7 +573,6 @@ fn events_jsonl_writes_agent_campaign_contact_and_call_events_and_flushes_on_sto
             .iter()
             .all(|e| e["at_ms"].as_i64().is_some_and(|t| t > 0))
     );
-    let _ = std::fs::remove_dir_all(file.parent().expect("dir"));
 }
 
 /// A callee sipp that answers and plays `clip` (a file of tests/amd/clips)
@@ -712,7 +712,8 @@ end
 #[test]
 fn campaign_and_retention_rules_read_the_customer_from_the_crm_plugin() {
     let crm = built("crm-csv");
-    let mut c = config(&[crm_entry("crm", &crm)]);
+    let dir = fixtures();
+    let mut c = config(&dir, &[crm_entry("crm", &crm, &dir)]);
     std::fs::write(c.scripts_dir.join("rules.lua"), RULES).expect("rules.lua");
     c.scripts_watch = false;
     let server = Server::start(&c);
@@ -744,6 +745,7 @@ fn campaign_and_retention_rules_read_the_customer_from_the_crm_plugin() {
 #[test]
 fn an_agent_previewing_a_contact_sees_the_customer_from_the_crm_plugin() {
     let crm = built("crm-csv");
+    let dir = fixtures();
     let server = Server::start(&Config {
         outbound_agents: vec![ALICE.id],
         extra_yaml: format!(
@@ -758,7 +760,7 @@ fn an_agent_previewing_a_contact_sees_the_customer_from_the_crm_plugin() {
              plugins:\n{}",
             common::free_port(),
             ALICE.id,
-            crm_entry("crm", &crm)
+            crm_entry("crm", &crm, &dir)
         ),
         ..Config::default()
     });

@@ -5,19 +5,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Config, Server, http_get, http_post, unique};
+use common::{Config, Scratch, Server, http_get, http_post, scratch};
 
 /// A scripts directory whose blacklist rule denies the number "mark" with
 /// the reason `mark-N`, so every answer says which script text it ran.
-fn scripts_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("waihu-scripts"));
-    std::fs::create_dir_all(&dir).expect("scripts dir");
+fn scripts_dir() -> Scratch {
+    let dir = scratch("waihu-scripts");
     write_rule(&dir, 1);
     dir
 }
@@ -84,7 +83,7 @@ fn serving_version(server: &Server) -> u64 {
 fn a_hundred_reloads_under_continuous_hook_calls_fail_no_call() {
     let dir = scripts_dir();
     let server = Arc::new(Server::start(&Config {
-        scripts_dir: dir.clone(),
+        scripts_dir: dir.to_path_buf(),
         ..Config::default()
     }));
     assert_eq!(try_mark(&server), Ok((1, 1)));
@@ -142,7 +141,7 @@ fn a_hundred_reloads_under_continuous_hook_calls_fail_no_call() {
 fn a_broken_script_keeps_the_serving_version_and_names_file_and_line() {
     let dir = scripts_dir();
     let server = Server::start(&Config {
-        scripts_dir: dir.clone(),
+        scripts_dir: dir.to_path_buf(),
         ..Config::default()
     });
     std::fs::write(dir.join("broken.lua"), "local x = 1\nfunction oops(\n").expect("write");
@@ -192,7 +191,7 @@ fn a_broken_script_keeps_the_serving_version_and_names_file_and_line() {
 fn a_file_change_reloads_by_itself() {
     let dir = scripts_dir();
     let server = Server::start(&Config {
-        scripts_dir: dir.clone(),
+        scripts_dir: dir.to_path_buf(),
         scripts_watch: true,
         ..Config::default()
     });
@@ -210,7 +209,7 @@ fn a_file_change_reloads_by_itself() {
 fn sighup_reloads() {
     let dir = scripts_dir();
     let server = Server::start(&Config {
-        scripts_dir: dir.clone(),
+        scripts_dir: dir.to_path_buf(),
         ..Config::default()
     });
     // Not watching: the change waits for the signal.
@@ -238,7 +237,7 @@ fn a_bad_hook_call_reports_its_safe_default() {
     )
     .expect("write");
     let server = Server::start(&Config {
-        scripts_dir: dir,
+        scripts_dir: dir.to_path_buf(),
         ..Config::default()
     });
     let (status, body) = http_post(

@@ -186,6 +186,45 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
 }
 
+/// A fresh directory `PREFIX-XXXXXX` in the temp dir, for a test's own
+/// files. Dropping the guard removes it, unless the test is failing: then,
+/// as [`Server`] does with its directory, it is kept and its path printed.
+pub fn scratch(prefix: &str) -> Scratch {
+    Scratch(
+        tempfile::Builder::new()
+            .prefix(&format!("{prefix}-"))
+            .tempdir()
+            .expect("creating a scratch directory"),
+    )
+}
+
+/// The guard of a [`scratch`] directory; derefs to its path.
+#[derive(Debug)]
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.disable_cleanup(true);
+            eprintln!("scratch directory kept: {}", self.0.path().display());
+        }
+    }
+}
+
 /// Ports this test process has handed out. A port chosen here is released
 /// before its user (a sipp started a moment later) binds it, and the
 /// kernel may give the same number to the next `bind(0)` meanwhile: a later
