@@ -7,12 +7,20 @@ const CSV: &str = "phone,id,name,plan,tenure_months,monthly_spend,last_agent,chu
 +8613800000001,42,Li Lei,gold,36,199.5,1001,0.82,north\n\
 +8613800000002,C-7,Han Meimei,basic,3,39,,0.1,south\n";
 
-fn file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("crm-csv-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A fresh directory, removed when the guard drops.
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("crm-csv-")
+        .tempdir()
+        .unwrap()
+}
+
+/// `text` in a file of a fresh directory.
+fn file(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = scratch();
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
-    path
+    (dir, path)
 }
 
 fn crm(path: &std::path::Path) -> Crm {
@@ -25,7 +33,8 @@ fn crm(path: &std::path::Path) -> Crm {
 
 #[test]
 fn a_csv_customer_is_found_by_phone_id_or_national_number() {
-    let c = crm(&file("a.csv", CSV));
+    let (_dir, path) = file("a.csv", CSV);
+    let c = crm(&path);
     let li = c.lookup("+8613800000001").unwrap().unwrap();
     assert_eq!(li["name"], "Li Lei");
     assert_eq!(li["id"], 42);
@@ -45,7 +54,8 @@ fn a_csv_customer_is_found_by_phone_id_or_national_number() {
 
 #[test]
 fn lua_gets_lookup_and_count() {
-    let c = crm(&file("b.csv", CSV));
+    let (_dir, path) = file("b.csv", CSV);
+    let c = crm(&path);
     assert_eq!(c.lua_functions(), ["lookup", "count"]);
     assert_eq!(c.lua_call("count", vec![]).unwrap(), json!(2));
     assert_eq!(
@@ -68,7 +78,7 @@ fn lua_gets_lookup_and_count() {
 
 #[test]
 fn a_bad_row_names_its_number_and_column() {
-    let path = file(
+    let (_dir, path) = file(
         "bad.csv",
         "phone,churn_score\n+8613800000001,0.5\n+8613800000002,high\n",
     );
@@ -84,10 +94,8 @@ fn a_bad_row_names_its_number_and_column() {
 
 #[test]
 fn a_sqlite_table_reads_like_the_csv() {
-    let dir = std::env::temp_dir().join(format!("crm-csv-{}-sqlite", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("crm.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = scratch();
+    let path = dir.path().join("crm.db");
     let db = rusqlite::Connection::open(&path).unwrap();
     db.execute_batch(
         "CREATE TABLE people (phone TEXT, id INTEGER, name TEXT, plan TEXT,

@@ -147,11 +147,12 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("events-jsonl-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A fresh directory, removed when the guard drops.
+    fn dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("events-jsonl-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 
     fn files(dir: &Path) -> Vec<String> {
@@ -180,17 +181,17 @@ mod tests {
             daily: true,
             flush_every_event: true,
         };
-        let mut w = Writer::open(d.join("events.jsonl"), policy, NOON).unwrap();
+        let mut w = Writer::open(d.path().join("events.jsonl"), policy, NOON).unwrap();
         w.write_line(r#"{"n":1}"#, NOON).unwrap();
         w.write_line(r#"{"n":2}"#, NOON + 11 * 3600).unwrap();
         w.write_line(r#"{"n":3}"#, NOON + 12 * 3600).unwrap();
         assert_eq!(
-            files(&d),
+            files(d.path()),
             ["events.2025-11-25T000000.jsonl", "events.jsonl"]
         );
-        let old = std::fs::read_to_string(d.join("events.2025-11-25T000000.jsonl")).unwrap();
+        let old = std::fs::read_to_string(d.path().join("events.2025-11-25T000000.jsonl")).unwrap();
         assert_eq!(old, "{\"n\":1}\n{\"n\":2}\n");
-        let live = std::fs::read_to_string(d.join("events.jsonl")).unwrap();
+        let live = std::fs::read_to_string(d.path().join("events.jsonl")).unwrap();
         assert_eq!(live, "{\"n\":3}\n");
     }
 
@@ -202,18 +203,23 @@ mod tests {
             daily: false,
             flush_every_event: false,
         };
-        let mut w = Writer::open(d.join("ev.jsonl"), policy, NOON).unwrap();
+        let mut w = Writer::open(d.path().join("ev.jsonl"), policy, NOON).unwrap();
         for n in 0..5 {
             w.write_line(&format!("{{\"n\":{n}}}"), NOON).unwrap();
         }
         drop(w);
         // 8 bytes a line: two fit in 20, so files of 2, 2 and 1 lines.
-        let names = files(&d);
+        let names = files(d.path());
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.contains(&"ev.2025-11-24T120000.1.jsonl".to_owned()));
         let all: usize = names
             .iter()
-            .map(|n| std::fs::read_to_string(d.join(n)).unwrap().lines().count())
+            .map(|n| {
+                std::fs::read_to_string(d.path().join(n))
+                    .unwrap()
+                    .lines()
+                    .count()
+            })
             .sum();
         assert_eq!(all, 5, "no line lost, the buffered one flushed on drop");
     }
