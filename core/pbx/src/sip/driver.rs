@@ -122,8 +122,8 @@ impl Driver {
         }
     }
 
-    /// Refuse new calls while messages wait longer than `limit` for
-    /// their turn, as `load` measures it.
+    /// Refuse new calls while messages wait longer for their turn than
+    /// `load`'s limit, as `load` measures it.
     pub fn with_overload(mut self, load: Arc<super::overload::Load>) -> Driver {
         self.load = load;
         self

@@ -127,7 +127,13 @@ mod tests {
             load.observe(Duration::from_millis(400));
         }
         assert!(load.overloaded(), "{:?}", load.delay());
-        assert!(!Load::new(None).overloaded());
+        // The same delay with no limit (overload_delay_ms: 0) is never one.
+        let unlimited = Load::default();
+        for _ in 0..20 {
+            unlimited.observe(Duration::from_millis(400));
+        }
+        assert!(unlimited.delay() > LIMIT.expect("a limit"));
+        assert!(!unlimited.overloaded());
         // Turns on time again: back under the limit within a few samples.
         let mut samples = 0;
         while load.overloaded() {
