@@ -70,4 +70,8 @@ fn process_workers_sets_the_number_of_runtime_threads() {
     let (three, named) = workers(3);
     assert_eq!(three, 3.0);
     assert!(named >= 3, "{named} runtime threads for 3 workers");
+    // 0, the default: one per two cores, rounded up.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (default, _) = workers(0);
+    assert_eq!(default, cores.div_ceil(2) as f64, "{cores} cores");
 }

@@ -12,7 +12,7 @@
 #   set-ups per core-second and the share of calls not completed (failed,
 #   or refused with 503 when waihu is overloaded). Needs sipp and a
 #   release build (cargo build --release -p waihu).
-#   WORKERS=N runs waihu with process.workers: N (default: one per core).
+#   WORKERS=N runs waihu with process.workers: N (default: one per two cores).
 #   PIN=1 pins waihu to CPU 0 and both sipps to CPU 1 (taskset), so that
 #   waihu's figure is not shared with the load generators' scheduling.
 set -eu

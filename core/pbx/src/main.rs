@@ -100,10 +100,13 @@ fn main() -> anyhow::Result<ExitCode> {
                 }
             };
             raise_open_files();
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            if let Some(workers) = settings.workers {
-                builder.worker_threads(workers);
-            }
+            builder.worker_threads(
+                settings
+                    .workers
+                    .unwrap_or_else(|| config::default_workers(cores)),
+            );
             let runtime = builder
                 .enable_all()
                 .build()

@@ -445,7 +445,7 @@ fn the_overload_delay_defaults_to_250_ms_and_0_turns_it_off() {
 }
 
 #[test]
-fn process_workers_defaults_to_one_per_core_and_is_bounded() {
+fn process_workers_defaults_to_one_per_two_cores_and_is_bounded() {
     assert_eq!(from_str("t.yaml", MINIMAL).unwrap().workers, None);
     let with = |n: &str| format!("{MINIMAL}process:\n  workers: {n}\n");
     assert_eq!(from_str("t.yaml", &with("0")).unwrap().workers, None);
@@ -456,4 +456,10 @@ fn process_workers_defaults_to_one_per_core_and_is_bounded() {
         from_str("t.yaml", &with("-1")).is_err(),
         "a negative count is refused"
     );
+    let defaults: Vec<usize> = [1, 2, 3, 4, 8, 64]
+        .into_iter()
+        .map(super::default_workers)
+        .collect();
+    assert_eq!(defaults, [1, 1, 2, 2, 4, 32]);
+    assert_eq!(super::default_workers(0), 1, "never no worker");
 }
