@@ -276,7 +276,7 @@ impl ConfigFile {
             );
         }
         check_limits(&mut c, &self.sip.limits);
-        // 0 is one per core; more than 256 threads is a typo, not a plan.
+        // 0 is one per two cores; more than 256 threads is a typo, not a plan.
         c.range("process.workers", u64::from(self.process.workers), 0, 256);
         check_scripts(&mut c, &self.scripts);
         let media = check_media(&mut c, &self.media);
