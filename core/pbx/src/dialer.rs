@@ -210,6 +210,7 @@ pub fn spawn(
         requests,
         previews: HashMap::new(),
         held_until_ms: 0,
+        over_samples: 0,
     };
     tokio::spawn(dialer.run(shutdown));
     handle
@@ -235,6 +236,8 @@ struct Dialer {
     /// While the switch is overloaded, and [`OVERLOAD_HOLD_MS`] after,
     /// no new line is dialled (agents' own dials still go through).
     held_until_ms: i64,
+    /// [`crate::sip::overload::Load::over_samples`] at the last tick.
+    over_samples: u64,
 }
 
 impl Dialer {
@@ -456,7 +459,13 @@ impl Dialer {
     /// touched: they are simply dialled later.
     fn hold_for_overload(&mut self, now: i64) -> bool {
         let was_held = now < self.held_until_ms;
-        if self.ctx.overloaded() {
+        // Over the limit now, or at any sample since the last tick: a
+        // short overload (a stall the average forgets within a tick) is
+        // still one.
+        let over_samples = self.ctx.load.over_samples();
+        let overloaded_since = over_samples != self.over_samples;
+        self.over_samples = over_samples;
+        if self.ctx.overloaded() || overloaded_since {
             if !was_held {
                 self.ctx.load.count_dialer_hold();
                 warn!(

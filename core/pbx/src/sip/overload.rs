@@ -45,6 +45,8 @@ pub struct Load {
     delay_us: AtomicU64,
     /// `sip.limits.overload_delay_ms` (`None`: never overloaded).
     limit: Option<Duration>,
+    /// Samples that left the average over the limit, since start.
+    over_samples: AtomicU64,
     /// Times the dialer began holding new lines for it.
     dialer_holds: AtomicU64,
 }
@@ -68,12 +70,30 @@ impl Load {
         let sample = i64::try_from(delay.as_micros())
             .unwrap_or(i64::MAX)
             .min(3_600_000_000);
-        let _ = self
+        let average = |old: u64| {
+            let old = old as i64;
+            (old + (sample - old) / WEIGHT) as u64
+        };
+        let old = self
             .delay_us
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                let old = old as i64;
-                Some((old + (sample - old) / WEIGHT) as u64)
-            });
+                Some(average(old))
+            })
+            .unwrap_or_else(|old| old);
+        if self
+            .limit
+            .is_some_and(|limit| Duration::from_micros(average(old)) > limit)
+        {
+            self.over_samples.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many samples left the average over the limit, since start. A
+    /// reader that looks less often than the samples come (the dialer,
+    /// five times a second) compares it with its last reading, and so
+    /// misses no overload, however short, that came in between.
+    pub fn over_samples(&self) -> u64 {
+        self.over_samples.load(Ordering::Relaxed)
     }
 
     /// The dialer began a hold (see `Dialer::hold_for_overload`).
@@ -127,6 +147,8 @@ mod tests {
             load.observe(Duration::from_millis(400));
         }
         assert!(load.overloaded(), "{:?}", load.delay());
+        let over = load.over_samples();
+        assert!((1..=20).contains(&over), "{over}");
         // The same delay with no limit (overload_delay_ms: 0) is never one.
         let unlimited = Load::default();
         for _ in 0..20 {
@@ -134,6 +156,7 @@ mod tests {
         }
         assert!(unlimited.delay() > LIMIT.expect("a limit"));
         assert!(!unlimited.overloaded());
+        assert_eq!(unlimited.over_samples(), 0);
         // Turns on time again: back under the limit within a few samples.
         let mut samples = 0;
         while load.overloaded() {
@@ -141,6 +164,8 @@ mod tests {
             samples += 1;
         }
         assert!((1..=5).contains(&samples), "{samples}");
+        // Only the samples that ended over the limit were counted.
+        assert_eq!(load.over_samples(), over + samples - 1);
     }
 
     #[tokio::test(start_paused = true)]
