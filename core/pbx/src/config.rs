@@ -97,10 +97,11 @@ pub struct ProcessSection {
 /// (a received message to the driver, the driver to a call, the call
 /// back). A second worker mostly sleeps between those steps and is woken
 /// to steal one, and on a virtual machine that wake-up costs more than
-/// the step: measured on 2 cores (tools/bench/trunk-cps.sh), one worker
-/// took 3.8 context switches per call set-up against 11 for two, and
-/// 13-20% less CPU per call, while still carrying 1,400 set-ups a second
-/// with none failed. The other cores are not idle: the media relay runs
+/// the step: measured on 2 cores at 600 set-ups a second
+/// (tools/bench/trunk-cps.sh), one worker took 3.8 context switches per
+/// call against 11 for two, and 10% less CPU per call (1,315 set-ups per
+/// core-second against 1,183), while still carrying 1,400 set-ups a
+/// second with none failed. The other cores are not idle: the media relay runs
 /// one thread per core, and bridged media is most of a busy switch's work.
 pub fn default_workers(cores: usize) -> usize {
     cores.div_ceil(2).max(1)
