@@ -595,6 +595,40 @@ fn a_caller_who_stops_refreshing_its_session_timer_is_hung_up() {
 }
 
 #[test]
+fn a_caller_whose_ack_never_comes_is_hung_up_and_the_agent_freed() {
+    // T1 = 50 ms: the switch retransmits its 200 for 64*T1 = 3.2 s. The
+    // caller's audio flows, the agent talks for up to 30 s, and neither
+    // hangs up: only the missing ACK may end this call, with a BYE to
+    // both (RFC 3261 13.3.1.4).
+    let mut cfg = config("    members: [\"1002\"]\n    wrapup_s: 0\n");
+    cfg.timers_ms = (50, 4000, 5000);
+    cfg.rtp_timeout_s = 0;
+    let server = Server::start(&cfg);
+    let bob = phone_with(&server, &BOB, "agent_uas_auto.xml", 1, &["-d", "30000"]);
+    agent_op(&server, &BOB, "login", "");
+    Sipp::new("no_ack_caller.xml", Transport::Udp, "500")
+        .media_port(sipp_media_port())
+        .timeout_secs(60)
+        .run(&server)
+        .assert_success("the caller that never ACKs, hung up by the switch");
+    bob.wait()
+        .assert_success("Bob's phone, hung up by the switch");
+    let cdr = queue_cdrs(&server, 1)[0].clone();
+    assert_eq!(cdr["agent"], BOB.id, "{cdr}");
+    assert_eq!(cdr["vars"]["disposition"], "no_ack", "{cdr}");
+    assert_eq!(cdr["hangup_by"], "switch", "{cdr}");
+    let talk = cdr["end_ms"].as_i64().unwrap_or(0) - cdr["answer_ms"].as_i64().unwrap_or(0);
+    assert!(
+        (2_500..15_000).contains(&talk),
+        "ended {talk} ms after the answer"
+    );
+    // The caller vanished, not the agent: Bob is ready for the next call.
+    wait_state(&server, &BOB, "ready");
+    assert!(server.log().contains("never acknowledged our 200"));
+    server.stop();
+}
+
+#[test]
 fn an_agent_puts_the_caller_on_hold_with_music_and_resumes() {
     let server = Server::start(&config("    members: [\"1002\"]\n"));
     let bob = phone_with(&server, &BOB, "agent_uas_hold.xml", 1, &["-rtp_echo"]);

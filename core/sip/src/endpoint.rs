@@ -163,6 +163,11 @@ pub enum Event {
     },
     /// No final response came for `id` (timer B or F): act as on a 408.
     Timeout { id: ClientTxId },
+    /// The final response to the INVITE `id` was retransmitted for 64*T1
+    /// and never acknowledged (timer H or L). After a 2xx the dialog is
+    /// confirmed but the session should end with a BYE (RFC 3261
+    /// 13.3.1.4): the application knows which response it sent.
+    AckTimeout { id: ServerTxId },
 }
 
 /// Counters for metrics.
@@ -642,6 +647,9 @@ impl Endpoint {
                 ),
                 TransactionEvent::AckTimeout { key } => {
                     tracing::debug!(?key, "no ACK for a final response");
+                    self.events.push_back(Event::AckTimeout {
+                        id: ServerTxId(key),
+                    });
                 }
                 TransactionEvent::Timeout { key } => {
                     if !self.own_cancels.contains(&key) {

@@ -578,6 +578,37 @@ fn an_ack_for_our_2xx_reaches_the_application() {
         later.is_empty(),
         "2xx retransmitted after its ACK: {later:?}"
     );
+    let events = take_events(&mut h);
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::AckTimeout { .. })),
+        "an acknowledged 2xx reported unacknowledged: {events:?}"
+    );
+}
+
+#[test]
+fn a_2xx_never_acknowledged_is_reported_once_after_64_t1() {
+    let mut h = harness();
+    let p = peer(1);
+    let (id, invite) = authenticated_invite(&mut h, p, "call-no-ack", "inv1");
+    let mut ok = Response::to_request(&invite, 200);
+    ok.to.set_tag(&h.ep.fresh_tag());
+    h.ep.respond(h.now, id, ok);
+    assert_eq!(statuses(&responses_in(&transmits(&mut h))), [200]);
+    // Retransmitted, unacknowledged, for 64*T1 (32 s with T1 = 500 ms).
+    let resent = responses_in(&run_for(&mut h, Duration::from_secs(31)));
+    assert!(resent.len() >= 5, "{} retransmissions", resent.len());
+    assert!(
+        take_events(&mut h).is_empty(),
+        "reported before 64*T1 was up"
+    );
+    run_for(&mut h, Duration::from_secs(2));
+    match take_events(&mut h).as_slice() {
+        [Event::AckTimeout { id: late }] => assert_eq!(*late, id),
+        other => panic!("expected one Event::AckTimeout, got {other:?}"),
+    }
+    // Once: the transaction is over and the 2xx is no longer sent.
+    assert!(responses_in(&run_for(&mut h, Duration::from_secs(40))).is_empty());
+    assert!(take_events(&mut h).is_empty());
 }
 
 #[test]

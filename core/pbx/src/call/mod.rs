@@ -142,6 +142,10 @@ pub struct Invite {
 pub enum ToCall {
     /// ACK for our 2xx.
     Ack,
+    /// Our 2xx to an INVITE was retransmitted for 64*T1 and never
+    /// acknowledged: the caller is gone (or cannot reach us), so the call
+    /// ends with a BYE (RFC 3261 13.3.1.4).
+    AckTimeout,
     /// The switch is stopping: hang up.
     Shutdown,
     /// The caller cancelled the INVITE (the endpoint already answered 487).

@@ -851,6 +851,11 @@ impl Session {
                 self.fork_failed(&call_id, None).await;
             }
             ToCall::Ack => {}
+            ToCall::AckTimeout => {
+                warn!(call_id = %self.call_id, "the caller never acknowledged our 200: ending the call");
+                self.vars.insert("disposition".into(), "no_ack".into());
+                self.end(Party::Switch, HangupCause::Failure).await;
+            }
             ToCall::Shutdown => self.end(Party::Switch, HangupCause::Normal).await,
             ToCall::Command { command, reply } => {
                 let event = self.api_command(command).await;

@@ -75,6 +75,9 @@ struct Calls {
     invites: HashMap<ServerTxId, String>,
     requests: HashMap<ClientTxId, String>,
     pending_invites: HashMap<String, ClientTxId>,
+    /// INVITEs (initial or re-) a call answered 2xx, by transaction: if the
+    /// ACK never comes, the call is told (RFC 3261 13.3.1.4).
+    answered: HashMap<ServerTxId, String>,
     /// Handed (as clones) to call tasks.
     shutdown: Option<Shutdown>,
     draining: bool,
@@ -112,6 +115,7 @@ impl Driver {
                 invites: HashMap::new(),
                 requests: HashMap::new(),
                 pending_invites: HashMap::new(),
+                answered: HashMap::new(),
                 shutdown: None,
                 draining: false,
             },
@@ -372,6 +376,13 @@ impl Driver {
                         self.forward(&call_id.clone(), ToCall::Timeout { call_id });
                     }
                 }
+                Event::AckTimeout { id } => {
+                    // A non-2xx (or a challenge the endpoint sent itself)
+                    // ended its call already: only a 2xx matters here.
+                    if let Some(call_id) = self.calls.answered.remove(&id) {
+                        self.forward(&call_id, ToCall::AckTimeout);
+                    }
+                }
                 other => debug!(event = ?other, "sip event not handled yet"),
             }
         }
@@ -505,7 +516,12 @@ impl Driver {
     fn on_call_message(&mut self, message: FromCall) {
         let now = now();
         match message {
-            FromCall::Respond { id, response } => self.endpoint.respond(now, id, *response),
+            FromCall::Respond { id, response } => {
+                if (200..300).contains(&response.status) && response.cseq.method == Method::Invite {
+                    self.calls.answered.insert(id, response.call_id.clone());
+                }
+                self.endpoint.respond(now, id, *response)
+            }
             FromCall::Send { request, peer } => {
                 let call_id = request.call_id.clone();
                 let is_invite = request.method == Method::Invite;
@@ -548,6 +564,7 @@ impl Driver {
                     self.calls.pending_invites.remove(call_id);
                 }
                 self.calls.invites.retain(|_, c| !call_ids.contains(c));
+                self.calls.answered.retain(|_, c| !call_ids.contains(c));
                 self.calls.requests.retain(|_, c| !call_ids.contains(c));
                 for (call_id, tag) in dialogs {
                     self.endpoint.forget_dialog(&call_id, &tag);
