@@ -341,7 +341,7 @@ fn a_restart_mid_queue_brings_agent_states_back() {
         s.metrics()
             .contains("waihu_queue_waiting{queue=\"support\"} 1")
     });
-    server.crash();
+    let _crashed = server.crash();
     first.kill();
     second.kill();
     bob_phone.kill();

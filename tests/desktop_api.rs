@@ -517,7 +517,7 @@ fn a_restart_frees_an_agent_held_in_wrap_up_and_the_disposition_can_still_be_set
                     .any(|e| e["agent"] == ALICE.id && e["event"] == "wrap_up")
             })
     });
-    first.crash();
+    let _crashed = first.crash();
     alice.kill();
 
     let second = Server::start(&config);

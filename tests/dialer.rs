@@ -263,7 +263,7 @@ fn after_a_kill_9_no_contact_is_dialled_twice_and_every_invite_has_its_attempt()
     start(&first, CAMPAIGN);
     // Kill it in the middle: some attempts done, some calls up.
     wait_outcomes(&first, CAMPAIGN, 15, 120);
-    first.crash();
+    let _crashed = first.crash();
 
     let second = Server::start(&config(port, ALWAYS, Some(db)));
     // New phones for the agents, registered at the new server (its ports

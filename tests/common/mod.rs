@@ -481,12 +481,15 @@ impl Server {
     }
 
     /// SIGKILL: the process dies at once, as in a crash. The test's
-    /// directory (and the store in it) is left for a restart.
-    pub fn crash(mut self) {
+    /// directory (and the store in it) stays for a restart, and for the
+    /// logs of the sipps started with this server, until the returned
+    /// guard drops.
+    pub fn crash(mut self) -> Leftover {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        Leftover(std::mem::take(&mut self.dir))
     }
 
     /// SIGTERM, then asserts the process exits with status 0 in time.
@@ -544,6 +547,22 @@ impl Drop for Server {
             } else {
                 let _ = std::fs::remove_dir_all(&self.dir);
             }
+        }
+    }
+}
+
+/// The directory of a server that [`Server::crash`]ed: removed when this
+/// drops, or kept (and named) if the test failed.
+#[derive(Debug)]
+#[must_use = "the crashed server's directory is removed when this drops"]
+pub struct Leftover(PathBuf);
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("crashed server's directory kept: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 }

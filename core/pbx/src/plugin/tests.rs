@@ -25,14 +25,27 @@ fn settings(name: &str, package: &str, config: serde_json::Value) -> PluginSetti
     }
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("waihu-plugin-host-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A directory of one test's own (tests run in parallel and must not
+/// rewrite each other's files), removed when it drops.
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch(
+            tempfile::Builder::new()
+                .prefix("waihu-plugin-host-")
+                .tempdir()
+                .unwrap(),
+        )
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
 }
 
-fn crm() -> PluginSettings {
-    let csv = temp("crm.csv");
+fn crm(tmp: &Scratch) -> PluginSettings {
+    let csv = tmp.file("crm.csv");
     std::fs::write(
         &csv,
         "phone,id,name,plan,tenure_months,monthly_spend,last_agent,churn_score\n\
@@ -44,7 +57,8 @@ fn crm() -> PluginSettings {
 
 #[tokio::test]
 async fn a_loaded_plugin_answers_lookups_and_lua_calls() {
-    let plugins = Plugins::load(&[crm()]);
+    let tmp = Scratch::new();
+    let plugins = Plugins::load(&[crm(&tmp)]);
     let (by, customer) = plugins.lookup("+8613800000001").await.unwrap();
     assert_eq!(by, "crm");
     assert_eq!(customer["name"], "Li Lei");
@@ -73,8 +87,9 @@ async fn a_loaded_plugin_answers_lookups_and_lua_calls() {
 fn wrong_abi_missing_entry_and_missing_file_are_refused_naming_the_file() {
     let wrong = settings("w", "waihu-test-plugin-wrong-abi", json!({}));
     let none = settings("n", "waihu-test-plugin-no-entry", json!({}));
-    let mut gone = crm();
-    gone.path = temp("no-such-plugin.so");
+    let tmp = Scratch::new();
+    let mut gone = crm(&tmp);
+    gone.path = tmp.file("no-such-plugin.so");
     let results = check(&[wrong.clone(), none.clone(), gone.clone()]);
     let errors: Vec<String> = results
         .into_iter()
@@ -95,7 +110,7 @@ fn wrong_abi_missing_entry_and_missing_file_are_refused_naming_the_file() {
     assert!(errors[2].contains("no-such-plugin.so"), "{}", errors[2]);
 
     // The switch runs without them, and says why.
-    let plugins = Plugins::load(&[wrong, crm()]);
+    let plugins = Plugins::load(&[wrong, crm(&tmp)]);
     let status = plugins.status();
     assert!(!status[0].loaded);
     assert!(
@@ -166,8 +181,8 @@ async fn a_slow_lookup_times_out_and_counts_as_a_failure() {
 
 #[test]
 fn events_reach_the_file_and_are_flushed_at_shutdown() {
-    let file = temp("events.jsonl");
-    let _ = std::fs::remove_file(&file);
+    let tmp = Scratch::new();
+    let file = tmp.file("events.jsonl");
     let plugins = Plugins::load(&[settings(
         "warehouse",
         "events-jsonl",
@@ -225,9 +240,9 @@ fn a_detector_plugin_that_cannot_make_one_leaves_the_call_to_the_built_in() {
 
 /// `plugins/testing/c/lookup.c`, built against the C header with the
 /// system C compiler (which the build needs anyway, for SQLite and Lua).
-fn c_plugin() -> PathBuf {
+fn c_plugin(tmp: &Scratch) -> PathBuf {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let out = temp(&format!("libc_lookup-{}.so", std::process::id()));
+    let out = tmp.file("libc_lookup.so");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = std::process::Command::new(&cc)
         .args([
@@ -245,9 +260,10 @@ fn c_plugin() -> PathBuf {
 
 #[tokio::test]
 async fn a_plugin_written_in_c_against_the_header_loads_and_answers() {
+    let tmp = Scratch::new();
     let s = PluginSettings {
         name: "c".into(),
-        path: c_plugin(),
+        path: c_plugin(&tmp),
         config_json: "{}".into(),
         timeout: Duration::from_secs(10),
         max_failures: 3,
@@ -299,9 +315,8 @@ async fn a_plugin_written_in_c_against_the_header_loads_and_answers() {
 
 #[test]
 fn a_detector_made_before_a_reload_finishes_its_call_on_the_old_instance() {
-    let lib_dir = temp(&format!("reload-{}", std::process::id()));
-    std::fs::create_dir_all(&lib_dir).unwrap();
-    let path = lib_dir.join("libfixed.so");
+    let tmp = Scratch::new();
+    let path = tmp.file("libfixed.so");
     std::fs::copy(built::built("waihu-test-plugin-fixed-amd"), &path).unwrap();
     let mut s = settings(
         "fixed",
@@ -333,5 +348,4 @@ fn a_detector_made_before_a_reload_finishes_its_call_on_the_old_instance() {
     );
     assert_eq!(in_call.finish(80), d);
     drop(in_call);
-    let _ = std::fs::remove_dir_all(&lib_dir);
 }
