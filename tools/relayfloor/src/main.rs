@@ -12,7 +12,13 @@
 //! - `connected`: the same with each socket connected to its peer and `send`
 //!   (waihu's engine today);
 //! - `compio`: io_uring through compio, a multishot receive per socket into
-//!   the runtime's buffer pool and a `send` op per packet.
+//!   the runtime's buffer pool and a `send` op per packet;
+//! - `uring`: io_uring by hand, with nothing between the relay and the
+//!   ring: registered files, a multishot receive per socket into a
+//!   provided-buffer ring, a `send` op per packet straight from the buffer
+//!   it arrived in, and one `io_uring_enter` per round that submits the
+//!   round's sends and reaps the next packets (single issuer, deferred
+//!   task work).
 //!
 //! Each relay runs on its own thread, pinned to one CPU, with the same 2 ms
 //! coalescing nap after a round that carried packets as waihu's engine. A
@@ -38,6 +44,8 @@ use rustix::event::{Timespec, epoll};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 
+mod uring;
+
 /// An RTP header and 20 ms of G.711.
 const PACKET: usize = 172;
 /// Packet interval of each stream.
@@ -52,7 +60,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "200,400")]
     calls: Vec<usize>,
     /// Relays to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "epoll,connected,compio")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "epoll,connected,compio,uring"
+    )]
     modes: Vec<Mode>,
     /// Runs of each cell; the modes alternate within a run.
     #[arg(long, default_value_t = 2)]
@@ -76,6 +88,9 @@ enum Mode {
     Connected,
     /// io_uring through compio: multishot receive, send ops.
     Compio,
+    /// io_uring by hand: registered files, multishot receive into a
+    /// buffer ring, send ops, one enter per round.
+    Uring,
 }
 
 impl fmt::Display for Mode {
@@ -84,6 +99,7 @@ impl fmt::Display for Mode {
             Mode::Epoll => "epoll + sendto",
             Mode::Connected => "epoll + connected send",
             Mode::Compio => "compio (io_uring)",
+            Mode::Uring => "io_uring by hand",
         })
     }
 }
@@ -200,6 +216,7 @@ fn measure(args: &Args, mode: Mode, calls: usize, cpus: usize) -> Result<Cell> {
         spawn_pinned("relay", cpus - 1, move || match mode {
             Mode::Epoll | Mode::Connected => relay_epoll(relay, peers, mode, nap, &progress),
             Mode::Compio => relay_compio(relay, nap, &progress),
+            Mode::Uring => uring::relay(relay, nap, &progress),
         })?
     };
     let sending = Duration::from_secs(args.warm + args.window) + Duration::from_millis(500);
