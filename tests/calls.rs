@@ -252,10 +252,33 @@ fn an_invite_without_credentials_is_challenged_and_bad_sdp_is_refused() {
 
 #[test]
 fn dial_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
-    // A narrow port range, so the stranger can spray all of it.
-    let ports = (31000, 31007);
+    let server = bridge_two_phones_under_a_spray("auto", (31000, 31007));
+    // The relay engine is on io_uring wherever the kernel allows it.
+    let allowed = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|v| v.trim() == "0");
+    let uring = server.metric("waihu_relay_uring_threads");
+    assert_eq!(
+        uring > 0.0,
+        allowed,
+        "io_uring allowed: {allowed}, threads: {uring}"
+    );
+    server.stop();
+}
+
+#[test]
+fn the_epoll_relay_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
+    let server = bridge_two_phones_under_a_spray("epoll", (31010, 31017));
+    assert_eq!(server.metric("waihu_relay_uring_threads"), 0.0);
+    server.stop();
+}
+
+/// Alice calls Bob's echoing phone for 7 s while a stranger sprays every
+/// relay port (a narrow range, `ports`): the audio makes the round trip,
+/// none of the stranger's reaches anyone, and the legs count it.
+fn bridge_two_phones_under_a_spray(relay_io: &'static str, ports: (u16, u16)) -> Server {
     let server = Server::start(&Config {
         rtp_ports: ports,
+        relay_io,
         ..Config::default()
     });
     // Bob's phone: a sipp UAS that echoes whatever RTP reaches it.
@@ -324,6 +347,10 @@ fn dial_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
     // The switch saw the spray and dropped it.
     let log = server.log();
     assert!(
+        log.contains("bridge handed to the relay engine"),
+        "the relay engine never carried the bridge:\n{log}"
+    );
+    assert!(
         log.lines()
             .any(|l| l.contains("media leg closed") && !l.contains("strangers=0")),
         "no leg counted strangers:\n{log}"
@@ -339,7 +366,7 @@ fn dial_bridges_two_phones_and_a_stranger_cannot_inject_audio() {
     let strangers = media["caller.strangers"].as_i64().unwrap_or(0)
         + media["callee.strangers"].as_i64().unwrap_or(0);
     assert!(strangers > 0, "{media}");
-    server.stop();
+    server
 }
 
 #[test]

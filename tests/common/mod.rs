@@ -85,6 +85,8 @@ pub struct Config {
     pub extra_yaml: String,
     /// `media.source_learning`: `learn` or `strict`.
     pub source_learning: &'static str,
+    /// `media.relay_io`: `auto` or `epoll`.
+    pub relay_io: &'static str,
     /// The store file; a fresh one in the test's directory when `None`
     /// (give one to restart a server on the same state).
     pub db: Option<PathBuf>,
@@ -113,6 +115,7 @@ impl Default for Config {
             outbound_agents: Vec::new(),
             extra_yaml: String::new(),
             source_learning: "learn",
+            relay_io: "auto",
             db: None,
             api_yaml: String::new(),
             soft_open_files: None,
@@ -150,7 +153,7 @@ impl Config {
              rate_limit:\n    per_ip_per_sec: {rate}\n    burst: {burst}\n  nonce_lifetime_secs: 300\n  \
              digest_algorithms: [{}]\n\
              scripts:\n  dir: \"{}\"\n  watch: {}\n\
-             media:\n  rtp_ports: \"{}-{}\"\n  rtp_timeout_s: {}\n  source_learning: {}\n\
+             media:\n  rtp_ports: \"{}-{}\"\n  rtp_timeout_s: {}\n  source_learning: {}\n  relay_io: {}\n\
              prompts:\n  dir: \"{}\"\n\
              store:\n  url: \"sqlite://{}\"\n\
              recordings:\n  dir: \"{}\"\n\
@@ -162,6 +165,7 @@ impl Config {
             self.rtp_ports.1,
             self.rtp_timeout_s,
             self.source_learning,
+            self.relay_io,
             repo_dir("prompts").display(),
             self.db
                 .clone()

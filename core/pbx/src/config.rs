@@ -126,6 +126,9 @@ pub struct MediaSection {
     pub source_learning: String,
     /// Call-progress tones: `cn` (450 Hz) or `na` (440+480 Hz).
     pub tones: String,
+    /// How the relay engine moves bridged calls' packets: `auto` (io_uring
+    /// where the kernel allows it, else epoll) or `epoll`.
+    pub relay_io: String,
 }
 
 impl Default for MediaSection {
@@ -136,6 +139,7 @@ impl Default for MediaSection {
             advertise: None,
             probation_ms: 2000,
             source_learning: "learn".into(),
+            relay_io: "auto".into(),
             tones: "cn".into(),
         }
     }
@@ -200,6 +204,7 @@ pub struct MediaSettings {
     pub probation: Duration,
     pub strict_source: bool,
     pub north_american_tones: bool,
+    pub relay_io: crate::call::relay::RelayIo,
 }
 
 /// The Lua rule scripts.

@@ -555,6 +555,12 @@ impl Collector for SipCollector {
                 runtime.metrics().num_workers() as u64,
             )?;
         }
+        gauge(
+            e,
+            "waihu_relay_uring_threads",
+            "Relay engine threads on io_uring (the others, if any, on epoll; media.relay_io)",
+            crate::call::relay::uring_threads() as u64,
+        )?;
         Ok(())
     }
 }

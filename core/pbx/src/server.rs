@@ -115,6 +115,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         std::net::IpAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
     };
+    crate::call::relay::configure(settings.media.relay_io);
     let calls = CallContext {
         scripts: scripts.clone(),
         prompts: Arc::new(prompts),

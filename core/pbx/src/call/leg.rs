@@ -216,6 +216,15 @@ impl Leg {
         Ok(self.on_rtp(len, src, now, false))
     }
 
+    /// The io_uring engine's read: a datagram it received on this leg's
+    /// socket into its own buffer, from `src`, checked and counted as
+    /// [`Leg::read_from`] does.
+    pub fn take_datagram(&mut self, data: &[u8], src: SocketAddr, now: Instant) -> Heard {
+        let len = data.len().min(self.recv_buf.len());
+        self.recv_buf[..len].copy_from_slice(&data[..len]);
+        self.on_rtp(len, src, now, false)
+    }
+
     /// A digit [`Leg::read_from`] queued behind the one it returned.
     pub fn pop_digit(&mut self) -> Option<char> {
         self.digits.pop_front()
@@ -391,6 +400,27 @@ impl Leg {
         self.relayed += u64::from(sent);
     }
 
+    /// [`Leg::forward`] for the io_uring engine, which sends from the
+    /// buffer the packet arrived in: where it goes, with the
+    /// telephone-event payload type mapped in place. The engine sends it
+    /// and calls [`Leg::count_relayed`] once the kernel took it.
+    pub fn route_in_place(
+        &mut self,
+        packet: &mut [u8],
+        their_event_type: Option<u8>,
+    ) -> Option<SocketAddr> {
+        let (to, mapped) = self.route(packet, their_event_type)?;
+        if let Some(pt) = mapped {
+            packet[1] = pt;
+        }
+        Some(to)
+    }
+
+    /// A packet the engine relayed to this leg's peer.
+    pub fn count_relayed(&mut self) {
+        self.relayed += 1;
+    }
+
     /// The address media both comes from and goes to, once the source is
     /// locked (symmetric RTP): the relay engine may connect the socket to it.
     pub fn symmetric_peer(&self) -> Option<SocketAddr> {
@@ -406,6 +436,23 @@ impl Leg {
         packet: &[u8],
         their_event_type: Option<u8>,
     ) -> Option<(SocketAddr, bool)> {
+        let (to, mapped) = self.route(packet, their_event_type)?;
+        let Some(pt) = mapped else {
+            return Some((to, false));
+        };
+        self.send_buf[..packet.len()].copy_from_slice(packet);
+        self.send_buf[1] = pt;
+        Some((to, true))
+    }
+
+    /// Where a relayed packet goes, and its second header byte (marker
+    /// and payload type) if the telephone-event payload type must be
+    /// mapped between the legs.
+    fn route(
+        &self,
+        packet: &[u8],
+        their_event_type: Option<u8>,
+    ) -> Option<(SocketAddr, Option<u8>)> {
         let to = self.filter.send_to()?;
         if !self.direction.sends() || packet.len() < rtp::HEADER_LEN {
             return None;
@@ -413,11 +460,9 @@ impl Leg {
         let pt = packet[1] & 0x7f;
         match (their_event_type, self.event_type) {
             (Some(theirs), Some(ours)) if pt == theirs && theirs != ours => {
-                self.send_buf[..packet.len()].copy_from_slice(packet);
-                self.send_buf[1] = (packet[1] & 0x80) | ours;
-                Some((to, true))
+                Some((to, Some((packet[1] & 0x80) | ours)))
             }
-            _ => Some((to, false)),
+            _ => Some((to, None)),
         }
     }
 

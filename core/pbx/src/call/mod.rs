@@ -16,7 +16,7 @@
 //! driver to forget it.
 
 mod leg;
-mod relay;
+pub(crate) mod relay;
 mod session;
 
 use std::net::IpAddr;

@@ -14,6 +14,14 @@
 //! naps [`COALESCE`] so that the next round carries many: relayed audio
 //! waits at most that long, which a 20 ms packet stream does not notice.
 //!
+//! That is the epoll thread (`media.relay_io: epoll`, and the fallback).
+//! By default a thread runs on io_uring where the kernel allows it (see
+//! `uring`): the same rounds and naps, but the kernel receives into
+//! buffers the thread provides and sends from them, and one
+//! `io_uring_enter` per round replaces a `recvfrom` and a `send` per
+//! packet. Both kinds share the bridges, their housekeeping and the way
+//! a bridge goes back.
+//!
 //! The call task keeps the dialog. It takes its legs back (the sockets go
 //! back to tokio) before it does anything else with the call: a SIP
 //! message, an API command, a session timer, or the engine giving them
@@ -30,9 +38,11 @@ use std::time::{Duration, Instant};
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 use tokio::sync::oneshot;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::leg::{Heard, Leg};
+
+mod uring;
 
 /// How long an engine thread naps after a round that carried packets,
 /// so that the next round finds many ready sockets instead of one.
@@ -216,9 +226,10 @@ fn start() -> io::Result<Engine> {
             free: Vec::new(),
             ids: HashMap::new(),
         };
+        let io = *RELAY_IO.get_or_init(|| RelayIo::Auto);
         std::thread::Builder::new()
             .name(format!("waihu-relay-{n}"))
-            .spawn(move || worker.run())?;
+            .spawn(move || run_thread(n, io, worker))?;
         threads.push(ThreadHandle {
             commands: tx,
             wake,
@@ -229,6 +240,72 @@ fn start() -> io::Result<Engine> {
         threads,
         next_id: AtomicU64::new(1),
     })
+}
+
+/// How the engine's threads wait for and move packets (`media.relay_io`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayIo {
+    /// io_uring where the kernel allows it (it may be disabled by sysctl
+    /// or a container's seccomp profile), else epoll, with a warning.
+    Auto,
+    /// Level-triggered epoll, a `recvfrom` and a `send` per packet.
+    Epoll,
+}
+
+static RELAY_IO: OnceLock<RelayIo> = OnceLock::new();
+
+/// Chooses the engine's I/O and starts the engine, so that its threads
+/// (and `waihu_relay_uring_threads`) are there before the first bridge.
+/// Later calls change nothing.
+pub fn configure(io: RelayIo) {
+    let _ = RELAY_IO.set(io);
+    let _ = engine();
+}
+
+/// How many engine threads run on io_uring (for metrics and tests).
+pub fn uring_threads() -> usize {
+    URING_THREADS.load(Ordering::Relaxed)
+}
+
+static URING_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// An engine thread: on io_uring if asked and possible, else on epoll.
+/// The ring is made here, in the thread that alone submits to it.
+fn run_thread(n: usize, io: RelayIo, epoll: Worker) {
+    if io == RelayIo::Epoll {
+        return epoll.run();
+    }
+    let Worker {
+        bridges,
+        poll,
+        wake,
+        commands,
+        slots,
+        free,
+        ids,
+    } = epoll;
+    match uring::Worker::new(bridges.clone(), wake, commands) {
+        Ok(worker) => {
+            URING_THREADS.fetch_add(1, Ordering::Relaxed);
+            if n == 0 {
+                info!("relay engine on io_uring");
+            }
+            worker.run();
+        }
+        Err((e, wake, commands)) => {
+            warn!(error = %e, "relay engine: io_uring unavailable, relaying with epoll");
+            Worker {
+                bridges,
+                poll,
+                wake,
+                commands,
+                slots,
+                free,
+                ids,
+            }
+            .run();
+        }
+    }
 }
 
 struct Bridge {
@@ -366,17 +443,6 @@ impl Worker {
                 return false;
             }
         };
-        // The dialled party's digits mean nothing during a bridge (as when
-        // the call task relays); the caller's are kept for its CDR and a
-        // later read_digits.
-        if side == 0
-            && let Heard::Digit(d) = heard
-        {
-            bridge.digits.push(d);
-            while let Some(d) = from.pop_digit() {
-                bridge.digits.push(d);
-            }
-        }
         let event_type = from.event_type();
         if let Some(packet) = from.take_relayable() {
             to.forward(
@@ -386,11 +452,7 @@ impl Worker {
                 event_type,
             );
         }
-        if bridge.connected[side].is_none()
-            && let Some(peer) = from.symmetric_peer()
-        {
-            bridge.connect(side, peer);
-        }
+        after_read(bridge, side, heard);
         true
     }
 
@@ -435,15 +497,7 @@ impl Worker {
                 }
             }
         }
-        self.slots[slot] = Some(Bridge {
-            id,
-            legs,
-            sockets,
-            connected: [None; 2],
-            digits: Vec::new(),
-            reply,
-            next_rtcp: now + RTCP_INTERVAL,
-        });
+        self.slots[slot] = Some(new_bridge(id, legs, sockets, reply, now));
         self.ids.insert(id, slot);
         if registered < 2 {
             self.give_back(slot, Why::Failed);
@@ -452,33 +506,20 @@ impl Worker {
 
     /// RTCP in and out, and media timeouts, for every bridge here.
     fn housekeeping(&mut self, now: Instant) {
-        let tokio_now = tokio::time::Instant::from_std(now);
-        let mut due = Vec::new();
-        for (slot, bridge) in self.slots.iter_mut().enumerate() {
-            let Some(bridge) = bridge else { continue };
-            for leg in &mut bridge.legs {
-                leg.drain_rtcp(tokio_now);
-            }
-            if now >= bridge.next_rtcp {
-                bridge.next_rtcp = now + RTCP_INTERVAL;
-                for leg in &mut bridge.legs {
-                    leg.send_rtcp(tokio_now);
-                }
-            }
-            if bridge.legs.iter().any(|l| l.timeout_due(tokio_now)) {
-                due.push(slot);
-            }
-        }
-        for slot in due {
+        let bridges = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(n, b)| b.as_mut().map(|b| (n, b)));
+        for slot in housekeeping(bridges, now) {
             self.give_back(slot, Why::MediaTimeout);
         }
     }
 
     fn give_back(&mut self, slot: usize, why: Why) {
-        let Some(mut bridge) = self.slots.get_mut(slot).and_then(Option::take) else {
+        let Some(bridge) = self.slots.get_mut(slot).and_then(Option::take) else {
             return;
         };
-        bridge.disconnect();
         for socket in &bridge.sockets {
             // Not registered (a failed add) is fine.
             let _ = epoll::delete(&self.poll, socket);
@@ -486,14 +527,84 @@ impl Worker {
         self.ids.remove(&bridge.id);
         self.free.push(slot);
         self.bridges.fetch_sub(1, Ordering::Relaxed);
-        // A call task that is gone drops the legs, and their ports.
-        let _ = bridge.reply.send(Back {
-            legs: bridge.legs,
-            sockets: bridge.sockets,
-            digits: bridge.digits,
-            why,
-        });
+        finish(bridge, why);
     }
+}
+
+fn new_bridge(
+    id: u64,
+    legs: [Box<Leg>; 2],
+    sockets: [StdUdpSocket; 2],
+    reply: oneshot::Sender<Back>,
+    now: Instant,
+) -> Bridge {
+    Bridge {
+        id,
+        legs,
+        sockets,
+        connected: [None; 2],
+        digits: Vec::new(),
+        reply,
+        next_rtcp: now + RTCP_INTERVAL,
+    }
+}
+
+/// What follows a datagram read on `side`, however it was read and
+/// relayed. The dialled party's digits mean nothing during a bridge (as
+/// when the call task relays); the caller's are kept for its CDR and a
+/// later read_digits. A leg whose source locked gets its socket connected.
+fn after_read(bridge: &mut Bridge, side: usize, heard: Heard) {
+    let from = &mut bridge.legs[side];
+    if side == 0
+        && let Heard::Digit(d) = heard
+    {
+        bridge.digits.push(d);
+        while let Some(d) = from.pop_digit() {
+            bridge.digits.push(d);
+        }
+    }
+    if bridge.connected[side].is_none()
+        && let Some(peer) = bridge.legs[side].symmetric_peer()
+    {
+        bridge.connect(side, peer);
+    }
+}
+
+/// RTCP in and out, and media timeouts, for `bridges` (slot, bridge):
+/// the slots whose media timeout is due.
+fn housekeeping<'a>(
+    bridges: impl Iterator<Item = (usize, &'a mut Bridge)>,
+    now: Instant,
+) -> Vec<usize> {
+    let tokio_now = tokio::time::Instant::from_std(now);
+    let mut due = Vec::new();
+    for (slot, bridge) in bridges {
+        for leg in &mut bridge.legs {
+            leg.drain_rtcp(tokio_now);
+        }
+        if now >= bridge.next_rtcp {
+            bridge.next_rtcp = now + RTCP_INTERVAL;
+            for leg in &mut bridge.legs {
+                leg.send_rtcp(tokio_now);
+            }
+        }
+        if bridge.legs.iter().any(|l| l.timeout_due(tokio_now)) {
+            due.push(slot);
+        }
+    }
+    due
+}
+
+/// Hands a bridge back to its call task, its sockets as they were before
+/// it parked. A call task that is gone drops the legs, and their ports.
+fn finish(mut bridge: Bridge, why: Why) {
+    bridge.disconnect();
+    let _ = bridge.reply.send(Back {
+        legs: bridge.legs,
+        sockets: bridge.sockets,
+        digits: bridge.digits,
+        why,
+    });
 }
 
 #[cfg(test)]

@@ -463,3 +463,19 @@ fn process_workers_defaults_to_one_per_two_cores_and_is_bounded() {
     assert_eq!(defaults, [1, 1, 2, 2, 4, 32]);
     assert_eq!(super::default_workers(0), 1, "never no worker");
 }
+
+#[test]
+fn relay_io_is_auto_by_default_epoll_on_request_and_nothing_else() {
+    let auto = from_str("t.yaml", MINIMAL).expect("minimal");
+    assert_eq!(auto.media.relay_io, crate::call::relay::RelayIo::Auto);
+    let epoll =
+        from_str("t.yaml", &format!("{MINIMAL}media:\n  relay_io: epoll\n")).expect("epoll");
+    assert_eq!(epoll.media.relay_io, crate::call::relay::RelayIo::Epoll);
+    let p = problems(&format!("{MINIMAL}media:\n  relay_io: uring\n"));
+    assert_eq!(keys(&p), ["media.relay_io"]);
+    assert!(
+        matches!(&p[0].kind, ProblemKind::OneOf { value, allowed } if value == "uring" && allowed.contains("epoll")),
+        "{:?}",
+        p[0].kind
+    );
+}

@@ -754,6 +754,20 @@ fn check_media(c: &mut Checker, m: &super::MediaSection) -> Option<super::MediaS
             false
         }
     };
+    let relay_io = match m.relay_io.as_str() {
+        "auto" => crate::call::relay::RelayIo::Auto,
+        "epoll" => crate::call::relay::RelayIo::Epoll,
+        other => {
+            c.report(
+                "media.relay_io",
+                ProblemKind::OneOf {
+                    value: other.to_owned(),
+                    allowed: "auto, epoll",
+                },
+            );
+            crate::call::relay::RelayIo::Auto
+        }
+    };
     let (port_min, port_max) = ports?;
     Some(super::MediaSettings {
         port_min,
@@ -763,5 +777,6 @@ fn check_media(c: &mut Checker, m: &super::MediaSection) -> Option<super::MediaS
         probation: Duration::from_millis(m.probation_ms),
         strict_source: strict,
         north_american_tones: na,
+        relay_io,
     })
 }
