@@ -1,7 +1,8 @@
 //! The relay engine's io_uring thread: the same bridges as the epoll
 //! thread in the parent module, with fewer trips into the kernel.
 //!
-//! Each socket of a parked bridge has one multishot `recvmsg` armed: the
+//! Each socket of a parked bridge is registered with the ring (no file
+//! lookup per operation) and has one multishot `recvmsg` armed: the
 //! kernel receives every datagram into a buffer of a ring this thread
 //! provides and posts a completion naming it. A packet to relay goes out
 //! as a `send` from that same buffer, which is given back to the ring when
@@ -47,6 +48,11 @@ const GROUP: u16 = 0;
 /// every socket of many bridges.
 const SQ_ENTRIES: u32 = 4096;
 const CQ_ENTRIES: u32 = 65536;
+/// Entries of the registered file table: a bridge in slot `n` has its
+/// sockets at `2n` and `2n + 1`, which spares the kernel a file lookup
+/// (and its reference count) per operation. Bridges in slots beyond it
+/// name their sockets by descriptor.
+const FILES: u32 = 16384;
 
 /// User data: a send (low 16 bits its buffer), a receive, the wake-up
 /// poll, or an entry whose completion means nothing (a cancel).
@@ -73,6 +79,11 @@ fn key(slot: usize, side: usize, id: u64) -> u64 {
     ((id & GEN_MASK) << GEN_SHIFT) | ((side as u64) << SIDE_SHIFT) | ((slot as u64) << SLOT_SHIFT)
 }
 
+/// The registered file table's index of a bridge's socket.
+fn file(slot: usize, side: usize) -> u32 {
+    u32::try_from(slot * 2 + side).unwrap_or(u32::MAX)
+}
+
 fn unkey(data: u64) -> (usize, usize, u64) {
     (
         ((data >> SLOT_SHIFT) & SLOT_MASK) as usize,
@@ -91,6 +102,8 @@ struct Slot {
     /// Set once the bridge is on its way back: its receives are cancelled
     /// and it goes when neither is armed.
     closing: Option<Why>,
+    /// Whether its sockets are in the registered file table.
+    fixed: bool,
 }
 
 impl Slot {
@@ -234,6 +247,7 @@ impl Worker {
             .setup_defer_taskrun()
             .setup_cqsize(CQ_ENTRIES)
             .build(SQ_ENTRIES)?;
+        ring.submitter().register_files_sparse(FILES)?;
         let buffers = Buffers::new()?;
         // SAFETY: the entries stay valid until the ring is dropped, which
         // happens before `buffers` is (field order in `Worker`).
@@ -361,13 +375,16 @@ impl Worker {
         let Some(Some(s)) = self.slots.get_mut(slot) else {
             return;
         };
-        let fd = s.bridge.sockets[side].as_raw_fd();
         let data = key(slot, side, s.bridge.id);
         s.armed[side] = true;
-        let receive = opcode::RecvMsgMulti::new(types::Fd(fd), &raw const *self.msghdr, GROUP)
-            .build()
-            .user_data(data);
-        self.push(&receive);
+        let msghdr = &raw const *self.msghdr;
+        let receive = if s.fixed {
+            opcode::RecvMsgMulti::new(types::Fixed(file(slot, side)), msghdr, GROUP).build()
+        } else {
+            let fd = types::Fd(s.bridge.sockets[side].as_raw_fd());
+            opcode::RecvMsgMulti::new(fd, msghdr, GROUP).build()
+        };
+        self.push(&receive.user_data(data));
     }
 
     /// A receive's completion: a datagram in a buffer, or its end. True
@@ -462,12 +479,13 @@ impl Worker {
         let mut queued = false;
         if let Some(dest) = dest {
             if bridge.connected[other] == Some(dest) {
-                let send = opcode::Send::new(
-                    types::Fd(bridge.sockets[other].as_raw_fd()),
-                    packet.as_ptr(),
-                    plen as u32,
-                )
-                .build()
+                let (ptr, plen) = (packet.as_ptr(), plen as u32);
+                let send = if s.fixed {
+                    opcode::Send::new(types::Fixed(file(slot, other)), ptr, plen).build()
+                } else {
+                    let fd = types::Fd(bridge.sockets[other].as_raw_fd());
+                    opcode::Send::new(fd, ptr, plen).build()
+                }
                 .user_data(SEND | key(slot, other, bridge.id) | u64::from(bid));
                 queued = true;
                 // The buffer stays out until the send completes.
@@ -513,11 +531,22 @@ impl Worker {
                         self.slots.push(None);
                         self.slots.len() - 1
                     });
+                    let fds = [sockets[0].as_raw_fd(), sockets[1].as_raw_fd()];
+                    let fixed = file(slot, 1) < FILES
+                        && self
+                            .ring
+                            .submitter()
+                            .register_files_update(file(slot, 0), &fds)
+                            .inspect_err(
+                                |e| debug!(error = %e, "relay engine: sockets not registered"),
+                            )
+                            .is_ok();
                     self.slots[slot] = Some(Slot {
                         bridge: new_bridge(id, legs, sockets, reply, now),
                         armed: [false; 2],
                         errors: [0; 2],
                         closing: None,
+                        fixed,
                     });
                     self.ids.insert(id, slot);
                     self.arm(slot, 0);
@@ -566,6 +595,17 @@ impl Worker {
         // number: they must reach the kernel before the sockets go.
         if let Err(e) = self.ring.submit() {
             debug!(error = %e, "relay engine: submit failed");
+        }
+        // The table's reference would keep the sockets (and their ports)
+        // open after the call closes them. Submitted operations hold
+        // their own.
+        if s.fixed
+            && let Err(e) = self
+                .ring
+                .submitter()
+                .register_files_update(file(slot, 0), &[-1, -1])
+        {
+            warn!(error = %e, "relay engine: sockets not unregistered");
         }
         self.ids.remove(&s.bridge.id);
         self.free.push(slot);
