@@ -13,6 +13,7 @@
 #   or refused with 503 when waihu is overloaded). Needs sipp and a
 #   release build (cargo build --release -p waihu).
 #   WORKERS=N runs waihu with process.workers: N (default: one per two cores).
+#   RELAY_IO=epoll runs it with media.relay_io: epoll (default: auto).
 #   PIN=1 pins waihu to CPU 0 and both sipps to CPU 1 (taskset), so that
 #   waihu's figure is not shared with the load generators' scheduling.
 set -eu
@@ -28,10 +29,15 @@ if [ -n "${PIN:-}" ]; then
     waihu_cpu="taskset -c 0" sipp_cpu="taskset -c 1"
 fi
 config=$here/waihu-trunk.yaml
-if [ -n "${WORKERS:-}" ]; then
+if [ -n "${WORKERS:-}" ] || [ -n "${RELAY_IO:-}" ]; then
     config=$w/waihu-trunk.yaml
     sed "s|\.\./\.\./|$root/|" "$here/waihu-trunk.yaml" >"$config"
-    printf 'process:\n  workers: %s\n' "$WORKERS" >>"$config"
+    if [ -n "${WORKERS:-}" ]; then
+        printf 'process:\n  workers: %s\n' "$WORKERS" >>"$config"
+    fi
+    if [ -n "${RELAY_IO:-}" ]; then
+        sed -i "s|^  advertise: 127.0.0.1$|&\n  relay_io: $RELAY_IO|" "$config"
+    fi
 fi
 (cd "$here" && exec $waihu_cpu "$root/target/release/waihu" --log-level "${WAIHU_LOG:-warn}" run --config "$config") \
     >"$w/waihu.log" 2>&1 &
