@@ -86,7 +86,7 @@ pub struct ConfigFile {
 pub struct ProcessSection {
     /// Threads that run SIP, calls, the dialer and the API; 0 is one per
     /// two CPU cores ([`default_workers`]). Media relay threads are apart
-    /// (one per core) and not counted here.
+    /// (one per two cores, at most four) and not counted here.
     pub workers: u32,
 }
 
@@ -102,7 +102,7 @@ pub struct ProcessSection {
 /// call against 11 for two, and 10% less CPU per call (1,315 set-ups per
 /// core-second against 1,183), while still carrying 1,400 set-ups a
 /// second with none failed. The other cores are not idle: the media relay runs
-/// one thread per core, and bridged media is most of a busy switch's work.
+/// threads of its own, and bridged media is most of a busy switch's work.
 pub fn default_workers(cores: usize) -> usize {
     cores.div_ceil(2).max(1)
 }
