@@ -701,6 +701,40 @@ fn inband_dtmf_packets(digits: &str) -> Vec<Vec<u8>> {
 }
 
 #[test]
+fn a_call_finding_every_rtp_port_in_use_is_refused_503_and_counted() {
+    // One port pair: the first call holds it.
+    let server = Server::start(&Config {
+        rtp_ports: (31030, 31031),
+        ..Config::default()
+    });
+    assert_eq!(server.metric("waihu_rtp_port_pairs"), 1.0);
+    let first = sipp_call("call_echo.xml", "600")
+        .media_port(sipp_media_port())
+        .spawn(&server);
+    answered_call(&server);
+    assert_eq!(server.metric("waihu_rtp_port_pairs_held"), 1.0);
+    let mut peer = Peer::connect(Transport::Udp, server.udp);
+    let local = peer.local();
+    let mut invite = Request::new("INVITE", &format!("sip:601@{DOMAIN}"))
+        .header("Contact", &format!("<sip:1001@{local}>"))
+        .header("Content-Type", "application/sdp");
+    invite.from_user = ALICE.id.to_owned();
+    invite.body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n".to_owned();
+    let challenge = peer
+        .exchange(&invite)
+        .expect("a challenge")
+        .challenge("MD5");
+    let refused = peer
+        .exchange_authorized(&invite.next(), &challenge, ALICE.id, ALICE.password)
+        .expect("an answer");
+    assert_eq!(refused.status, 503, "no port for the second call");
+    assert_eq!(server.metric("waihu_rtp_port_exhausted_total"), 1.0);
+    assert_eq!(server.metric("waihu_rtp_port_bind_failures_total"), 0.0);
+    first.wait().assert_success("the call holding the ports");
+    server.stop();
+}
+
+#[test]
 fn digits_in_the_audio_are_heard_when_the_phone_has_no_telephone_event() {
     let server = Server::start(&Config {
         rtp_ports: (31020, 31021),

@@ -576,6 +576,31 @@ impl Collector for CallCollector {
         let e = &mut encoder;
         let active = self.calls.active.load(std::sync::atomic::Ordering::Relaxed);
         gauge(e, "waihu_calls_active", "Calls in progress", active as u64)?;
+        let ports = &self.calls.ports;
+        gauge(
+            e,
+            "waihu_rtp_port_pairs",
+            "RTP/RTCP port pairs in media.rtp_ports",
+            u64::from(ports.capacity()),
+        )?;
+        gauge(
+            e,
+            "waihu_rtp_port_pairs_held",
+            "Port pairs the switch holds: in calls, or resting before reuse",
+            u64::from(ports.held()),
+        )?;
+        counter(
+            e,
+            "waihu_rtp_port_exhausted",
+            "Call legs refused because every port pair of media.rtp_ports was in use",
+            ports.exhausted(),
+        )?;
+        counter(
+            e,
+            "waihu_rtp_port_bind_failures",
+            "Ports of media.rtp_ports found held by another program",
+            ports.bind_failures(),
+        )?;
         let trunks = self.calls.trunks.statuses();
         let per_trunk = |e: &mut DescriptorEncoder,
                          name: &str,

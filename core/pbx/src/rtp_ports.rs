@@ -2,10 +2,15 @@
 //!
 //! Each call leg takes an even port for RTP and the odd one above it for
 //! RTCP (RFC 3550 section 11). The pool does not track which ports are in
-//! use: the kernel does. A rotating cursor spreads legs over the range, so
-//! a port freed by one call is not handed straight to the next (late
-//! packets of the old call would land in the new one), and a port some
-//! other program holds is skipped.
+//! A rotating cursor spreads legs over the range, so a port freed by one
+//! call is not handed straight to the next (late packets of the old call
+//! would land in the new one), and a port some other program holds is
+//! skipped. The pool keeps one bit per pair it holds (handed out or
+//! resting), so looking for a port never tries to bind one of its own:
+//! with the range full, an allocation fails at once instead of making
+//! three system calls for every pair of the range, which under overload
+//! stalled the runtime for seconds. Ports other programs hold are found by
+//! a failed bind, at most [`BIND_FAILURES`] times an allocation.
 //!
 //! At a thousand calls a second, creating, binding, registering and
 //! closing four sockets per call is a tenth of the switch's work. So a
@@ -26,7 +31,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -47,7 +52,10 @@ pub const MIN_REST: Duration = Duration::from_secs(1);
 /// reused after [`MIN_REST`] rather than a fresh pair bound.
 const BUSY: usize = 256;
 
-/// An RTP/RTCP socket pair.
+/// Failed binds (ports some other program holds) after which an
+/// allocation gives up; the cursor has moved past them for the next one.
+const BIND_FAILURES: u32 = 64;
+
 /// An RTP socket and its RTCP neighbour. Dropped, it goes back to the pool
 /// it came from.
 #[derive(Debug)]
@@ -55,7 +63,7 @@ pub struct PortPair {
     rtp: Option<UdpSocket>,
     rtcp: Option<UdpSocket>,
     pub port: u16,
-    pool: Weak<Rested>,
+    pool: Weak<Shared>,
 }
 
 impl PortPair {
@@ -91,22 +99,61 @@ impl PortPair {
 
 impl Drop for PortPair {
     fn drop(&mut self) {
-        let (Some(rtp), Some(rtcp)) = (self.rtp.take(), self.rtcp.take()) else {
+        let Some(pool) = self.pool.upgrade() else {
             return;
         };
-        if let Some(pool) = self.pool.upgrade() {
-            pool.release(rtp, rtcp, self.port);
+        match (self.rtp.take(), self.rtcp.take()) {
+            (Some(rtp), Some(rtcp)) => pool.release(rtp, rtcp, self.port),
+            // A socket is gone (the relay engine could not hand it back):
+            // the pair is closed, and no longer the pool's.
+            _ => pool.disown(self.port),
         }
     }
 }
 
-/// Released pairs, oldest first.
-#[derive(Debug, Default)]
-struct Rested {
+/// What the pool and the pairs it handed out share.
+#[derive(Debug)]
+struct Shared {
+    /// Released pairs, oldest first.
     pairs: Mutex<VecDeque<(Instant, UdpSocket, UdpSocket, u16)>>,
+    /// The first pair of the range (its RTP port halved).
+    first_pair: u32,
+    /// One bit per pair of the range, set while the pool holds its sockets.
+    owned: Box<[AtomicU64]>,
 }
 
-impl Rested {
+impl Shared {
+    fn new(first_pair: u32, pairs: u32) -> Shared {
+        Shared {
+            pairs: Mutex::default(),
+            first_pair,
+            owned: (0..pairs.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn bit(&self, port: u16) -> Option<(&AtomicU64, u64)> {
+        let i = (u32::from(port) / 2).checked_sub(self.first_pair)?;
+        let word = self.owned.get(usize::try_from(i / 64).ok()?)?;
+        Some((word, 1 << (i % 64)))
+    }
+
+    fn is_owned(&self, port: u16) -> bool {
+        self.bit(port)
+            .is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
+    }
+
+    fn own(&self, port: u16) {
+        if let Some((word, bit)) = self.bit(port) {
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    fn disown(&self, port: u16) {
+        if let Some((word, bit)) = self.bit(port) {
+            word.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, UdpSocket, UdpSocket, u16)>> {
         self.pairs.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -156,7 +203,11 @@ pub struct PortPool {
     first_pair: u32,
     pairs: u32,
     cursor: AtomicU32,
-    rested: Arc<Rested>,
+    rested: Arc<Shared>,
+    /// Binds that failed since start: ports held by other programs.
+    bind_failures: AtomicU64,
+    /// Allocations that found no pair since start.
+    exhausted: AtomicU64,
 }
 
 impl PortPool {
@@ -170,12 +221,33 @@ impl PortPool {
             first_pair: first,
             pairs,
             cursor: AtomicU32::new(start),
-            rested: Arc::new(Rested::default()),
+            rested: Arc::new(Shared::new(first, pairs)),
+            bind_failures: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
         }
     }
 
     pub fn capacity(&self) -> u32 {
         self.pairs
+    }
+
+    /// Binds that failed since start (ports some other program holds).
+    pub fn bind_failures(&self) -> u64 {
+        self.bind_failures.load(Ordering::Relaxed)
+    }
+
+    /// Allocations since start that found no pair: calls refused for it.
+    pub fn exhausted(&self) -> u64 {
+        self.exhausted.load(Ordering::Relaxed)
+    }
+
+    /// Pairs the pool holds now: in calls, or resting.
+    pub fn held(&self) -> u32 {
+        self.rested
+            .owned
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed).count_ones())
+            .sum()
     }
 
     fn pair(&self, rtp: UdpSocket, rtcp: UdpSocket, port: u16) -> PortPair {
@@ -193,20 +265,32 @@ impl PortPool {
         if let Some((rtp, rtcp, port)) = self.rested.take(false) {
             return Ok(self.pair(rtp, rtcp, port));
         }
+        let mut failures = 0;
         for _ in 0..self.pairs {
             let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.pairs;
             let port = ((self.first_pair + i) * 2) as u16;
-            let Ok(rtp) = bind(SocketAddr::new(self.bind_ip, port)) else {
+            if self.rested.is_owned(port) {
+                continue;
+            }
+            let bound = bind(SocketAddr::new(self.bind_ip, port)).and_then(|rtp| {
+                bind(SocketAddr::new(self.bind_ip, port + 1)).map(|rtcp| (rtp, rtcp))
+            });
+            let Ok((rtp, rtcp)) = bound else {
+                self.bind_failures.fetch_add(1, Ordering::Relaxed);
+                failures += 1;
+                if failures == BIND_FAILURES {
+                    break;
+                }
                 continue;
             };
-            let Ok(rtcp) = bind(SocketAddr::new(self.bind_ip, port + 1)) else {
-                continue;
-            };
-            return Ok(self.pair(UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?, port));
+            let (rtp, rtcp) = (UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?);
+            self.rested.own(port);
+            return Ok(self.pair(rtp, rtcp, port));
         }
         if let Some((rtp, rtcp, port)) = self.rested.take(true) {
             return Ok(self.pair(rtp, rtcp, port));
         }
+        self.exhausted.fetch_add(1, Ordering::Relaxed);
         Err(io::Error::new(
             io::ErrorKind::AddrInUse,
             "every RTP port of media.rtp_ports is in use",
@@ -283,6 +367,33 @@ mod tests {
                 .port,
             freed
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_range_fails_without_binding_the_pools_own_ports_again() {
+        let pool = PortPool::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 31140, 31151);
+        assert_eq!(pool.capacity(), 6);
+        // Another program holds two pairs of the range.
+        let foreign: Vec<StdUdpSocket> = [31142, 31148]
+            .iter()
+            .map(|p| StdUdpSocket::bind(("127.0.0.1", *p)).expect("bind"))
+            .collect();
+        let held: Vec<PortPair> = (0..4)
+            .map(|_| pool.allocate().expect("a free pair"))
+            .collect();
+        assert!(held.iter().all(|p| p.port != 31142 && p.port != 31148));
+        let before = pool.bind_failures();
+        assert!(
+            before <= 2,
+            "each foreign pair was tried at most once: {before}"
+        );
+        let err = pool.allocate().expect_err("range exhausted");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // Only the two foreign pairs were tried: the pool's own four were
+        // skipped without a system call.
+        assert_eq!(pool.bind_failures(), before + 2);
+        assert_eq!((pool.held(), pool.exhausted()), (4, 1));
+        drop(foreign);
     }
 
     #[tokio::test]
