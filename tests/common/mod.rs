@@ -341,8 +341,11 @@ impl Server {
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(Exit::AddrInUse) => {
+                    // The process has exited; the next attempt gets a
+                    // directory of its own, so this one goes.
                     last_log = server.log();
                     server.child = None;
+                    let _ = std::fs::remove_dir_all(&server.dir);
                 }
                 Err(Exit::Other(why)) => panic!("waihu did not start: {why}"),
             }

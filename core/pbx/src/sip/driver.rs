@@ -78,9 +78,74 @@ struct Calls {
     /// INVITEs (initial or re-) a call answered 2xx, by transaction: if the
     /// ACK never comes, the call is told (RFC 3261 13.3.1.4).
     answered: HashMap<ServerTxId, String>,
+    /// Each call's transactions in `invites`, `answered` and `requests`, so
+    /// that a call's release finds them without scanning those maps.
+    transactions: HashMap<String, CallTransactions>,
     /// Handed (as clones) to call tasks.
     shutdown: Option<Shutdown>,
     draining: bool,
+}
+
+/// The transactions a call has had, as keys of [`Calls`]'s maps (some may
+/// be gone from them already).
+#[derive(Debug, Default)]
+struct CallTransactions {
+    server: Vec<ServerTxId>,
+    client: Vec<ClientTxId>,
+}
+
+impl Calls {
+    fn transactions_of(&mut self, call_id: &str) -> &mut CallTransactions {
+        if !self.transactions.contains_key(call_id) {
+            self.transactions
+                .insert(call_id.to_owned(), CallTransactions::default());
+        }
+        self.transactions
+            .get_mut(call_id)
+            .expect("inserted above if it was missing")
+    }
+
+    /// A server transaction (an INVITE) that belongs to `call_id`.
+    fn add_invite(&mut self, id: ServerTxId, call_id: String) {
+        self.transactions_of(&call_id).server.push(id);
+        self.invites.insert(id, call_id);
+    }
+
+    /// A server transaction `call_id` answered 2xx.
+    fn add_answered(&mut self, id: ServerTxId, call_id: String) {
+        self.transactions_of(&call_id).server.push(id);
+        self.answered.insert(id, call_id);
+    }
+
+    /// A client transaction `call_id` started.
+    fn add_request(&mut self, id: ClientTxId, call_id: String) {
+        self.transactions_of(&call_id).client.push(id);
+        self.requests.insert(id, call_id);
+    }
+
+    /// Forgets everything of a call that ended.
+    fn release(&mut self, call_id: &str) {
+        self.by_call_id.remove(call_id);
+        self.pending_invites.remove(call_id);
+        let Some(txs) = self.transactions.remove(call_id) else {
+            return;
+        };
+        // Only entries still the call's: a key may have been reused.
+        let mine = |c: Option<&String>| c.is_some_and(|c| c == call_id);
+        for id in txs.server {
+            if mine(self.invites.get(&id)) {
+                self.invites.remove(&id);
+            }
+            if mine(self.answered.get(&id)) {
+                self.answered.remove(&id);
+            }
+        }
+        for id in txs.client {
+            if mine(self.requests.get(&id)) {
+                self.requests.remove(&id);
+            }
+        }
+    }
 }
 
 impl Driver {
@@ -116,6 +181,7 @@ impl Driver {
                 requests: HashMap::new(),
                 pending_invites: HashMap::new(),
                 answered: HashMap::new(),
+                transactions: HashMap::new(),
                 shutdown: None,
                 draining: false,
             },
@@ -439,7 +505,7 @@ impl Driver {
             local_tag: tag,
         };
         let sender = call::spawn(context, self.calls.to_driver.clone(), invite, shutdown);
-        self.calls.invites.insert(id, call_id.clone());
+        self.calls.add_invite(id, call_id.clone());
         self.calls.by_call_id.insert(call_id, sender);
         None
     }
@@ -518,7 +584,7 @@ impl Driver {
         match message {
             FromCall::Respond { id, response } => {
                 if (200..300).contains(&response.status) && response.cseq.method == Method::Invite {
-                    self.calls.answered.insert(id, response.call_id.clone());
+                    self.calls.add_answered(id, response.call_id.clone());
                 }
                 self.endpoint.respond(now, id, *response)
             }
@@ -527,7 +593,7 @@ impl Driver {
                 let is_invite = request.method == Method::Invite;
                 match self.endpoint.send_request(now, *request, peer) {
                     Ok(id) => {
-                        self.calls.requests.insert(id, call_id.clone());
+                        self.calls.add_request(id, call_id.clone());
                         if is_invite {
                             self.calls.pending_invites.insert(call_id, id);
                         }
@@ -560,12 +626,8 @@ impl Driver {
             }
             FromCall::Release { call_ids, dialogs } => {
                 for call_id in &call_ids {
-                    self.calls.by_call_id.remove(call_id);
-                    self.calls.pending_invites.remove(call_id);
+                    self.calls.release(call_id);
                 }
-                self.calls.invites.retain(|_, c| !call_ids.contains(c));
-                self.calls.answered.retain(|_, c| !call_ids.contains(c));
-                self.calls.requests.retain(|_, c| !call_ids.contains(c));
                 for (call_id, tag) in dialogs {
                     self.endpoint.forget_dialog(&call_id, &tag);
                 }
