@@ -227,6 +227,13 @@ impl std::fmt::Debug for Worker {
     }
 }
 
+/// Whether this host gives the engine what it needs of io_uring (a ring
+/// with its setup flags, registered files and a buffer ring): a ring is
+/// made and dropped.
+pub(super) fn available() -> io::Result<()> {
+    Worker::ring().map(drop)
+}
+
 impl Worker {
     /// A ring for the calling thread (the only one that may submit to it).
     /// On failure the wake-up and the commands come back with the error.
