@@ -1,11 +1,10 @@
 //! RTP sockets from the configured port range, and the address we advertise.
 //!
 //! Each call leg takes an even port for RTP and the odd one above it for
-//! RTCP (RFC 3550 section 11). The pool does not track which ports are in
-//! A rotating cursor spreads legs over the range, so a port freed by one
-//! call is not handed straight to the next (late packets of the old call
-//! would land in the new one), and a port some other program holds is
-//! skipped. The pool keeps one bit per pair it holds (handed out or
+//! RTCP (RFC 3550 section 11). A rotating cursor spreads legs over the
+//! range, so a port freed by one call is not handed straight to the next
+//! (late packets of the old call would land in the new one), and a port
+//! some other program holds is skipped. The pool keeps one bit per pair it holds (handed out or
 //! resting), so looking for a port never tries to bind one of its own:
 //! with the range full, an allocation fails at once instead of making
 //! three system calls for every pair of the range, which under overload
@@ -203,7 +202,7 @@ pub struct PortPool {
     first_pair: u32,
     pairs: u32,
     cursor: AtomicU32,
-    rested: Arc<Shared>,
+    shared: Arc<Shared>,
     /// Binds that failed since start: ports held by other programs.
     bind_failures: AtomicU64,
     /// Allocations that found no pair since start.
@@ -221,7 +220,7 @@ impl PortPool {
             first_pair: first,
             pairs,
             cursor: AtomicU32::new(start),
-            rested: Arc::new(Shared::new(first, pairs)),
+            shared: Arc::new(Shared::new(first, pairs)),
             bind_failures: AtomicU64::new(0),
             exhausted: AtomicU64::new(0),
         }
@@ -243,7 +242,7 @@ impl PortPool {
 
     /// Pairs the pool holds now: in calls, or resting.
     pub fn held(&self) -> u32 {
-        self.rested
+        self.shared
             .owned
             .iter()
             .map(|w| w.load(Ordering::Relaxed).count_ones())
@@ -255,21 +254,21 @@ impl PortPool {
             rtp: Some(rtp),
             rtcp: Some(rtcp),
             port,
-            pool: Arc::downgrade(&self.rested),
+            pool: Arc::downgrade(&self.shared),
         }
     }
 
     /// A pair that has rested, else a freshly bound one, else (the range
     /// is full) the longest-resting one.
     pub fn allocate(&self) -> io::Result<PortPair> {
-        if let Some((rtp, rtcp, port)) = self.rested.take(false) {
+        if let Some((rtp, rtcp, port)) = self.shared.take(false) {
             return Ok(self.pair(rtp, rtcp, port));
         }
         let mut failures = 0;
         for _ in 0..self.pairs {
             let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.pairs;
             let port = ((self.first_pair + i) * 2) as u16;
-            if self.rested.is_owned(port) {
+            if self.shared.is_owned(port) {
                 continue;
             }
             let bound = bind(SocketAddr::new(self.bind_ip, port)).and_then(|rtp| {
@@ -284,10 +283,10 @@ impl PortPool {
                 continue;
             };
             let (rtp, rtcp) = (UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?);
-            self.rested.own(port);
+            self.shared.own(port);
             return Ok(self.pair(rtp, rtcp, port));
         }
-        if let Some((rtp, rtcp, port)) = self.rested.take(true) {
+        if let Some((rtp, rtcp, port)) = self.shared.take(true) {
             return Ok(self.pair(rtp, rtcp, port));
         }
         self.exhausted.fetch_add(1, Ordering::Relaxed);
@@ -410,7 +409,7 @@ mod tests {
         let next = pool.allocate().expect("pair");
         assert_ne!(next.port, port);
         // Once rested, it is reused, with the late packet gone.
-        if let Some(entry) = pool.rested.lock().front_mut() {
+        if let Some(entry) = pool.shared.lock().front_mut() {
             entry.0 -= QUARANTINE;
         }
         let reused = pool.allocate().expect("pair");
@@ -436,7 +435,7 @@ mod tests {
         assert!(!ports.contains(&fresh.port));
         // After the minimum rest, the oldest of the many is reused rather
         // than another port bound.
-        if let Some(entry) = pool.rested.lock().front_mut() {
+        if let Some(entry) = pool.shared.lock().front_mut() {
             entry.0 -= MIN_REST;
         }
         assert_eq!(pool.allocate().expect("pair").port, oldest);
